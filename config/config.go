@@ -1,0 +1,374 @@
+// Package config reads Preflight's configuration once, at start-up: the file
+// preflight.yaml (optional), then PREFLIGHT_* environment variables, then
+// flags (STYLE.md habit 3). It is the only package that imports viper.
+// Nothing reads viper after Load returns.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration. Field tags are the keys of DESIGN.md.
+type Config struct {
+	HTTP   HTTP   `mapstructure:"http"`
+	DNS    DNS    `mapstructure:"dns"`
+	Probe  Probe  `mapstructure:"probe"`
+	Verify Verify `mapstructure:"verify"`
+	Lists  Lists  `mapstructure:"lists"`
+	Store  Store  `mapstructure:"store"`
+	Log    Log    `mapstructure:"log"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr              string        `mapstructure:"addr"`
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout   time.Duration `mapstructure:"shutdown_timeout"`
+	MaxBodyBytes      int64         `mapstructure:"max_body_bytes"`
+}
+
+// DNS configures the resolver.
+type DNS struct {
+	Resolvers []string      `mapstructure:"resolvers"`
+	Timeout   time.Duration `mapstructure:"timeout"`
+	Attempts  int           `mapstructure:"attempts"`
+	CacheSize int           `mapstructure:"cache_size"`
+}
+
+// Probe configures the SMTP probe and its rules of conduct.
+type Probe struct {
+	Enabled            bool          `mapstructure:"enabled"`
+	Port               int           `mapstructure:"port"`
+	HELO               string        `mapstructure:"helo"`
+	MailFrom           string        `mapstructure:"mail_from"`
+	AllowPrivate       bool          `mapstructure:"allow_private"`
+	ConnectTimeout     time.Duration `mapstructure:"connect_timeout"`
+	BannerTimeout      time.Duration `mapstructure:"banner_timeout"`
+	CommandTimeout     time.Duration `mapstructure:"command_timeout"`
+	RatePerHost        float64       `mapstructure:"rate_per_host"`
+	BurstPerHost       int           `mapstructure:"burst_per_host"`
+	MaxSessionsPerHost int           `mapstructure:"max_sessions_per_host"`
+	MaxSessions        int           `mapstructure:"max_sessions"`
+	BatchSize          int           `mapstructure:"batch_size"`
+	IdleTimeout        time.Duration `mapstructure:"idle_timeout"`
+	CatchAllTTL        time.Duration `mapstructure:"catch_all_ttl"`
+}
+
+// Verify configures the pipeline around the stages.
+type Verify struct {
+	// Timeout bounds a real-time check when the caller gives none.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxTimeout caps the caller's ?timeout=.
+	MaxTimeout time.Duration `mapstructure:"max_timeout"`
+	// ProbeTimeout bounds a probe that goes on in the background after the
+	// caller's own timeout has passed.
+	ProbeTimeout time.Duration `mapstructure:"probe_timeout"`
+	CacheTTL     time.Duration `mapstructure:"cache_ttl"`
+	// UnknownCacheTTL is how long an unknown result (greylisted, timeout…)
+	// is cached: short, so that a retry soon gets a fresh answer.
+	UnknownCacheTTL time.Duration `mapstructure:"unknown_cache_ttl"`
+	CacheSize       int           `mapstructure:"cache_size"`
+	BatchMax        int           `mapstructure:"batch_max"`
+}
+
+// Lists configures the disposable, free and role lists.
+type Lists struct {
+	// Overrides is a file that adds entries to the embedded lists or
+	// removes them ("" for none).
+	Overrides string `mapstructure:"overrides"`
+}
+
+// Store configures persistence.
+type Store struct {
+	URL string `mapstructure:"url"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// defaults holds every key with its default (STYLE.md habit 3): the service
+// runs on these alone.
+func defaults() map[string]any {
+	return map[string]any{
+		"http.addr":                   ":8080",
+		"http.read_header_timeout":    5 * time.Second,
+		"http.read_timeout":           30 * time.Second,
+		"http.write_timeout":          90 * time.Second,
+		"http.idle_timeout":           120 * time.Second,
+		"http.shutdown_timeout":       20 * time.Second,
+		"http.max_body_bytes":         int64(1 << 20),
+		"dns.resolvers":               []string{},
+		"dns.timeout":                 2 * time.Second,
+		"dns.attempts":                2,
+		"dns.cache_size":              100000,
+		"probe.enabled":               true,
+		"probe.port":                  25,
+		"probe.helo":                  "",
+		"probe.mail_from":             "",
+		"probe.allow_private":         false,
+		"probe.connect_timeout":       10 * time.Second,
+		"probe.banner_timeout":        30 * time.Second,
+		"probe.command_timeout":       30 * time.Second,
+		"probe.rate_per_host":         1.0,
+		"probe.burst_per_host":        3,
+		"probe.max_sessions_per_host": 2,
+		"probe.max_sessions":          100,
+		"probe.batch_size":            20,
+		"probe.idle_timeout":          5 * time.Second,
+		"probe.catch_all_ttl":         24 * time.Hour,
+		"verify.timeout":              10 * time.Second,
+		"verify.max_timeout":          60 * time.Second,
+		"verify.probe_timeout":        90 * time.Second,
+		"verify.cache_ttl":            24 * time.Hour,
+		"verify.unknown_cache_ttl":    5 * time.Minute,
+		"verify.cache_size":           200000,
+		"verify.batch_max":            100,
+		"lists.overrides":             "",
+		"store.url":                   "sqlite://preflight.db",
+		"log.level":                   "info",
+		"log.format":                  "text",
+	}
+}
+
+// Keys returns every configuration key with its default, for help texts and
+// the README.
+func Keys() map[string]any { return defaults() }
+
+// Flags returns a flag set with one flag per key (--probe.port=2525 …) and
+// --config for the file. Parse it, then pass it to Load.
+func Flags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.String("config", "", "configuration file (default: ./preflight.yaml when present)")
+	for k, v := range defaults() {
+		usage := "config key " + k
+		switch v := v.(type) {
+		case string:
+			fs.String(k, v, usage)
+		case bool:
+			fs.Bool(k, v, usage)
+		case int:
+			fs.Int(k, v, usage)
+		case int64:
+			fs.Int64(k, v, usage)
+		case float64:
+			fs.Float64(k, v, usage)
+		case time.Duration:
+			fs.Duration(k, v, usage)
+		case []string:
+			fs.StringSlice(k, v, usage)
+		}
+	}
+	return fs
+}
+
+// ErrInvalid marks a configuration the service must not start with.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads the file, the environment (through getenv, so tests need not
+// touch the process environment) and the flags that were set, decodes them
+// into a Config and validates it. fs may be nil.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	v := viper.New()
+	for k, d := range defaults() {
+		v.SetDefault(k, d)
+	}
+	file := ""
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil {
+			file = f.Value.String()
+		}
+	}
+	if file == "" {
+		file = getenv("PREFLIGHT_CONFIG")
+	}
+	switch {
+	case file != "":
+		v.SetConfigFile(file)
+		if err := v.MergeInConfig(); err != nil {
+			return Config{}, fmt.Errorf("%w: reading %s: %v", ErrInvalid, file, err)
+		}
+	default:
+		if _, err := os.Stat("preflight.yaml"); err == nil {
+			v.SetConfigFile("preflight.yaml")
+			if err := v.MergeInConfig(); err != nil {
+				return Config{}, fmt.Errorf("%w: reading preflight.yaml: %v", ErrInvalid, err)
+			}
+		}
+	}
+	// Environment: PREFLIGHT_PROBE_MAIL_FROM for probe.mail_from. We look the
+	// keys up ourselves with getenv rather than with viper.AutomaticEnv, so
+	// the process environment is read in exactly one place: the caller.
+	// v.Set outranks the file in viper's precedence.
+	for k := range defaults() {
+		env := "PREFLIGHT_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		if val := getenv(env); val != "" {
+			v.Set(k, val)
+		}
+	}
+	// Flags override both, but only those the user actually set.
+	if fs != nil {
+		fs.Visit(func(f *pflag.Flag) {
+			if f.Name != "config" {
+				v.Set(f.Name, flagValue(f))
+			}
+		})
+	}
+	var c Config
+	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c.DNS.Resolvers = trimAll(c.DNS.Resolvers)
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func flagValue(f *pflag.Flag) any {
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		return sv.GetSlice()
+	}
+	return f.Value.String()
+}
+
+func trimAll(in []string) []string {
+	out := in[:0]
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Validate checks every value and names the key of the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...)))
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration, got %s", d)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr", "must be host:port, got %q", c.HTTP.Addr)
+	}
+	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positive("http.read_timeout", c.HTTP.ReadTimeout)
+	positive("http.write_timeout", c.HTTP.WriteTimeout)
+	positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes", "must be at least 1024, got %d", c.HTTP.MaxBodyBytes)
+	}
+	for _, r := range c.DNS.Resolvers {
+		host, port, err := net.SplitHostPort(r)
+		if err != nil || host == "" {
+			bad("dns.resolvers", "each entry must be host:port, got %q", r)
+			continue
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			bad("dns.resolvers", "bad port in %q", r)
+		}
+	}
+	positive("dns.timeout", c.DNS.Timeout)
+	if c.DNS.Attempts < 1 {
+		bad("dns.attempts", "must be at least 1, got %d", c.DNS.Attempts)
+	}
+	if c.DNS.CacheSize < 0 {
+		bad("dns.cache_size", "must not be negative, got %d", c.DNS.CacheSize)
+	}
+	if c.Probe.Port < 1 || c.Probe.Port > 65535 {
+		bad("probe.port", "must be 1-65535, got %d", c.Probe.Port)
+	}
+	if c.Probe.HELO != "" && (strings.ContainsAny(c.Probe.HELO, " \t\r\n@") || !strings.Contains(c.Probe.HELO, ".")) {
+		bad("probe.helo", "must be a fully qualified host name (RFC 5321 §4.1.1.1), got %q", c.Probe.HELO)
+	}
+	if c.Probe.MailFrom != "" {
+		at := strings.LastIndexByte(c.Probe.MailFrom, '@')
+		if at < 1 || at == len(c.Probe.MailFrom)-1 || strings.ContainsAny(c.Probe.MailFrom, " \t\r\n<>") {
+			bad("probe.mail_from", "must be an address like verify@example.com, got %q", c.Probe.MailFrom)
+		}
+	}
+	positive("probe.connect_timeout", c.Probe.ConnectTimeout)
+	positive("probe.banner_timeout", c.Probe.BannerTimeout)
+	positive("probe.command_timeout", c.Probe.CommandTimeout)
+	if c.Probe.RatePerHost <= 0 {
+		bad("probe.rate_per_host", "must be positive, got %g", c.Probe.RatePerHost)
+	}
+	if c.Probe.BurstPerHost < 1 {
+		bad("probe.burst_per_host", "must be at least 1, got %d", c.Probe.BurstPerHost)
+	}
+	if c.Probe.MaxSessionsPerHost < 1 {
+		bad("probe.max_sessions_per_host", "must be at least 1, got %d", c.Probe.MaxSessionsPerHost)
+	}
+	if c.Probe.MaxSessions < c.Probe.MaxSessionsPerHost {
+		bad("probe.max_sessions", "must be at least probe.max_sessions_per_host (%d), got %d", c.Probe.MaxSessionsPerHost, c.Probe.MaxSessions)
+	}
+	if c.Probe.BatchSize < 1 || c.Probe.BatchSize > 100 {
+		// RFC 5321 §4.5.3.1.8: servers must take at least 100 recipients.
+		bad("probe.batch_size", "must be 1-100, got %d", c.Probe.BatchSize)
+	}
+	positive("probe.idle_timeout", c.Probe.IdleTimeout)
+	positive("probe.catch_all_ttl", c.Probe.CatchAllTTL)
+	positive("verify.timeout", c.Verify.Timeout)
+	positive("verify.max_timeout", c.Verify.MaxTimeout)
+	positive("verify.probe_timeout", c.Verify.ProbeTimeout)
+	if c.Verify.Timeout > c.Verify.MaxTimeout {
+		bad("verify.timeout", "must not exceed verify.max_timeout (%s), got %s", c.Verify.MaxTimeout, c.Verify.Timeout)
+	}
+	if c.Verify.CacheTTL < 0 || c.Verify.UnknownCacheTTL < 0 {
+		bad("verify.cache_ttl", "must not be negative")
+	}
+	if c.Verify.CacheSize < 0 {
+		bad("verify.cache_size", "must not be negative, got %d", c.Verify.CacheSize)
+	}
+	if c.Verify.BatchMax < 1 || c.Verify.BatchMax > 1000 {
+		bad("verify.batch_max", "must be 1-1000, got %d", c.Verify.BatchMax)
+	}
+	if c.Lists.Overrides != "" {
+		if _, err := os.Stat(c.Lists.Overrides); err != nil {
+			bad("lists.overrides", "cannot read %q", c.Lists.Overrides)
+		}
+	}
+	if c.Store.URL != "" {
+		u, err := url.Parse(c.Store.URL)
+		if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("store.url", "must be sqlite://PATH or postgres://…, got %q", c.Store.URL)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
