@@ -1,0 +1,74 @@
+// Package store opens Preflight's database from store.url. The embedded
+// default is a SQLite file through modernc.org/sqlite (pure Go, no cgo), so
+// nothing needs installing; PostgreSQL is the scale-out option (DESIGN.md
+// "Storage and scale"). Feature packages (jobs, suppressions) own their
+// tables and queries and receive the *DB.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names the SQL flavour behind a DB.
+type Dialect string
+
+// Dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrUnsupported is returned for a store.url whose scheme has no driver in
+// this build.
+var ErrUnsupported = errors.New("unsupported store")
+
+// DB is an open database and its dialect.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Open opens and pings the database named by rawURL: sqlite://PATH (a
+// relative or absolute file path; sqlite://:memory: for tests) or
+// postgres://…
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store.url: %w", err)
+	}
+	switch u.Scheme {
+	case "sqlite":
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if path == "" {
+			return nil, fmt.Errorf("store.url %q: missing file path", rawURL)
+		}
+		// WAL lets readers (exports, progress) run beside the one writer;
+		// synchronous=FULL makes every commit survive a crash or power cut;
+		// busy_timeout waits for the writer instead of failing at once.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		if path == ":memory:" {
+			db.SetMaxOpenConns(1) // every connection would get its own memory database
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		return &DB{DB: db, Dialect: SQLite}, nil
+	case "postgres", "postgresql":
+		return nil, fmt.Errorf("%w: %s (PostgreSQL support comes with the scale-out work)", ErrUnsupported, u.Scheme)
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnsupported, u.Scheme)
+	}
+}
