@@ -1,0 +1,5 @@
+const FIRST = [
+  'admin',
+  ['x', 'y'].join(''),
+];
+module.exports = [...FIRST];

@@ -1,0 +1,5 @@
+const FIRST = [
+  'admin',
+  'it\'s',
+];
+module.exports = [...FIRST];

@@ -1,0 +1,7 @@
+const FIRST = [
+  'admin',
+];
+const SECOND = [
+  'sales',
+];
+module.exports = [...FIRST];

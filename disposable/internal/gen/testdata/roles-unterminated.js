@@ -1,0 +1,2 @@
+const FIRST = [
+  'admin',
