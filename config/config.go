@@ -27,6 +27,7 @@ type Config struct {
 	Verify Verify `mapstructure:"verify"`
 	Lists  Lists  `mapstructure:"lists"`
 	Store  Store  `mapstructure:"store"`
+	Jobs   Jobs   `mapstructure:"jobs"`
 	Log    Log    `mapstructure:"log"`
 }
 
@@ -97,6 +98,25 @@ type Store struct {
 	URL string `mapstructure:"url"`
 }
 
+// Jobs configures bulk list verification.
+type Jobs struct {
+	MaxUploadBytes int64 `mapstructure:"max_upload_bytes"` // decompressed CSV size limit
+	MaxRows        int   `mapstructure:"max_rows"`
+	// Concurrency is how many addresses of all jobs are in the pipeline at
+	// once; the probe's per-host caps and limiters still apply inside.
+	Concurrency int `mapstructure:"concurrency"`
+	// GreylistDelay and GreylistAttempts govern retries of greylisted
+	// addresses before they settle on unknown.
+	GreylistDelay    time.Duration `mapstructure:"greylist_delay"`
+	GreylistAttempts int           `mapstructure:"greylist_attempts"`
+	// WebhookSecret signs completion callbacks (X-Preflight-Signature,
+	// HMAC-SHA256); WebhookAllowPrivate lifts the SSRF guard for tests.
+	WebhookSecret       string        `mapstructure:"webhook_secret"`
+	WebhookAllowPrivate bool          `mapstructure:"webhook_allow_private"`
+	WebhookAttempts     int           `mapstructure:"webhook_attempts"`
+	WebhookTimeout      time.Duration `mapstructure:"webhook_timeout"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -142,6 +162,15 @@ func defaults() map[string]any {
 		"verify.batch_max":            100,
 		"lists.overrides":             "",
 		"store.url":                   "sqlite://preflight.db",
+		"jobs.max_upload_bytes":       int64(1 << 30),
+		"jobs.max_rows":               5000000,
+		"jobs.concurrency":            256,
+		"jobs.greylist_delay":         5 * time.Minute,
+		"jobs.greylist_attempts":      3,
+		"jobs.webhook_secret":         "",
+		"jobs.webhook_allow_private":  false,
+		"jobs.webhook_attempts":       5,
+		"jobs.webhook_timeout":        10 * time.Second,
 		"log.level":                   "info",
 		"log.format":                  "text",
 	}
@@ -360,6 +389,23 @@ func (c Config) Validate() error {
 			bad("store.url", "must be sqlite://PATH or postgres://…, got %q", c.Store.URL)
 		}
 	}
+	if c.Jobs.MaxUploadBytes < 1024 {
+		bad("jobs.max_upload_bytes", "must be at least 1024, got %d", c.Jobs.MaxUploadBytes)
+	}
+	if c.Jobs.MaxRows < 1 {
+		bad("jobs.max_rows", "must be at least 1, got %d", c.Jobs.MaxRows)
+	}
+	if c.Jobs.Concurrency < 1 || c.Jobs.Concurrency > 10000 {
+		bad("jobs.concurrency", "must be 1-10000, got %d", c.Jobs.Concurrency)
+	}
+	positive("jobs.greylist_delay", c.Jobs.GreylistDelay)
+	if c.Jobs.GreylistAttempts < 1 {
+		bad("jobs.greylist_attempts", "must be at least 1, got %d", c.Jobs.GreylistAttempts)
+	}
+	if c.Jobs.WebhookAttempts < 1 {
+		bad("jobs.webhook_attempts", "must be at least 1, got %d", c.Jobs.WebhookAttempts)
+	}
+	positive("jobs.webhook_timeout", c.Jobs.WebhookTimeout)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
