@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite testdata/lookup.golden")
 // zone returns the test zone text.
 func zone(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/zone.db")
+	b, err := os.ReadFile("testdata/zone.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func render(res Result, ttl time.Duration, resolver string) string {
 }
 
 // TestLookupGolden looks up every domain of testdata/domains.txt in the zone
-// of testdata/zone.db and compares status, hosts, detail and cache lifetime
+// of testdata/zone.txt and compares status, hosts, detail and cache lifetime
 // with testdata/lookup.golden.
 func TestLookupGolden(t *testing.T) {
 	s := dnstest.NewServer(t, zone(t))

@@ -15,7 +15,7 @@ import (
 
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
-	zone, err := os.ReadFile("testdata/zone.db")
+	zone, err := os.ReadFile("testdata/zone.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
