@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/disposable"
+	"github.com/preflight-email/preflight/mx"
+	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/syntax"
+	"github.com/preflight-email/preflight/verify"
+)
+
+// app is the pipeline built once from the configuration.
+type app struct {
+	cfg      config.Config
+	log      *slog.Logger
+	verifier *verify.Verifier
+	prober   *probe.Engine
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newApp(cfg config.Config, log *slog.Logger) (*app, error) {
+	lists, err := disposable.Load(cfg.Lists.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("lists: %w", err)
+	}
+	resolver, err := mx.New(mx.Config{
+		Resolvers: cfg.DNS.Resolvers,
+		Timeout:   cfg.DNS.Timeout,
+		Attempts:  cfg.DNS.Attempts,
+		CacheSize: cfg.DNS.CacheSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	a := &app{cfg: cfg, log: log}
+	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Logger: log}
+	if cfg.Probe.Enabled {
+		helo, mailFrom := identity(cfg.Probe, log)
+		a.prober, err = probe.New(probe.Config{
+			Port:               cfg.Probe.Port,
+			HELO:               helo,
+			MailFrom:           mailFrom,
+			AllowPrivate:       cfg.Probe.AllowPrivate,
+			ConnectTimeout:     cfg.Probe.ConnectTimeout,
+			BannerTimeout:      cfg.Probe.BannerTimeout,
+			CommandTimeout:     cfg.Probe.CommandTimeout,
+			RatePerHost:        cfg.Probe.RatePerHost,
+			BurstPerHost:       cfg.Probe.BurstPerHost,
+			MaxSessionsPerHost: cfg.Probe.MaxSessionsPerHost,
+			MaxSessions:        cfg.Probe.MaxSessions,
+			BatchSize:          cfg.Probe.BatchSize,
+			IdleTimeout:        cfg.Probe.IdleTimeout,
+			CatchAllTTL:        cfg.Probe.CatchAllTTL,
+		}, log)
+		if err != nil {
+			return nil, fmt.Errorf("probe: %w", err)
+		}
+		deps.Prober = a.prober
+	}
+	a.verifier = verify.New(verify.Config{
+		ProbeEnabled: cfg.Probe.Enabled,
+		ProbeTimeout: cfg.Verify.ProbeTimeout,
+		CacheTTL:     cfg.Verify.CacheTTL,
+		UnknownTTL:   cfg.Verify.UnknownCacheTTL,
+		CacheSize:    cfg.Verify.CacheSize,
+	}, deps)
+	return a, nil
+}
+
+// identity returns the HELO name and MAIL FROM address. Production must set
+// both to a domain it controls, with PTR and SPF records (README.md); the
+// fallback is the host name, never "localhost".
+func identity(p config.Probe, log *slog.Logger) (helo, mailFrom string) {
+	helo, mailFrom = p.HELO, p.MailFrom
+	if helo == "" {
+		helo, _ = os.Hostname()
+		if !strings.Contains(helo, ".") {
+			helo = "preflight.invalid"
+		}
+		log.Warn("probe.helo is not set; receiving servers will distrust this name", "helo", helo)
+	}
+	if mailFrom == "" {
+		mailFrom = "verify@" + helo
+		log.Warn("probe.mail_from is not set", "mail_from", mailFrom)
+	}
+	return helo, mailFrom
+}
+
+func (a *app) Close() error {
+	err := a.verifier.Close()
+	if a.prober != nil {
+		err = a.prober.Close()
+	}
+	return err
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/preflight-email/preflight/config"
+)
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `Preflight checks whether a message to an address would hard-bounce.
+
+Usage:
+  preflight serve [flags]                 start the HTTP API (default :8080)
+  preflight verify [--json] [EMAIL...]    verify addresses (one per line on stdin when none given)
+  preflight help                          show this help
+
+Every configuration key is also a flag, for example --http.addr=:9090,
+--dns.resolvers=127.0.0.1:5353 or --probe.allow_private. Keys are read from
+preflight.yaml (or --config FILE), then PREFLIGHT_* environment variables,
+then flags. See README.md for the list.
+`
+
+// run is the whole program behind main, with its environment passed in so
+// that tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"missing command: serve or verify"}
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stderr)
+	case "verify":
+		return runVerify(ctx, rest, getenv, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q: want serve or verify", cmd)}
+	}
+}
+
+// parseFlags parses args into fs (which holds every config key) and loads
+// the configuration. Any error here is a usage error.
+func parseFlags(fs *pflag.FlagSet, args []string, getenv func(string) string) (config.Config, error) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return config.Config{}, usageError{"flags: " + strings.TrimSpace(fs.FlagUsages())}
+		}
+		return config.Config{}, usageError{err.Error()}
+	}
+	cfg, err := config.Load(fs, getenv)
+	if err != nil {
+		return config.Config{}, usageError{err.Error()}
+	}
+	return cfg, nil
+}

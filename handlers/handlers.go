@@ -1,0 +1,231 @@
+// Package handlers is Preflight's HTTP layer (gin). It is the only package
+// that imports gin. Handlers parse and validate requests, call the pipeline
+// and render JSON; every error body is {"error": {"code", "message"}} and
+// never carries an internal error's text (DESIGN.md "Interfaces").
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/preflight-email/preflight/verify"
+)
+
+// Verifier checks addresses.
+type Verifier interface {
+	Verify(ctx context.Context, email string) verify.Result
+}
+
+// Config tunes the HTTP layer.
+type Config struct {
+	DefaultTimeout time.Duration // a check's time budget when ?timeout= is absent
+	MaxTimeout     time.Duration // the largest ?timeout= accepted
+	BatchMax       int           // addresses per batch request
+	MaxBodyBytes   int64         // request bodies larger than this get 413
+}
+
+// Deps are the services behind the routes. Verifier is required; a nil
+// optional service leaves its routes out.
+type Deps struct {
+	Verifier Verifier
+	Logger   *slog.Logger
+	// Registry receives the metrics that /metrics serves; nil gets a fresh
+	// registry.
+	Registry *prometheus.Registry
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	cfg     Config
+	v       Verifier
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New builds the gin engine with every route.
+func New(cfg Config, deps Deps) *gin.Engine {
+	logger, reg := deps.Logger, deps.Registry
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg)}
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(api.recover, api.limitBody)
+	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
+	r.NoMethod(func(c *gin.Context) {
+		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	v1 := r.Group("/v1")
+	v1.GET("/verify", api.verifyGet)
+	v1.POST("/verify", api.verifyPost)
+	v1.POST("/verify/batch", api.verifyBatch)
+	// More route groups (jobs, bounces, suppressions) register here.
+	return r
+}
+
+// errorBody is the one shape of every error reply.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func abort(c *gin.Context, status int, code, message string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, message
+	c.AbortWithStatusJSON(status, b)
+}
+
+// recover turns a panic into a 500 that says nothing about our internals.
+func (a *API) recover(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("panic in handler", "path", c.FullPath(), "panic", p)
+			abort(c, http.StatusInternalServerError, "internal", "internal error")
+		}
+	}()
+	c.Next()
+}
+
+func (a *API) limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBodyBytes)
+	}
+	c.Next()
+}
+
+// budget derives the check's context from the request's, bounded by
+// ?timeout= (for example 2s or 1500ms) or the default.
+func (a *API) budget(c *gin.Context) (context.Context, context.CancelFunc, bool) {
+	d := a.cfg.DefaultTimeout
+	if s := c.Query("timeout"); s != "" {
+		t, err := time.ParseDuration(s)
+		if err != nil || t <= 0 {
+			abort(c, http.StatusBadRequest, "invalid_timeout", "timeout must be a positive duration such as 2s or 500ms")
+			return nil, nil, false
+		}
+		d = min(t, a.cfg.MaxTimeout)
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+	return ctx, cancel, true
+}
+
+func (a *API) verifyGet(c *gin.Context) {
+	email := c.Query("email")
+	if strings.TrimSpace(email) == "" {
+		abort(c, http.StatusBadRequest, "missing_email", "query parameter email is required")
+		return
+	}
+	a.verifyOne(c, email)
+}
+
+type verifyRequest struct {
+	Email *string `json:"email"`
+}
+
+func (a *API) verifyPost(c *gin.Context) {
+	var req verifyRequest
+	if !a.bindJSON(c, &req) {
+		return
+	}
+	if req.Email == nil || strings.TrimSpace(*req.Email) == "" {
+		abort(c, http.StatusBadRequest, "missing_email", `body must be {"email": "..."}`)
+		return
+	}
+	a.verifyOne(c, *req.Email)
+}
+
+func (a *API) verifyOne(c *gin.Context, email string) {
+	ctx, cancel, ok := a.budget(c)
+	if !ok {
+		return
+	}
+	defer cancel()
+	r := a.v.Verify(ctx, email)
+	a.metrics.observe(r)
+	c.JSON(http.StatusOK, r)
+}
+
+type batchRequest struct {
+	Emails []string `json:"emails"`
+}
+
+type batchResponse struct {
+	Results []verify.Result `json:"results"`
+}
+
+// batchWorkers bounds the checks of one batch request that run at once;
+// the probe's own caps protect the receiving servers.
+const batchWorkers = 16
+
+func (a *API) verifyBatch(c *gin.Context) {
+	var req batchRequest
+	if !a.bindJSON(c, &req) {
+		return
+	}
+	switch {
+	case req.Emails == nil:
+		abort(c, http.StatusBadRequest, "missing_emails", `body must be {"emails": ["...", ...]}`)
+		return
+	case len(req.Emails) > a.cfg.BatchMax:
+		abort(c, http.StatusRequestEntityTooLarge, "batch_too_large",
+			"at most "+strconv.Itoa(a.cfg.BatchMax)+" addresses per batch; use POST /v1/jobs for lists")
+		return
+	}
+	ctx, cancel, ok := a.budget(c)
+	if !ok {
+		return
+	}
+	defer cancel()
+	out := batchResponse{Results: make([]verify.Result, len(req.Emails))}
+	sem := make(chan struct{}, batchWorkers)
+	var wg sync.WaitGroup
+	for i, e := range req.Emails {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out.Results[i] = a.v.Verify(ctx, e)
+		})
+	}
+	wg.Wait()
+	for _, r := range out.Results {
+		a.metrics.observe(r)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// bindJSON decodes the body and answers 400 or 413 itself when it cannot.
+func (a *API) bindJSON(c *gin.Context, dst any) bool {
+	err := c.ShouldBindJSON(dst)
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		abort(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body larger than "+strconv.FormatInt(a.cfg.MaxBodyBytes, 10)+" bytes")
+		return false
+	}
+	abort(c, http.StatusBadRequest, "invalid_json", "request body is not valid JSON of the expected shape")
+	return false
+}

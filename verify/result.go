@@ -1,0 +1,101 @@
+package verify
+
+import (
+	"github.com/preflight-email/preflight/mx"
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/scoring"
+	"github.com/preflight-email/preflight/syntax"
+)
+
+// Result is the answer for one address. Its JSON field names are the stable
+// contract of DESIGN.md ("Result").
+type Result struct {
+	Email      string          `json:"email"`
+	Normalized string          `json:"normalized"`
+	Verdict    outcome.Verdict `json:"verdict"`
+	Risk       int             `json:"risk"`
+	Reason     outcome.Reason  `json:"reason"`
+	Suggestion string          `json:"suggestion"`
+	Flags      Flags           `json:"flags"`
+	MX         []string        `json:"mx"`
+	SMTP       *SMTP           `json:"smtp"`
+	DurationMS int64           `json:"duration_ms"`
+	// Detail says in words what went wrong, for example which syntax rule
+	// failed. It is empty for a plain answer.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Flags are the list and protocol facts about an address.
+type Flags struct {
+	Role       bool `json:"role"`
+	Disposable bool `json:"disposable"`
+	Free       bool `json:"free"`
+	CatchAll   bool `json:"catch_all"`
+	SMTPUTF8   bool `json:"smtputf8"`
+}
+
+// SMTP is the reply the MX host gave to the real RCPT TO.
+type SMTP struct {
+	Host     string `json:"host"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced"`
+	Message  string `json:"message"`
+	TLS      bool   `json:"tls"`
+}
+
+// assessment is the evidence the stages collect about one address.
+type assessment struct {
+	input      string
+	fresh      bool // skip the cache
+	addr       syntax.Address
+	ev         scoring.Evidence
+	suggestion string
+	detail     string
+	mx         mx.Result
+	probe      *probe.Result
+	cached     *Result
+	// interrupted means our own deadline cut the pipeline short, so the
+	// result must not be cached.
+	interrupted bool
+}
+
+func (a *assessment) cacheable() bool {
+	return a.ev.SyntaxValid && !a.interrupted && !a.ev.Disposable
+}
+
+var noMX = []string{}
+
+func (a *assessment) result() Result {
+	s := scoring.Score(a.ev)
+	r := Result{
+		Email:      a.input,
+		Normalized: a.addr.Normalized,
+		Verdict:    s.Verdict,
+		Risk:       s.Risk,
+		Reason:     s.Reason,
+		Suggestion: a.suggestion,
+		Flags: Flags{
+			Role:       a.ev.Role,
+			Disposable: a.ev.Disposable,
+			Free:       a.ev.Free,
+			CatchAll:   a.ev.CatchAll == scoring.CatchAllYes,
+			SMTPUTF8:   a.addr.SMTPUTF8,
+		},
+		MX:     noMX,
+		Detail: a.detail,
+	}
+	if len(a.mx.Hosts) > 0 {
+		r.MX = make([]string, len(a.mx.Hosts))
+		for i, h := range a.mx.Hosts {
+			r.MX[i] = h.Name
+		}
+	}
+	if p := a.probe; p != nil && p.Code != 0 {
+		r.SMTP = &SMTP{Host: p.Host, Code: p.Code, Enhanced: p.Enhanced, Message: p.Message, TLS: p.TLS}
+	}
+	if p := a.probe; p != nil && r.Detail == "" && p.Code == 0 {
+		r.Detail = p.Message
+	}
+	return r
+}

@@ -1,0 +1,326 @@
+// Package verify assembles Preflight's pipeline: syntax, lists, DNS, SMTP
+// probe and scoring (DESIGN.md "The pipeline"). Each stage adds typed
+// evidence to one assessment and may stop the pipeline early; scoring reads
+// the evidence at the end. The pipeline is assembled once, in New.
+package verify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/preflight-email/preflight/disposable"
+	"github.com/preflight-email/preflight/mx"
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/scoring"
+	"github.com/preflight-email/preflight/syntax"
+)
+
+// Resolver finds the mail servers of a domain.
+type Resolver interface {
+	Lookup(ctx context.Context, domain string) (mx.Result, error)
+}
+
+// Prober asks a domain's mail servers about one recipient.
+type Prober interface {
+	Check(ctx context.Context, req probe.Request) (probe.Result, error)
+}
+
+// Lists tells whether an address is disposable, a role account or at a free
+// provider.
+type Lists interface {
+	Lookup(local, domain string) disposable.Flags
+}
+
+// Suggester proposes a fix for a mistyped domain.
+type Suggester interface {
+	Suggest(domain string) string
+}
+
+// Config tunes the pipeline around its stages.
+type Config struct {
+	ProbeEnabled bool
+	// ProbeTimeout bounds a probe, including one that goes on in the
+	// background after the caller stopped waiting.
+	ProbeTimeout time.Duration
+	// CacheTTL is how long a definite result is reused; UnknownTTL is for
+	// unknown results, which a later call may well improve on.
+	CacheTTL   time.Duration
+	UnknownTTL time.Duration
+	CacheSize  int
+}
+
+// Deps are the stages' collaborators. Prober may be nil when the probe is
+// disabled.
+type Deps struct {
+	Lists     Lists
+	Resolver  Resolver
+	Prober    Prober
+	Suggester Suggester
+	Logger    *slog.Logger
+}
+
+// Verifier runs the pipeline. It is safe for concurrent use; build one per
+// process, not one per request.
+type Verifier struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	cache  *cache
+	stages []stage
+
+	// Probes run detached from the caller so that a caller who times out
+	// still leaves a cached answer for the next call.
+	bg       context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	inflight map[string]*call
+}
+
+// New assembles the pipeline.
+func New(cfg Config, deps Deps) *Verifier {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	v := &Verifier{
+		cfg:      cfg,
+		deps:     deps,
+		log:      deps.Logger,
+		cache:    newCache(cfg.CacheSize),
+		bg:       bg,
+		stop:     stop,
+		inflight: make(map[string]*call),
+	}
+	v.stages = []stage{v.syntaxStage, v.listStage, v.cacheStage, v.dnsStage}
+	if cfg.ProbeEnabled && deps.Prober != nil {
+		v.stages = append(v.stages, v.probeStage)
+	}
+	return v
+}
+
+// Close stops background probes and waits for them to return.
+func (v *Verifier) Close() error {
+	v.stop()
+	v.wg.Wait()
+	return nil
+}
+
+// Verify checks one address. It never fails: when ctx ends before the
+// answer is known, the result is unknown/timeout with the evidence so far,
+// and the probe carries on in the background to fill the cache.
+func (v *Verifier) Verify(ctx context.Context, email string) Result {
+	return v.run(ctx, email, false)
+}
+
+// Recheck is Verify without reading the result cache: bulk jobs use it to
+// retry a greylisted address after a delay. A fresh answer replaces the
+// cached one.
+func (v *Verifier) Recheck(ctx context.Context, email string) Result {
+	return v.run(ctx, email, true)
+}
+
+func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
+	start := time.Now()
+	a := assessment{input: email, fresh: fresh}
+	for _, s := range v.stages {
+		if s(ctx, &a) {
+			break
+		}
+	}
+	if a.cached != nil {
+		r := *a.cached
+		r.Email = email
+		r.DurationMS = time.Since(start).Milliseconds()
+		return r
+	}
+	r := a.result()
+	r.DurationMS = time.Since(start).Milliseconds()
+	if a.cacheable() {
+		v.cache.put(r, v.ttl(r), start)
+	}
+	return r
+}
+
+// Offline runs only the stages that need no network: syntax, lists and
+// scoring. It is the fast path of bulk pre-screening and of benchmarks.
+func (v *Verifier) Offline(email string) Result {
+	a := assessment{input: email}
+	if !v.syntaxStage(context.Background(), &a) {
+		v.listStage(context.Background(), &a)
+	}
+	return a.result()
+}
+
+func (v *Verifier) ttl(r Result) time.Duration {
+	if r.Verdict == outcome.Unknown {
+		return v.cfg.UnknownTTL
+	}
+	return v.cfg.CacheTTL
+}
+
+// stage adds evidence to a and reports whether the pipeline is done.
+type stage func(ctx context.Context, a *assessment) (done bool)
+
+func (v *Verifier) syntaxStage(_ context.Context, a *assessment) bool {
+	addr, err := syntax.Parse(a.input)
+	if err != nil {
+		a.detail = err.Error()
+		return true
+	}
+	a.addr = addr
+	a.ev.SyntaxValid = true
+	if v.deps.Suggester != nil {
+		a.suggestion = v.deps.Suggester.Suggest(addr.Domain)
+	}
+	return false
+}
+
+func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
+	if v.deps.Lists != nil {
+		f := v.deps.Lists.Lookup(a.addr.Local, a.addr.Domain)
+		a.ev.Disposable, a.ev.Role, a.ev.Free = f.Disposable, f.Role, f.Free
+	}
+	// A disposable address is risky whatever its mailbox says today, so it
+	// is decided here without touching the network.
+	return a.ev.Disposable
+}
+
+func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
+	if a.fresh {
+		return false
+	}
+	if r, ok := v.cache.get(a.addr.Normalized, time.Now()); ok {
+		a.cached = &r
+		return true
+	}
+	return false
+}
+
+func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {
+	res, err := v.deps.Resolver.Lookup(ctx, a.addr.Domain)
+	if errors.Is(err, mx.ErrDomain) {
+		// Syntax let it through, but it cannot be a DNS name: it cannot exist.
+		a.ev.DNS = scoring.DNSNXDomain
+		return true
+	}
+	if err != nil {
+		// Our own deadline ran out: no evidence, an honest timeout.
+		a.ev.SMTP = outcome.Timeout
+		a.detail = "DNS lookup did not finish in time"
+		a.interrupted = true
+		return true
+	}
+	a.mx = res
+	switch res.Status {
+	case mx.StatusOK, mx.StatusImplicit:
+		a.ev.DNS = scoring.DNSFound
+		// Never suggest changing a domain that has its own mail server.
+		a.suggestion = ""
+	case mx.StatusNXDomain:
+		a.ev.DNS = scoring.DNSNXDomain
+		return true
+	case mx.StatusNullMX, mx.StatusNoMailServer:
+		a.ev.DNS = scoring.DNSNoMailServer
+		return true
+	default:
+		a.ev.DNS = scoring.DNSTempFail
+		a.detail = res.Detail
+		return true
+	}
+	if !v.cfg.ProbeEnabled || v.deps.Prober == nil {
+		a.ev.SMTP = outcome.Timeout
+		a.detail = "SMTP probe disabled (probe.enabled=false)"
+	}
+	return false
+}
+
+func (v *Verifier) probeStage(ctx context.Context, a *assessment) bool {
+	c := v.probeAsync(a)
+	select {
+	case <-c.done:
+		a.cached = &c.res
+	case <-ctx.Done():
+		a.ev.SMTP = outcome.Timeout
+		a.detail = "SMTP probe still running; the next call gets its answer"
+		a.interrupted = true
+	}
+	return true
+}
+
+// call is one probe in flight, shared by every caller asking for the same
+// address meanwhile.
+type call struct {
+	done chan struct{}
+	res  Result
+}
+
+// probeAsync starts the probe for a, or joins the one already running. The
+// probe finishes in the background, scores the assessment and caches the
+// result, whether or not anybody still waits for it.
+func (v *Verifier) probeAsync(a *assessment) *call {
+	key := a.addr.Normalized
+	v.mu.Lock()
+	if c, ok := v.inflight[key]; ok {
+		v.mu.Unlock()
+		return c
+	}
+	c := &call{done: make(chan struct{})}
+	v.inflight[key] = c
+	v.wg.Add(1)
+	v.mu.Unlock()
+
+	bgA := *a // the goroutine owns its copy; the caller may return early
+	go func() {
+		defer v.wg.Done()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(v.bg, v.cfg.ProbeTimeout)
+		defer cancel()
+		res, err := v.deps.Prober.Check(ctx, probe.Request{
+			Address:  bgA.addr.Normalized,
+			Domain:   bgA.addr.Domain,
+			Targets:  targets(bgA.mx.Hosts),
+			SMTPUTF8: bgA.addr.SMTPUTF8,
+		})
+		if err != nil {
+			res = probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}
+			bgA.interrupted = true
+		}
+		bgA.probe = &res
+		bgA.ev.SMTP = res.Reason
+		bgA.ev.CatchAll = catchAll(res.CatchAll)
+		r := bgA.result()
+		r.DurationMS = time.Since(start).Milliseconds()
+		if bgA.cacheable() {
+			v.cache.put(r, v.ttl(r), time.Now())
+		}
+		c.res = r
+		v.mu.Lock()
+		delete(v.inflight, key)
+		v.mu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+func targets(hosts []mx.Host) []probe.Target {
+	t := make([]probe.Target, len(hosts))
+	for i, h := range hosts {
+		t[i] = probe.Target{Host: h.Name, Addrs: h.Addrs}
+	}
+	return t
+}
+
+func catchAll(c probe.CatchAll) scoring.CatchAll {
+	switch c {
+	case probe.CatchAllYes:
+		return scoring.CatchAllYes
+	case probe.CatchAllNo:
+		return scoring.CatchAllNo
+	}
+	return scoring.CatchAllUnknown
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/verify"
+)
+
+// cliWorkers is how many addresses the CLI checks at once; the probe's own
+// per-host caps keep this polite.
+const cliWorkers = 32
+
+func runVerify(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := config.Flags("verify")
+	asJSON := fs.Bool("json", false, "print one JSON result per line")
+	cfg, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
+	if cfg.Log.Level == "debug" {
+		log = newLogger(cfg.Log, stderr)
+	}
+	a, err := newApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	emails := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(emails)
+		readErr <- feed(ctx, fs.Args(), stdin, emails)
+	}()
+
+	// Results print in input order: each address gets a one-slot future,
+	// and the window of futures bounds memory on long inputs.
+	futures := make(chan chan verify.Result, cliWorkers)
+	go func() {
+		defer close(futures)
+		sem := make(chan struct{}, cliWorkers)
+		for e := range emails {
+			f := make(chan verify.Result, 1)
+			futures <- f
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				cctx, cancel := context.WithTimeout(ctx, cfg.Verify.MaxTimeout)
+				defer cancel()
+				f <- a.verifier.Verify(cctx, e)
+			}()
+		}
+	}()
+
+	out := newPrinter(stdout, *asJSON)
+	n := 0
+	for f := range futures {
+		if err := out.print(<-f); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	if n == 0 {
+		return usageError{"no addresses given: pass them as arguments or one per line on stdin"}
+	}
+	return out.flush()
+}
+
+// feed sends the arguments, or else the non-blank lines of stdin.
+func feed(ctx context.Context, args []string, stdin io.Reader, out chan<- string) error {
+	send := func(s string) bool {
+		select {
+		case out <- s:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if len(args) > 0 {
+		for _, a := range args {
+			if !send(a) {
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if !send(line) {
+			return ctx.Err()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	return nil
+}
+
+type printer struct {
+	json bool
+	enc  *json.Encoder
+	tw   *tabwriter.Writer
+	rows int
+}
+
+func newPrinter(w io.Writer, asJSON bool) *printer {
+	p := &printer{json: asJSON}
+	if asJSON {
+		p.enc = json.NewEncoder(w)
+		p.enc.SetEscapeHTML(false)
+	} else {
+		p.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	}
+	return p
+}
+
+func (p *printer) print(r verify.Result) error {
+	if p.json {
+		return p.enc.Encode(r)
+	}
+	if p.rows == 0 {
+		fmt.Fprintln(p.tw, "EMAIL\tVERDICT\tRISK\tREASON\tSUGGESTION\tDETAIL")
+	}
+	p.rows++
+	detail := r.Detail
+	if r.SMTP != nil {
+		detail = strconv.Itoa(r.SMTP.Code) + " " + r.SMTP.Enhanced + " " + r.SMTP.Message
+	}
+	_, err := fmt.Fprintf(p.tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Email, r.Verdict, r.Risk, r.Reason, r.Suggestion, oneLine(detail, 80))
+	// Flush row by row so that a long stdin stream shows progress.
+	if err == nil && p.rows%32 == 0 {
+		err = p.tw.Flush()
+	}
+	return err
+}
+
+func (p *printer) flush() error {
+	if p.tw != nil {
+		return p.tw.Flush()
+	}
+	return nil
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-1] + "…"
+	}
+	return s
+}
