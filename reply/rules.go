@@ -67,6 +67,7 @@ func rules() []rule {
 		{pat: "unknown address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown mailbox", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown local part", kind: vNotFound, score: textStrong, src: "Exim reply text"},
+		{pat: "no mailbox here", kind: vNotFound, score: textStrong, src: "qmail 511 \"sorry, no mailbox here by that name (#5.1.1)\""},
 		{pat: "unknown or illegal alias", kind: vNotFound, score: textStrong, src: "Sendmail reply text"},
 		{pat: "mailbox not found", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (QQ 550, Yahoo 552)"},
 		{pat: "user not found", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Mail.ru 550)"},
@@ -126,6 +127,7 @@ func rules() []rule {
 		{pat: "size exceeds", kind: vSize, score: textStrong, src: "common MTA reply text"},
 		{pat: "message size limit", kind: vSize, score: textTrap, src: "SMTP Field Manual (Gmail 552 5.2.3 \"exceeded Google's message size limits\")"},
 		{pat: "message too large", kind: vSize, score: textTrap, src: "common MTA reply text"},
+		{pat: "too big", kind: vSize, score: textNormal, src: "Postfix 552 5.3.4 \"message file too big\""},
 		{pat: "message too big", kind: vSize, score: textTrap, src: "RFC 3463 X.3.4 text"},
 		{pat: "message is too large", kind: vSize, score: textTrap, src: "common MTA reply text"},
 		{pat: "message length exceeds", kind: vSize, score: textTrap, src: "RFC 3463 X.2.3 text"},
@@ -156,6 +158,8 @@ func rules() []rule {
 		{pat: "too many recent messages", kind: vRate, score: textTrap, src: "SMTP Field Manual (Comcast 452 4.1.1)"},
 		{pat: "too many errors", kind: vRate, score: textTrap, src: "SMTP Field Manual (Apple 421 4.7.0)"},
 		{pat: "too many recipients", kind: vRate, score: textStrong, src: "RFC 3463 X.5.3 text"},
+		{pat: "too many sessions", kind: vRate, score: textTrap, src: "Comcast 421 RL000001 \"Too many sessions opened\""},
+		{pat: "too many concurrent", kind: vRate, score: textTrap, src: "common MTA reply text"},
 		{pat: "max message per connection", kind: vRate, score: textTrap, src: "SMTP Field Manual (Yahoo 421)"},
 		{pat: "frequency limited", kind: vRate, score: textTrap, src: "SMTP Field Manual (QQ 550 \"Sender frequency limited\")"},
 		{pat: "excessive volume", kind: vRate, score: textTrap, src: "SMTP Field Manual (Apple 421 4.7.1)"},
@@ -234,9 +238,12 @@ func rules() []rule {
 		{pat: "cannot find your hostname", kind: vBlock, score: textStrong, expl: explPTR, src: "Postfix reject_unknown_client_hostname text"},
 		{pat: "invalid dns mx", kind: vBlock, score: textStrong, expl: explSender, src: "SMTP Field Manual (Web.de 550 \"Invalid DNS MX or A/AAAA resource record\")"},
 		{pat: "bloquee", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Orange 550 \"Adresse IP source bloquee\", French text)"},
+		{pat: "not in whitelist", kind: vBlock, score: textStrong, src: "common MTA reply text (allow-listed senders only)"},
+		{pat: "allowed rcpthosts", kind: vBlock, score: textStrong, expl: explRelay, src: "qmail 553 \"that domain isn't in my list of allowed rcpthosts (#5.7.1)\""},
 		{pat: "policy restrictions", kind: vBlock, score: textStrong, src: "SMTP Field Manual (GMX, Web.de \"Reject due to policy restrictions\")"},
 		{pat: "policy reasons", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Yahoo 554 5.7.9)"},
 		{pat: "local policy", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Apple 550 5.7.1 [CS01])"},
+		{pat: "policies", kind: vBlock, score: textNormal + 5, src: "SMTP Field Manual (Mimecast 554 \"rejected due to security policies\")"},
 		{pat: "policy", kind: vBlock, score: textNormal + 5, src: "DESIGN.md (policy texts); DOMAIN.md (\"550 5.7.1 Rejected (policy)\")"},
 		{pat: "not rfc compliant", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"Headers are not RFC compliant\")"},
 		{pat: "authentication required", kind: vBlock, score: textStrong, src: "Microsoft NDR 5.7.1 RESOLVER.RST.AuthRequired"},
@@ -248,7 +255,9 @@ func rules() []rule {
 		// The sender's own address or domain: always a block, whatever else
 		// the reply says about "domain not found" or "access denied".
 		{pat: "sender address rejected", kind: vSender, score: textSender, expl: explSender, src: "Postfix reject text; SMTP Field Manual (Proofpoint 550 5.1.8, Infomaniak 450 4.1.8)"},
+		{pat: "sender verify failed", kind: vSender, score: textSender, expl: explSender, src: "Exim callout reply \"Sender verify failed\" (the quoted \"No Such User\" is about the sender)"},
 		{pat: "domain of sender address", kind: vSender, score: textSender, expl: explSender, src: "SMTP Field Manual (Proofpoint 550 5.1.8)"},
+		{pat: "sender address", kind: vSender, score: textTrap + 10, expl: explSender, src: "RFC 3463 X.1.7/X.1.8, RFC 7505 X.7.27 texts (\"Sender address has null MX\")"},
 		{pat: "sender domain", kind: vSender, score: textStrong, expl: explSender, src: "SMTP Field Manual (AT&T 550 5.7.1 \"valid sender domain\")"},
 
 		// Domain and routing.
@@ -261,6 +270,7 @@ func rules() []rule {
 		{pat: "non-existent domain", kind: vDomain, score: textStrong, src: "common MTA reply text"},
 		{pat: "unrouteable address", kind: vDomain, score: textStrong, src: "Exim DSN \"Unrouteable address\""},
 		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")"},
+		{pat: "host not found, try again", kind: vDNS, score: textTrap + 5, src: "Postfix DSN 4.4.3 \"Name service error ... Host not found, try again\" (temporary)"},
 		{pat: "null mx", kind: vNoMX, score: textTrap, src: "RFC 7505 §4 (null MX)"},
 		{pat: "does not accept mail", kind: vNoMX, score: textStrong, src: "RFC 7504 §3 (521/556 texts)"},
 
@@ -290,7 +300,7 @@ func rules() []rule {
 
 		// Provider markers (no verdict): they only name who answered.
 		{pat: "gsmtp", provider: "gmail", src: "Google replies end in \"- gsmtp\""},
-		{pat: "support.google.com", provider: "gmail", src: "Google reply help links"},
+		{pat: "google.com", provider: "gmail", src: "Google reply help links (support.google.com, mail.google.com)"},
 		{pat: "gmail", provider: "gmail", src: "provider name"},
 		{pat: "googlemail", provider: "gmail", src: "provider name"},
 		{pat: "outlook.com", provider: "microsoft", src: "Microsoft reply host names (protection.outlook.com)"},
