@@ -21,14 +21,15 @@ import (
 
 // Config is the whole configuration. Field tags are the keys of DESIGN.md.
 type Config struct {
-	HTTP   HTTP   `mapstructure:"http"`
-	DNS    DNS    `mapstructure:"dns"`
-	Probe  Probe  `mapstructure:"probe"`
-	Verify Verify `mapstructure:"verify"`
-	Lists  Lists  `mapstructure:"lists"`
-	Store  Store  `mapstructure:"store"`
-	Jobs   Jobs   `mapstructure:"jobs"`
-	Log    Log    `mapstructure:"log"`
+	HTTP        HTTP        `mapstructure:"http"`
+	DNS         DNS         `mapstructure:"dns"`
+	Probe       Probe       `mapstructure:"probe"`
+	Verify      Verify      `mapstructure:"verify"`
+	Lists       Lists       `mapstructure:"lists"`
+	Store       Store       `mapstructure:"store"`
+	Jobs        Jobs        `mapstructure:"jobs"`
+	Suppression Suppression `mapstructure:"suppression"`
+	Log         Log         `mapstructure:"log"`
 }
 
 // HTTP configures the API server.
@@ -117,6 +118,14 @@ type Jobs struct {
 	WebhookTimeout      time.Duration `mapstructure:"webhook_timeout"`
 }
 
+// Suppression configures the suppression policy for ingested bounces.
+type Suppression struct {
+	// SoftLimit soft bounces within SoftWindow suppress an address; a hard
+	// bounce suppresses it at once, and a block never does.
+	SoftLimit  int           `mapstructure:"soft_limit"`
+	SoftWindow time.Duration `mapstructure:"soft_window"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -171,6 +180,8 @@ func defaults() map[string]any {
 		"jobs.webhook_allow_private":  false,
 		"jobs.webhook_attempts":       5,
 		"jobs.webhook_timeout":        10 * time.Second,
+		"suppression.soft_limit":      3,
+		"suppression.soft_window":     30 * 24 * time.Hour,
 		"log.level":                   "info",
 		"log.format":                  "text",
 	}
@@ -406,6 +417,10 @@ func (c Config) Validate() error {
 		bad("jobs.webhook_attempts", "must be at least 1, got %d", c.Jobs.WebhookAttempts)
 	}
 	positive("jobs.webhook_timeout", c.Jobs.WebhookTimeout)
+	if c.Suppression.SoftLimit < 1 {
+		bad("suppression.soft_limit", "must be at least 1, got %d", c.Suppression.SoftLimit)
+	}
+	positive("suppression.soft_window", c.Suppression.SoftWindow)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
