@@ -174,7 +174,7 @@ func parseStatusFields(s string) ([]Recipient, error) {
 		case "diagnostic-code":
 			cur.DiagnosticCode, inGroup = v, true
 		case "remote-mta":
-			cur.RemoteMTA, inGroup = addressValue(v), true
+			cur.RemoteMTA, inGroup = mtaValue(v), true
 		}
 		name, value = "", ""
 	}
@@ -217,6 +217,17 @@ func addressValue(v string) string {
 	v = strings.TrimPrefix(v, "<")
 	v = strings.TrimSuffix(v, ">")
 	return v
+}
+
+// mtaValue reads a Remote-MTA name (RFC 3464 §2.3.5: "dns; host"), without
+// a trailing comment such as Gmail's "(142.250.1.1, the server for ...)"
+// and without the root dot.
+func mtaValue(v string) string {
+	v = addressValue(v)
+	if i := strings.IndexAny(v, " \t("); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSuffix(v, ".")
 }
 
 // statusValue keeps the status code of a Status field, dropping a comment
