@@ -192,7 +192,14 @@ func enhancedEvidence(code int, enhanced string) (verdict, int8, bool) {
 	}
 	st, ok := lookupStatus(subject, detail)
 	if !ok {
-		// RFC 3463 §3.1: an unknown detail is read as its subject's X.y.0.
+		// RFC 3463 §3.1: an unknown detail is read as its subject's X.y.0,
+		// except under X.1: DESIGN.md reads 5.1.0 as a missing mailbox, but
+		// unregistered X.1 details are vendor codes about other things
+		// (Exchange 5.1.90 is a sender's daily recipient limit), so they
+		// prove nothing about the address.
+		if subject == 1 {
+			return vRejected, codeGeneric, true
+		}
 		if st, ok = lookupStatus(subject, 0); !ok {
 			return vNone, 0, false
 		}

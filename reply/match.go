@@ -14,7 +14,7 @@ type matcher struct {
 	class    [256]uint8 // byte -> input class; 0 is "no pattern has this byte"
 	space    uint8      // class of ' ' (runs of white space are one space)
 	nclass   int
-	next     []uint16 // next[state*nclass+class]
+	next     []uint16 // next[state*nclass+class]; the high bit flags a target with outputs
 	outStart []uint32 // outputs of state s are outs[outStart[s]:outStart[s+1]]
 	outs     []uint16 // rule indices
 	rules    []rule
@@ -92,7 +92,7 @@ func newMatcher(rs []rule) (*matcher, error) {
 		outputs[s] = append(outputs[s], uint16(ri))
 	}
 	states := len(next) / n
-	if states > 1<<16-1 {
+	if states > hasOutputs-1 {
 		return nil, fmt.Errorf("reply: %d states do not fit the table", states)
 	}
 
@@ -125,6 +125,9 @@ func newMatcher(rs []rule) (*matcher, error) {
 	m.next = make([]uint16, len(next))
 	for i, t := range next {
 		m.next[i] = uint16(t)
+		if len(outputs[t]) > 0 {
+			m.next[i] |= hasOutputs
+		}
 	}
 	m.outStart = make([]uint32, states+1)
 	for s := 0; s < states; s++ {
@@ -134,6 +137,10 @@ func newMatcher(rs []rule) (*matcher, error) {
 	m.outStart[states] = uint32(len(m.outs))
 	return m, nil
 }
+
+// hasOutputs marks, in a transition, a target state where patterns end, so
+// the scan only looks up outputs on the few bytes that complete a pattern.
+const hasOutputs = 1 << 15
 
 // textEvidence is what the patterns found in one reply.
 type textEvidence struct {
@@ -150,7 +157,7 @@ func (m *matcher) scan(s string) textEvidence {
 	// The text is read as if it began with a space, so a pattern with a
 	// leading space matches a word at the very start too; further leading
 	// white space is dropped.
-	state := int(m.next[int(m.space)])
+	state := int(m.next[int(m.space)] &^ hasOutputs)
 	prevSpace := true
 	for i := 0; i < len(s); i++ {
 		c := m.class[s[i]]
@@ -162,7 +169,11 @@ func (m *matcher) scan(s string) textEvidence {
 		} else {
 			prevSpace = false
 		}
-		state = int(m.next[state*n+int(c)])
+		t := m.next[state*n+int(c)]
+		state = int(t &^ hasOutputs)
+		if t&hasOutputs == 0 {
+			continue
+		}
 		lo, hi := m.outStart[state], m.outStart[state+1]
 		for _, ri := range m.outs[lo:hi] {
 			r := &m.rules[ri]

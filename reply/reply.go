@@ -1,7 +1,3 @@
-// Package reply reads SMTP replies and delivery status notifications and
-// classifies them. It is the one classifier shared by the SMTP probe (which
-// sees live replies) and the bounce explainer (which sees DSN diagnostics),
-// so both give the same outcome.Reason for the same reply.
 package reply
 
 import "strings"
@@ -169,9 +165,13 @@ func isCodeEnd(c byte) bool {
 
 // stripDiagnosticType removes the diagnostic-type of a DSN Diagnostic-Code
 // field (RFC 3464 §2.3.6: diagnostic-type ";" *text), e.g. "smtp;",
-// "X-Postfix;". It only strips a leading atom, so ordinary text with a
-// semicolon keeps it.
+// "X-Postfix;", and the field name too when a whole header line was passed.
+// It only strips a leading atom, so ordinary text with a semicolon keeps it.
 func stripDiagnosticType(s string) string {
+	const field = "diagnostic-code:"
+	if len(s) > len(field) && strings.EqualFold(s[:len(field)], field) {
+		s = trimSpace(s[len(field):])
+	}
 	i := strings.IndexByte(s, ';')
 	if i <= 0 || i > 20 || isDigit(s[0]) {
 		return s

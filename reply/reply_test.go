@@ -23,6 +23,7 @@ func TestParse(t *testing.T) {
 		{"diagnostic SMTP; no space", "SMTP;550 5.7.1 Rejected", Reply{550, "5.7.1", "Rejected"}},
 		{"diagnostic X-Postfix", "X-Postfix; unknown user: \"jdoe\"", Reply{0, "", "unknown user: \"jdoe\""}},
 		{"diagnostic X-Unix", "X-Unix; 127", Reply{0, "", "127"}},
+		{"whole Diagnostic-Code field", "Diagnostic-Code: smtp; 550 5.1.1 unknown", Reply{550, "5.1.1", "unknown"}},
 		{"multi-line CRLF", "550-5.1.1 The email account\r\n550-5.1.1 does not exist.\r\n550 5.1.1 - gsmtp", Reply{550, "5.1.1", "The email account does not exist. - gsmtp"}},
 		{"multi-line LF, no enhanced", "554-gmx.net Nemesis\n554-No SMTP service\n554 visit postmaster", Reply{554, "", "gmx.net Nemesis No SMTP service visit postmaster"}},
 		{"multi-line blank continuation", "250-mx.example.com\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n", Reply{250, "", "mx.example.com PIPELINING SMTPUTF8"}},

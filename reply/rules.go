@@ -64,6 +64,7 @@ func rules() []rule {
 		{pat: "recipient unknown", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown recipient", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "addressee unknown", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (AT&T 550 5.2.1 \"Addressee unknown\")"},
+		{pat: "address unknown", kind: vNotFound, score: textStrong, src: "common MTA reply text (\"550 Address unknown\")"},
 		{pat: "unknown address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown mailbox", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown local part", kind: vNotFound, score: textStrong, src: "Exim reply text"},
@@ -132,6 +133,7 @@ func rules() []rule {
 		{pat: "message is too large", kind: vSize, score: textTrap, src: "common MTA reply text"},
 		{pat: "message length exceeds", kind: vSize, score: textTrap, src: "RFC 3463 X.2.3 text"},
 		{pat: "exceeds the maximum size", kind: vSize, score: textTrap, src: "common MTA reply text"},
+		{pat: "size limit", kind: vSize, score: textNormal, src: "common MTA reply text (\"552 Size limit exceeded\")"},
 		{pat: "too large", kind: vSize, score: textNormal, src: "common MTA reply text"},
 
 		// Greylisting.
@@ -164,6 +166,7 @@ func rules() []rule {
 		{pat: "frequency limited", kind: vRate, score: textTrap, src: "SMTP Field Manual (QQ 550 \"Sender frequency limited\")"},
 		{pat: "excessive volume", kind: vRate, score: textTrap, src: "SMTP Field Manual (Apple 421 4.7.1)"},
 		{pat: "server busy", kind: vRate, score: textTrap, src: "SMTP Field Manual (Exchange Online 451 4.7.500)"},
+		{pat: "daily limit", kind: vRate, score: textTrap + 5, src: "Exchange Online 550 5.1.90 \"you've reached your daily limit for message recipients\" (a sender limit)"},
 		{pat: "throttl", kind: vRate, score: textTrap, src: "common MTA reply text"},
 		{pat: "sending quota", kind: vRate, score: textTrap + 5, src: "Google Workspace 550 5.4.5 \"Daily user sending quota exceeded\""},
 		{pat: "sending limit", kind: vRate, score: textTrap + 5, src: "common ESP reply text"},
@@ -294,6 +297,7 @@ func rules() []rule {
 		{pat: "temporarily rejected", kind: vTemp, score: textNormal, src: "SMTP Field Manual (Gmail 451 4.3.0)"},
 		{pat: "temporary domain failure", kind: vTemp, score: textNormal, src: "SMTP Field Manual (Yahoo 452)"},
 		{pat: "insufficient system", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (452 text); SMTP Field Manual (Outlook 452 4.3.1)"},
+		{pat: "temporary local problem", kind: vTemp, score: textNormal, src: "Exim 451 \"Temporary local problem - please try later\""},
 		{pat: "local error in processing", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (451 text)"},
 		{pat: "loops back to myself", kind: vRejected, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\""},
 		{pat: "mail loop", kind: vRejected, score: textNormal, src: "common MTA reply text"},
