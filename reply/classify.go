@@ -32,8 +32,15 @@ type Diagnosis struct {
 	Enhanced    string
 	Action      Action
 	Explanation string // one plain-English line
-	Provider    string // "gmail", "microsoft", "yahoo", ... when recognised, else ""
-	Blocklist   string // "spamhaus", "spamcop", "barracuda", ... when a blocklist is named, else ""
+	// Provider names who answered, when the text shows it: "gmail",
+	// "microsoft", "yahoo" (also AOL), "apple", "comcast", "gmx", "web.de",
+	// "mail.ru", "yandex", "qq", "zoho", or a gateway: "proofpoint",
+	// "mimecast", "barracuda". Else "".
+	Provider string
+	// Blocklist names the public blocklist the text cites: "spamhaus",
+	// "spamcop", "barracuda", "sorbs", "cbl", "uceprotect", "spamrats",
+	// "invaluement", "psbl", "mailspike", "cloudmark", "proofpoint". Else "".
+	Blocklist string
 }
 
 // verdict is the classifier's internal reading of a reply, finer than

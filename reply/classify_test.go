@@ -155,8 +155,21 @@ func TestMatcherFoldsCaseAndSpace(t *testing.T) {
 // always matches with it).
 func TestRules(t *testing.T) {
 	seen := map[string]bool{}
+	// The values documented on Diagnosis.Provider and Diagnosis.Blocklist.
+	providers := map[string]bool{"gmail": true, "microsoft": true, "yahoo": true, "apple": true, "comcast": true,
+		"gmx": true, "web.de": true, "mail.ru": true, "yandex": true, "qq": true, "zoho": true,
+		"proofpoint": true, "mimecast": true, "barracuda": true}
+	blocklists := map[string]bool{"spamhaus": true, "spamcop": true, "barracuda": true, "sorbs": true, "cbl": true,
+		"uceprotect": true, "spamrats": true, "invaluement": true, "psbl": true, "mailspike": true,
+		"cloudmark": true, "proofpoint": true}
 	m := compiled()
 	for _, r := range rules() {
+		if r.provider != "" && !providers[r.provider] {
+			t.Errorf("rule %q: provider %q is not documented on Diagnosis.Provider", r.pat, r.provider)
+		}
+		if r.blocklist != "" && !blocklists[r.blocklist] {
+			t.Errorf("rule %q: blocklist %q is not documented on Diagnosis.Blocklist", r.pat, r.blocklist)
+		}
 		if r.src == "" {
 			t.Errorf("rule %q has no source", r.pat)
 		}

@@ -269,7 +269,7 @@ func rules() []rule {
 		{pat: "name service error", kind: vDomain, score: textStrong, src: "Postfix DSN \"Name service error for name=...\""},
 		{pat: "no such domain", kind: vDomain, score: textStrong, src: "common MTA reply text"},
 		{pat: "domain does not exist", kind: vDomain, score: textStrong + 5, src: "common MTA reply text"},
-		{pat: "nonexistent domain", kind: vDomain, score: textStrong, provider: "", src: "Microsoft NDR 5.4.4 SMTPSEND.DNS.NonExistentDomain"},
+		{pat: "nonexistent domain", kind: vDomain, score: textStrong, src: "Microsoft NDR 5.4.4 SMTPSEND.DNS.NonExistentDomain"},
 		{pat: "non-existent domain", kind: vDomain, score: textStrong, src: "common MTA reply text"},
 		{pat: "unrouteable address", kind: vDomain, score: textStrong, src: "Exim DSN \"Unrouteable address\""},
 		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")"},
