@@ -1,0 +1,131 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes bulk verification. The zero value of every field means its
+// default, so Config{} works.
+type Config struct {
+	// MaxUploadBytes bounds the decompressed CSV (default 1 GiB), MaxRows
+	// its data rows (default 5,000,000).
+	MaxUploadBytes int64
+	MaxRows        int
+	// Concurrency is how many distinct addresses, over all jobs, are being
+	// checked at once (default 256). The probe's per-host session caps and
+	// limiters still apply inside; a wide window only lets its per-MX-host
+	// dispatchers pack many recipients into each session.
+	Concurrency int
+	// CheckTimeout bounds one check (default 2 minutes). It should exceed
+	// the verifier's own probe timeout, so that a slow server's answer is
+	// waited for rather than recorded as a timeout.
+	CheckTimeout time.Duration
+	// GreylistDelay is the pause before a greylisted address is asked again
+	// (default 5 minutes); GreylistAttempts is how many times it is asked
+	// again (default 3) before it settles on unknown.
+	GreylistDelay    time.Duration
+	GreylistAttempts int
+	// FlushRows and FlushInterval batch result writes: a transaction
+	// commits after FlushRows results or FlushInterval, whichever comes
+	// first (defaults 100 and 200ms). Results not yet committed when the
+	// process dies are checked again after the restart.
+	FlushRows     int
+	FlushInterval time.Duration
+
+	// WebhookSecret signs completion callbacks (HMAC-SHA256 of the body in
+	// X-Preflight-Signature). Empty sends them unsigned.
+	WebhookSecret string
+	// WebhookAllowPrivate lifts the SSRF guard that refuses loopback,
+	// private, link-local, multicast and unspecified targets. Tests set it.
+	WebhookAllowPrivate bool
+	// WebhookAttempts bounds deliveries of one callback (default 5), with
+	// exponential backoff from WebhookBackoff (default 2s) up to
+	// WebhookBackoffMax (default 5 minutes). WebhookTimeout bounds one
+	// delivery (default 10s).
+	WebhookAttempts   int
+	WebhookTimeout    time.Duration
+	WebhookBackoff    time.Duration
+	WebhookBackoffMax time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxUploadBytes    = 1 << 30
+	DefaultMaxRows           = 5_000_000
+	DefaultConcurrency       = 256
+	DefaultCheckTimeout      = 2 * time.Minute
+	DefaultGreylistDelay     = 5 * time.Minute
+	DefaultGreylistAttempts  = 3
+	DefaultFlushRows         = 100
+	DefaultFlushInterval     = 200 * time.Millisecond
+	DefaultWebhookAttempts   = 5
+	DefaultWebhookTimeout    = 10 * time.Second
+	DefaultWebhookBackoff    = 2 * time.Second
+	DefaultWebhookBackoffMax = 5 * time.Minute
+)
+
+// ErrConfig marks a Config that cannot work.
+var ErrConfig = errors.New("jobs: invalid config")
+
+func (c Config) withDefaults() Config {
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt(&c.MaxRows, DefaultMaxRows)
+	setInt(&c.Concurrency, DefaultConcurrency)
+	setDur(&c.CheckTimeout, DefaultCheckTimeout)
+	setDur(&c.GreylistDelay, DefaultGreylistDelay)
+	setInt(&c.GreylistAttempts, DefaultGreylistAttempts)
+	setInt(&c.FlushRows, DefaultFlushRows)
+	setDur(&c.FlushInterval, DefaultFlushInterval)
+	setInt(&c.WebhookAttempts, DefaultWebhookAttempts)
+	setDur(&c.WebhookTimeout, DefaultWebhookTimeout)
+	setDur(&c.WebhookBackoff, DefaultWebhookBackoff)
+	setDur(&c.WebhookBackoffMax, DefaultWebhookBackoffMax)
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.MaxUploadBytes < 0 {
+		bad("MaxUploadBytes must not be negative, got %d", c.MaxUploadBytes)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"MaxRows", c.MaxRows}, {"Concurrency", c.Concurrency}, {"GreylistAttempts", c.GreylistAttempts},
+		{"FlushRows", c.FlushRows}, {"WebhookAttempts", c.WebhookAttempts},
+	} {
+		if n.v < 0 {
+			bad("%s must not be negative, got %d", n.name, n.v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"CheckTimeout", c.CheckTimeout}, {"GreylistDelay", c.GreylistDelay}, {"FlushInterval", c.FlushInterval},
+		{"WebhookTimeout", c.WebhookTimeout}, {"WebhookBackoff", c.WebhookBackoff}, {"WebhookBackoffMax", c.WebhookBackoffMax},
+	} {
+		if d.v < 0 {
+			bad("%s must not be negative, got %v", d.name, d.v)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,332 @@
+// Package jobs verifies whole lists: a CSV upload becomes a job whose rows
+// and distinct addresses are stored, a runner checks each distinct address
+// once through the verifier, and the results come back as the original CSV
+// with four columns appended, or as JSON lines (DESIGN.md "HTTP").
+//
+// Everything a job needs to resume is in the database: a process killed at
+// any moment (kill -9 included) picks its running jobs up on Start, redoing
+// only the addresses whose answers had not been committed.
+//
+// The runner never speaks SMTP. It hands many distinct addresses at once to
+// the verifier, sorted by domain, and the probe's per-MX-host dispatchers
+// pack them into shared sessions under their own limiters and caps.
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/verify"
+)
+
+// Verifier checks addresses. Recheck skips the verifier's result cache; the
+// runner uses it to ask again about a greylisted address.
+type Verifier interface {
+	Verify(ctx context.Context, email string) verify.Result
+	Recheck(ctx context.Context, email string) verify.Result
+}
+
+// Resolver finds the addresses of a callback host (*net.Resolver does).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Deps are the Manager's collaborators. Verifier is required.
+type Deps struct {
+	Verifier Verifier
+	Logger   *slog.Logger
+	// Resolver resolves callback hosts for the SSRF guard; nil means
+	// net.DefaultResolver.
+	Resolver Resolver
+}
+
+// Errors a caller can act on.
+var (
+	// ErrNotDone means the job's results are not ready: it is queued,
+	// running, failed or canceled.
+	ErrNotDone = errors.New("jobs: job is not done")
+	// ErrUnsupportedStore means the database has no jobs storage yet.
+	ErrUnsupportedStore = errors.New("jobs: unsupported store")
+	// ErrClosed means the Manager was closed.
+	ErrClosed = errors.New("jobs: manager closed")
+)
+
+// Manager creates, runs, reports on and deletes jobs. Build one per
+// process with New, call Start once to resume unfinished jobs, and Close
+// at shutdown.
+type Manager struct {
+	cfg  Config
+	st   storage
+	v    Verifier
+	log  *slog.Logger
+	hook *webhook
+	boot time.Time
+	// sem bounds the checks in flight over all jobs.
+	sem chan struct{}
+
+	mu      sync.Mutex
+	base    context.Context // runners' parent, set by Start
+	stop    context.CancelFunc
+	closed  bool
+	runs    map[int64]*run
+	wg      sync.WaitGroup
+	started bool
+}
+
+// run is a job being worked on in this process.
+type run struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	began  time.Time
+	base   int64 // addresses settled when the run began, for the ETA
+}
+
+// New creates the jobs tables when missing and returns a Manager. Nothing
+// runs until Start.
+func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Verifier == nil {
+		return nil, fmt.Errorf("%w: a Verifier is required", ErrConfig)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Resolver == nil {
+		deps.Resolver = net.DefaultResolver
+	}
+	var st storage
+	switch db.Dialect {
+	case store.SQLite:
+		s, err := newSQLite(ctx, db.DB)
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedStore, db.Dialect)
+	}
+	return &Manager{
+		cfg:  cfg,
+		st:   st,
+		v:    deps.Verifier,
+		log:  deps.Logger,
+		hook: newWebhook(cfg, deps.Resolver),
+		boot: time.Now(),
+		sem:  make(chan struct{}, cfg.Concurrency),
+		runs: make(map[int64]*run),
+	}, nil
+}
+
+// UploadLimit is the largest upload accepted, in bytes of CSV.
+func (m *Manager) UploadLimit() int64 { return m.cfg.MaxUploadBytes }
+
+// Start resumes the jobs that were queued or running when the process last
+// stopped, finishes deletions and removes half-stored uploads that it cut
+// short, and sends callbacks still owed. Jobs keep running until ctx ends
+// or Close is called.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	if m.started {
+		m.mu.Unlock()
+		return nil
+	}
+	m.base, m.stop = context.WithCancel(ctx)
+	m.started = true
+	m.mu.Unlock()
+
+	// An upload older than this Manager was cut short by a crash: nobody
+	// will finish it. (Uploads begun since belong to live requests.)
+	left, err := m.st.jobsIn(ctx, uploading, Canceled)
+	if err != nil {
+		return err
+	}
+	for _, j := range left {
+		if j.state == uploading && !j.created.Before(m.boot) {
+			continue
+		}
+		if err := m.st.deleteJob(ctx, j.pk); err != nil {
+			return err
+		}
+		m.log.Info("removed unfinished job", "job", j.id, "state", j.state)
+	}
+	todo, err := m.st.jobsIn(ctx, Queued, Running)
+	if err != nil {
+		return err
+	}
+	for _, j := range todo {
+		m.launch(j)
+	}
+	if len(todo) > 0 {
+		m.log.Info("resumed jobs", "count", len(todo))
+	}
+	owed, err := m.st.jobsIn(ctx, Done, Failed)
+	if err != nil {
+		return err
+	}
+	for _, j := range owed {
+		if j.webhook == webhookPending {
+			m.notify(j)
+		}
+	}
+	return nil
+}
+
+// Close stops the runners, which commit the answers they already have, and
+// waits for them and for callbacks in progress. Jobs resume at the next
+// Start.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	if m.stop != nil {
+		m.stop()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+	return nil
+}
+
+// launch starts the runner of a queued or running job unless the Manager
+// is not started (Start will pick the job up) or already runs it.
+func (m *Manager) launch(j jobRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started || m.closed || m.runs[j.pk] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(m.base)
+	r := &run{cancel: cancel, done: make(chan struct{}), began: time.Now(), base: j.settled}
+	m.runs[j.pk] = r
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.runs, j.pk)
+			m.mu.Unlock()
+			cancel()
+			close(r.done)
+		}()
+		m.runJob(ctx, j)
+	}()
+}
+
+// notify delivers the job's completion callback in the background.
+func (m *Manager) notify(j jobRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started || m.closed {
+		return
+	}
+	ctx := m.base
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.deliver(ctx, j)
+	}()
+}
+
+// Status reports a job's progress and, once done, its summary.
+func (m *Manager) Status(ctx context.Context, id string) (Status, error) {
+	j, ts, err := m.st.job(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return m.status(j, ts), nil
+}
+
+func (m *Manager) status(j jobRecord, ts []tally) Status {
+	s := Status{
+		ID:        j.id,
+		Status:    j.state,
+		CreatedAt: j.created,
+		Column:    columnName(j),
+		Total:     j.total,
+		Addresses: j.addresses,
+		Error:     j.errMsg,
+	}
+	if !j.started.IsZero() {
+		t := j.started
+		s.StartedAt = &t
+	}
+	if !j.finished.IsZero() {
+		t := j.finished
+		s.FinishedAt = &t
+	}
+	s.summarize(ts)
+	switch j.state {
+	case Done:
+		var zero int64
+		s.ETASeconds = &zero
+	case Running:
+		m.mu.Lock()
+		r := m.runs[j.pk]
+		m.mu.Unlock()
+		if r == nil {
+			break
+		}
+		done := j.settled - r.base
+		if elapsed := time.Since(r.began); done > 0 && elapsed > 0 {
+			left := j.addresses - j.settled
+			eta := int64((time.Duration(left) * elapsed / time.Duration(done)).Round(time.Second).Seconds())
+			s.ETASeconds = &eta
+		}
+	}
+	return s
+}
+
+func columnName(j jobRecord) string {
+	if j.hasHeader && j.emailColumn >= 0 && j.emailColumn < len(j.header) {
+		return j.header[j.emailColumn]
+	}
+	return fmt.Sprintf("column %d", j.emailColumn+1)
+}
+
+// Delete cancels a job and removes all of its data. It returns once the
+// data is gone; a crash half way is finished by the next Start.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	j, _, err := m.st.job(ctx, id)
+	if err != nil {
+		return err
+	}
+	// Mark it first, so that neither a runner nor a restart takes it up
+	// again, then stop the runner and remove the data.
+	if _, err := m.st.setState(ctx, j.pk, Canceled, "", Queued, Running, Done, Failed, Canceled); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	r := m.runs[j.pk]
+	m.mu.Unlock()
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
+	// The client may hang up; the deletion goes on regardless.
+	if err := m.st.deleteJob(context.WithoutCancel(ctx), j.pk); err != nil {
+		return err
+	}
+	m.log.Info("deleted job", "job", j.id)
+	return nil
+}
+
+// newID returns a random job id: 128 bits, hex.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

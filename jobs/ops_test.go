@@ -1,0 +1,404 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// TestDeleteCancels deletes a running job: its checks stop, its data is
+// gone, and its id is unknown afterwards.
+func TestDeleteCancels(t *testing.T) {
+	db, _ := openDB(t)
+	v := newRuleVerifier()
+	v.gate = make(chan struct{}) // never opened: every check hangs
+	v.started = make(chan string, 1000)
+	m := newManager(t, db, Config{Concurrency: 4}, v)
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "c%d@cancel.example\n", i)
+	}
+	st, err := m.Create(context.Background(), strings.NewReader(b.String()), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		<-v.started // the window is full and waiting
+	}
+	if s, _ := m.Status(context.Background(), st.ID); s.Status != Running {
+		t.Fatalf("status %s, want running", s.Status)
+	}
+	if err := m.Export(context.Background(), st.ID, io.Discard, ExportOptions{}); !errors.Is(err, ErrNotDone) {
+		t.Errorf("export of a running job: %v, want ErrNotDone", err)
+	}
+	if err := m.Delete(context.Background(), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Status(context.Background(), st.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("status after delete: %v, want ErrNotFound", err)
+	}
+	if err := m.Delete(context.Background(), st.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+	for tbl, n := range tableCounts(t, db) {
+		if n != 0 {
+			t.Errorf("%s has %d rows after delete", tbl, n)
+		}
+	}
+	if n := v.total(); n != 4 {
+		t.Errorf("%d checks started, want only the 4 of the window", n)
+	}
+}
+
+// TestStartRemovesLeftovers: an upload cut short by a crash and a
+// deletion cut short are both cleaned up by the next Start.
+func TestStartRemovesLeftovers(t *testing.T) {
+	db, path := openDB(t)
+	m1, err := New(context.Background(), Config{}, db, Deps{Verifier: newRuleVerifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	half := jobRecord{id: "half", created: time.Now().Add(-time.Minute), delimiter: ','}
+	if err := m1.st.createJob(ctx, &half); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.st.appendRows(ctx, half.pk, []row{{line: 2, key: "a@x.example", domain: "x.example", fields: []string{"a@x.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	gone := jobRecord{id: "gone", created: time.Now().Add(-time.Minute), delimiter: ','}
+	if err := m1.st.createJob(ctx, &gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.st.appendRows(ctx, gone.pk, []row{{line: 2, key: "b@x.example", domain: "x.example", fields: []string{"b@x.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.st.commitJob(ctx, gone.pk, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m1.st.setState(ctx, gone.pk, Canceled, "", Queued); err != nil {
+		t.Fatal(err)
+	}
+	newManager(t, reopenDB(t, path), Config{}, newRuleVerifier())
+	for tbl, n := range tableCounts(t, db) {
+		if n != 0 {
+			t.Errorf("%s has %d rows after Start", tbl, n)
+		}
+	}
+}
+
+// TestExportOptions: the verdict filter, formula neutralisation and its
+// raw override, and JSONL.
+func TestExportOptions(t *testing.T) {
+	db, _ := openDB(t)
+	m := newManager(t, db, Config{}, newRuleVerifier())
+	in := "Email,Note\n" +
+		"ok@x.example,=HYPERLINK(\"http://evil.example\")\n" +
+		"bad@x.example,+1\n" +
+		"catch@x.example,@cmd\n" +
+		"full@x.example,\"\tTabbed\"\n" +
+		"ok2@x.example,-2\n"
+	st, err := m.Create(context.Background(), strings.NewReader(in), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, st.ID, Done)
+	tests := []struct {
+		name string
+		opts ExportOptions
+		want string
+	}{
+		{"neutralised", ExportOptions{}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
+			"ok@x.example,\"'=HYPERLINK(\"\"http://evil.example\"\")\",deliverable,2,accepted,\n" +
+			"bad@x.example,'+1,undeliverable,97,mailbox_not_found,\n" +
+			"catch@x.example,'@cmd,risky,30,catch_all,\n" +
+			"full@x.example,'\tTabbed,risky,35,mailbox_full,\n" +
+			"ok2@x.example,'-2,deliverable,2,accepted,\n"},
+		{"raw", ExportOptions{Raw: true, Verdicts: []outcome.Verdict{outcome.Undeliverable}}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
+			"bad@x.example,+1,undeliverable,97,mailbox_not_found,\n"},
+		{"keep", ExportOptions{Verdicts: []outcome.Verdict{outcome.Deliverable, outcome.Risky}}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
+			"ok@x.example,\"'=HYPERLINK(\"\"http://evil.example\"\")\",deliverable,2,accepted,\n" +
+			"catch@x.example,'@cmd,risky,30,catch_all,\n" +
+			"full@x.example,'\tTabbed,risky,35,mailbox_full,\n" +
+			"ok2@x.example,'-2,deliverable,2,accepted,\n"},
+		{"jsonl", ExportOptions{Format: JSONL, Verdicts: []outcome.Verdict{outcome.Risky}},
+			`{"line":4,"fields":{"Email":"catch@x.example","Note":"@cmd"},"result":{"email":"catch@x.example","normalized":"catch@x.example","verdict":"risky","risk":30,"reason":"catch_all","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":true,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n" +
+				`{"line":5,"fields":{"Email":"full@x.example","Note":"\tTabbed"},"result":{"email":"full@x.example","normalized":"full@x.example","verdict":"risky","risk":35,"reason":"mailbox_full","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":false,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := m.Export(context.Background(), st.ID, &out, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", out.String(), tt.want)
+			}
+		})
+	}
+	for _, bad := range []ExportOptions{{Format: "xml"}, {Verdicts: []outcome.Verdict{"maybe"}}} {
+		var out bytes.Buffer
+		if err := m.Export(context.Background(), st.ID, &out, bad); !errors.Is(err, ErrFormat) || out.Len() > 0 {
+			t.Errorf("%+v: %v, %d bytes written", bad, err, out.Len())
+		}
+	}
+	if err := m.Export(context.Background(), "nope", io.Discard, ExportOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown job: %v", err)
+	}
+}
+
+// TestSummary checks the projected bounce rate and the advice at each
+// threshold.
+func TestSummary(t *testing.T) {
+	d := func(rows, risk int64) tally {
+		return tally{Verdict: outcome.Deliverable, Reason: outcome.Accepted, Rows: rows, Risk: rows * risk}
+	}
+	r := func(rows, risk int64) tally {
+		return tally{Verdict: outcome.Risky, Reason: outcome.CatchAll, Rows: rows, Risk: rows * risk}
+	}
+	u := func(rows int64) tally {
+		return tally{Verdict: outcome.Undeliverable, Reason: outcome.MailboxNotFound, Rows: rows, Risk: rows * 97}
+	}
+	k := func(rows int64) tally {
+		return tally{Verdict: outcome.Unknown, Reason: outcome.Greylisted, Rows: rows, Risk: rows * 15}
+	}
+	tests := []struct {
+		name      string
+		state     State
+		tallies   []tally
+		projected *float64
+		safe      *bool
+		advice    []string
+	}{
+		{"healthy", Done, []tally{d(990, 0), r(10, 30), u(40)}, ptr(0.003), ptr(true),
+			[]string{"Safe to send.", "0.30%", "Remove the 40 undeliverable rows", "4.02%"}},
+		{"just under healthy", Done, []tally{d(950, 0), r(50, 9)}, ptr(0.0045), ptr(true), []string{"Safe to send.", "0.45%"}},
+		{"with care", Done, []tally{d(900, 1), r(100, 6)}, ptr(0.015), ptr(true),
+			[]string{"Safe to send with care", "1.50%", "under the 2%", "?verdict=deliverable", "1.00%"}},
+		{"at the throttle line", Done, []tally{d(100, 2)}, ptr(0.02), ptr(false), []string{"Not safe to send", "2.00%", "Even the deliverable rows"}},
+		{"throttle", Done, []tally{d(500, 1), r(500, 50), k(3)}, ptr(0.255), ptr(false),
+			[]string{"Not safe to send", "25.50%", "only the deliverable rows", "1.00%", "3 rows got no definite answer"}},
+		{"nothing to keep", Done, []tally{u(10)}, nil, ptr(false), []string{"Not safe to send: no row is deliverable or risky"}},
+		{"running", Running, []tally{d(10, 2)}, ptr(0.02), nil, []string{"In progress: 10 of 100 rows checked", "2.00%"}},
+		{"queued", Queued, nil, nil, nil, []string{"Queued"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Status{Status: tt.state, Total: 100}
+			s.summarize(tt.tallies)
+			if !eqPtr(s.ProjectedBounceRate, tt.projected) {
+				t.Errorf("projected %v, want %v", deref(s.ProjectedBounceRate), deref(tt.projected))
+			}
+			if !eqPtr(s.SafeToSend, tt.safe) {
+				t.Errorf("safe %v, want %v", deref(s.SafeToSend), deref(tt.safe))
+			}
+			for _, w := range tt.advice {
+				if !strings.Contains(s.Advice, w) {
+					t.Errorf("advice %q lacks %q", s.Advice, w)
+				}
+			}
+			var sum int64
+			for _, n := range s.Counts {
+				sum += n
+			}
+			if sum != s.Processed {
+				t.Errorf("counts %v add up to %d, processed %d", s.Counts, sum, s.Processed)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func eqPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestInterleave(t *testing.T) {
+	page := []address{{key: "a1", domain: "a"}, {key: "a2", domain: "a"}, {key: "a3", domain: "a"},
+		{key: "b1", domain: "b"}, {key: "c1", domain: "c"}, {key: "c2", domain: "c"}}
+	var got []string
+	for _, a := range interleave(page, 2) {
+		got = append(got, a.key)
+	}
+	if want := "a1 a2 b1 c1 c2 a3"; strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+// hookServer records the callbacks it receives and fails the first
+// failFirst of them.
+type hookServer struct {
+	*httptest.Server
+	failFirst int
+	mu        sync.Mutex
+	calls     int
+	bodies    [][]byte
+	sigs      []string
+	got       chan struct{}
+}
+
+func newHookServer(t *testing.T, failFirst int) *hookServer {
+	h := &hookServer{failFirst: failFirst, got: make(chan struct{}, 10)}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.calls++
+		n := h.calls
+		h.bodies = append(h.bodies, body)
+		h.sigs = append(h.sigs, r.Header.Get(SignatureHeader))
+		h.mu.Unlock()
+		if n <= h.failFirst {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		h.got <- struct{}{}
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// TestWebhook: the finished job's summary is POSTed, signed, and retried
+// after failures; the delivery is recorded so a restart does not repeat it.
+func TestWebhook(t *testing.T) {
+	hook := newHookServer(t, 2)
+	db, _ := openDB(t)
+	const secret = "s3cret"
+	m := newManager(t, db, Config{WebhookSecret: secret, WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond, WebhookAttempts: 4}, newRuleVerifier())
+	st, err := m.Create(context.Background(), strings.NewReader("email\nok@hook.example\nbad@hook.example\n"), CreateOptions{CallbackURL: hook.URL + "/done?x=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hook.got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no successful callback")
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if hook.calls != 3 {
+		t.Errorf("%d calls, want 3 (two failures, then success)", hook.calls)
+	}
+	body := hook.bodies[len(hook.bodies)-1]
+	if want := Sign(secret, body); hook.sigs[len(hook.sigs)-1] != want {
+		t.Errorf("signature %q, want %q", hook.sigs[len(hook.sigs)-1], want)
+	}
+	if !strings.HasPrefix(hook.sigs[0], "sha256=") || len(hook.sigs[0]) != len("sha256=")+64 {
+		t.Errorf("signature format %q", hook.sigs[0])
+	}
+	var s Status
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != st.ID || s.Status != Done || s.Processed != 2 || s.Counts[outcome.Undeliverable] != 1 || s.SafeToSend == nil {
+		t.Errorf("summary %+v", s)
+	}
+	waitWebhook(t, m, st.ID, webhookSent)
+}
+
+func waitWebhook(t *testing.T, m *Manager, id string, want webhookState) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, _, err := m.st.job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.webhook == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook state %q, want %q", j.webhook, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// fakeResolver maps host names to addresses, so the SSRF guard can be
+// tested without DNS.
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// TestWebhookRefusesPrivate: with the guard on, a callback host that
+// resolves to a private or loopback address is never contacted, even when
+// only one of its addresses is private.
+func TestWebhookRefusesPrivate(t *testing.T) {
+	hook := newHookServer(t, 0)
+	_, port, _ := net.SplitHostPort(hook.Listener.Addr().String())
+	res := fakeResolver{
+		"hooks.internal.example": {netip.MustParseAddr("127.0.0.1")},
+		"mixed.example":          {netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.0.0.7")},
+	}
+	for _, host := range []string{"hooks.internal.example", "mixed.example"} {
+		t.Run(host, func(t *testing.T) {
+			db, _ := openDB(t)
+			m, err := New(context.Background(), Config{WebhookBackoff: time.Millisecond}, db, Deps{Verifier: newRuleVerifier(), Resolver: res})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			st, err := m.Create(context.Background(), strings.NewReader("email\nok@x.example\n"), CreateOptions{CallbackURL: "http://" + net.JoinHostPort(host, port) + "/hook"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitState(t, m, st.ID, Done)
+			waitWebhook(t, m, st.ID, webhookFailed)
+		})
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if hook.calls != 0 {
+		t.Errorf("the guarded server got %d calls", hook.calls)
+	}
+}
+
+func TestBlocked(t *testing.T) {
+	for _, tt := range []struct {
+		ip      string
+		blocked bool
+	}{
+		{"127.0.0.1", true}, {"127.9.9.9", true}, {"::1", true}, {"10.1.2.3", true}, {"172.16.0.1", true},
+		{"192.168.1.1", true}, {"169.254.169.254", true}, {"fe80::1", true}, {"fc00::1", true},
+		{"224.0.0.1", true}, {"ff02::1", true}, {"0.0.0.0", true}, {"::", true}, {"0.1.2.3", true},
+		{"100.64.0.1", true}, {"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true},
+		{"203.0.113.9", false}, {"8.8.8.8", false}, {"2001:4860:4860::8888", false}, {"172.32.0.1", false},
+	} {
+		if got := blocked(netip.MustParseAddr(tt.ip)); got != tt.blocked {
+			t.Errorf("blocked(%s) = %v, want %v", tt.ip, got, tt.blocked)
+		}
+	}
+}

@@ -1,0 +1,344 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/verify"
+)
+
+// errStorage is the cause given to a run whose results could not be
+// saved; the job fails with a message that names no internals.
+var errStorage = errors.New("results could not be stored")
+
+// runJob works on one job until it is done, fails, or ctx ends (shutdown
+// or deletion), in which case it stays queued or running for the next
+// Start.
+func (m *Manager) runJob(ctx context.Context, j jobRecord) {
+	ok, err := m.st.setState(ctx, j.pk, Running, "", Queued, Running)
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			m.log.Error("starting job", "job", j.id, "err", err)
+		}
+		return
+	}
+	m.log.Info("job running", "job", j.id, "rows", j.total)
+	err = m.work(ctx, j)
+	if ctx.Err() != nil && !errors.Is(err, errStorage) {
+		return // stopped, not finished: the next Start resumes it
+	}
+	fin := context.WithoutCancel(ctx)
+	if err != nil {
+		m.log.Error("job failed", "job", j.id, "err", err)
+		if ferr := m.st.finish(fin, j.pk, Failed, errStorage.Error()); ferr != nil {
+			m.log.Error("recording failed job", "job", j.id, "err", ferr)
+		}
+	} else {
+		if err := m.st.finish(fin, j.pk, Done, ""); err != nil {
+			m.log.Error("finishing job", "job", j.id, "err", err)
+			return
+		}
+		m.log.Info("job done", "job", j.id)
+	}
+	if j.callbackURL != "" {
+		m.notify(j)
+	}
+}
+
+// work checks every unsettled address of the job. Each pass walks the
+// pending addresses in (domain, key) order and hands them out, a window
+// of Config.Concurrency at a time over all jobs, so that many recipients
+// of one domain, and so of one MX host, wait in the probe's dispatcher
+// together and share sessions. Greylisted addresses come back, after
+// GreylistDelay, through Recheck.
+func (m *Manager) work(ctx context.Context, j jobRecord) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := newWriter(m, j.pk, cancel)
+	defer w.close()
+	pageSize := max(2*m.cfg.Concurrency, 512)
+	for {
+		// One pass over the pending addresses, with due retries mixed in.
+		var after cursor
+		handed := 0
+		for {
+			page, err := m.st.pending(ctx, j.pk, after, pageSize)
+			if err != nil {
+				return m.stopped(ctx, err)
+			}
+			due, err := m.st.due(ctx, j.pk, time.Now(), pageSize)
+			if err != nil {
+				return m.stopped(ctx, err)
+			}
+			for _, a := range interleave(page, m.cfg.Concurrency/8) {
+				if !m.dispatch(ctx, w, a) {
+					return m.stopped(ctx, ctx.Err())
+				}
+			}
+			handed += len(page)
+			for _, a := range due {
+				if !w.busy(a.key) && !m.dispatch(ctx, w, a) {
+					return m.stopped(ctx, ctx.Err())
+				}
+			}
+			if len(page) < pageSize {
+				break
+			}
+			last := page[len(page)-1]
+			after = cursor{last.domain, last.key}
+		}
+		// Let every answer of the pass reach the database before counting
+		// what is left.
+		w.drain()
+		if err := ctx.Err(); err != nil {
+			return m.stopped(ctx, err)
+		}
+		pending, deferred, next, err := m.st.remaining(ctx, j.pk)
+		if err != nil {
+			return m.stopped(ctx, err)
+		}
+		switch {
+		case pending > 0 && handed == 0:
+			return m.stopped(ctx, fmt.Errorf("%d pending addresses not listed", pending))
+		case pending > 0:
+			continue // answers that were not saved; go again
+		case deferred == 0:
+			return nil
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return m.stopped(ctx, ctx.Err())
+		}
+	}
+}
+
+// stopped turns the end of a run into its error: the storage failure that
+// caused it, when there was one.
+func (m *Manager) stopped(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errStorage) {
+		return cause
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %w", errStorage, err)
+}
+
+// dispatch starts the check of a once a slot is free; false means ctx
+// ended first.
+func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	w.begin(a.key)
+	go func() {
+		defer func() { <-m.sem }()
+		cctx, cancel := context.WithTimeout(ctx, m.cfg.CheckTimeout)
+		var r verify.Result
+		if a.tries > 0 {
+			r = m.v.Recheck(cctx, a.key)
+		} else {
+			r = m.v.Verify(cctx, a.key)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			// Cut short by our own shutdown: not an answer. The address
+			// stays pending and is checked after the restart.
+			w.abandon(a.key)
+			return
+		}
+		w.put(m.answer(a, r))
+	}()
+	return true
+}
+
+// answer turns a check's result into what is stored: a final result, or a
+// deferral when the server greylisted us and retries are left.
+func (m *Manager) answer(a address, r verify.Result) answer {
+	tries := a.tries + 1
+	if r.Reason == outcome.Greylisted && tries <= m.cfg.GreylistAttempts {
+		return answer{key: a.key, tries: tries, retryAt: time.Now().Add(m.cfg.GreylistDelay)}
+	}
+	res, err := json.Marshal(r)
+	if err != nil { // a Result always marshals; keep the answer anyway
+		res = nil
+	}
+	return answer{
+		key: a.key, tries: tries, settled: true,
+		verdict: r.Verdict, risk: r.Risk, reason: r.Reason, suggest: r.Suggestion, result: res,
+	}
+}
+
+// interleave reorders a page sorted by domain so that domains take turns
+// in runs of up to chunk addresses. A run keeps a domain's recipients
+// together for the dispatcher to pack into one session; the turns keep
+// many MX hosts busy at once instead of queueing the whole window on one.
+func interleave(page []address, chunk int) []address {
+	chunk = max(chunk, 1)
+	var groups [][]address
+	for i := 0; i < len(page); {
+		k := i + 1
+		for k < len(page) && page[k].domain == page[i].domain {
+			k++
+		}
+		groups = append(groups, page[i:k])
+		i = k
+	}
+	if len(groups) <= 1 {
+		return page
+	}
+	out := make([]address, 0, len(page))
+	for len(out) < len(page) {
+		for gi, g := range groups {
+			n := min(chunk, len(g))
+			out = append(out, g[:n]...)
+			groups[gi] = g[n:]
+		}
+	}
+	return out
+}
+
+// writer collects answers and commits them in batches: after
+// Config.FlushRows answers or Config.FlushInterval, whichever comes first.
+// It also knows which addresses are in flight, so that a retry is never
+// handed out twice.
+type writer struct {
+	m      *Manager
+	pk     int64
+	fail   context.CancelCauseFunc
+	in     chan answer
+	done   chan struct{}
+	flight sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]struct{}
+}
+
+// outstanding is how many addresses are handed out and not yet saved or
+// abandoned.
+func (w *writer) outstanding() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inflight)
+}
+
+func newWriter(m *Manager, pk int64, fail context.CancelCauseFunc) *writer {
+	w := &writer{
+		m:        m,
+		pk:       pk,
+		fail:     fail,
+		in:       make(chan answer, m.cfg.FlushRows),
+		done:     make(chan struct{}),
+		inflight: make(map[string]struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+func (w *writer) begin(key string) {
+	w.mu.Lock()
+	w.inflight[key] = struct{}{}
+	w.mu.Unlock()
+	w.flight.Add(1)
+}
+
+func (w *writer) busy(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.inflight[key]
+	return ok
+}
+
+func (w *writer) abandon(key string) {
+	w.mu.Lock()
+	delete(w.inflight, key)
+	w.mu.Unlock()
+	w.flight.Done()
+}
+
+func (w *writer) put(a answer) { w.in <- a }
+
+// drain waits until every address handed out is saved or abandoned.
+func (w *writer) drain() { w.flight.Wait() }
+
+// close waits for the checks in flight, commits what they answered and
+// stops the writer.
+func (w *writer) close() {
+	w.flight.Wait()
+	close(w.in)
+	<-w.done
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	batch := make([]answer, 0, w.m.cfg.FlushRows)
+	tick := time.NewTicker(w.m.cfg.FlushInterval)
+	defer tick.Stop()
+	failed := false
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if !failed {
+			if err := w.save(batch); err != nil {
+				failed = true
+				w.m.log.Error("saving results", "err", err)
+				w.fail(errStorage)
+			}
+		}
+		w.mu.Lock()
+		for _, a := range batch {
+			delete(w.inflight, a.key)
+		}
+		w.mu.Unlock()
+		for range batch {
+			w.flight.Done()
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case a, ok := <-w.in:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, a)
+			// Commit when the batch is full, or when it holds every
+			// answer still to come: nothing is gained by waiting then.
+			if len(batch) >= w.m.cfg.FlushRows || len(batch) >= w.outstanding() {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// save commits a batch, retrying a while: SQLite answers "busy" when a
+// long upload holds the write lock, and that passes. The answers are
+// worth keeping even when the run is being stopped, so the retries do
+// not follow the run's context.
+func (w *writer) save(batch []answer) error {
+	ctx := context.Background()
+	wait := 50 * time.Millisecond
+	var err error
+	for range 8 {
+		if err = w.m.st.save(ctx, w.pk, batch); err == nil {
+			return nil
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
+	return err
+}

@@ -1,0 +1,189 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/preflight-email/preflight/csvio"
+)
+
+// CreateOptions tune a new job.
+type CreateOptions struct {
+	// Column chooses the email column (a header name or a 1-based
+	// number) instead of detecting it.
+	Column string
+	// CallbackURL, when set, is POSTed the job's summary when it finishes.
+	CallbackURL string
+	// Source is recorded with the job; the CLI stores a fingerprint of its
+	// input file here to tell whether a state file belongs to it.
+	Source string
+}
+
+// ErrEmpty means the upload has a header but no data row.
+var ErrEmpty = errors.New("the file has a header but no data rows")
+
+// ErrCallback means the callback URL is unusable or not allowed.
+var ErrCallback = errors.New("jobs: bad callback_url")
+
+// UploadError is an upload rejected for its content. Its message is meant
+// for the uploader: it says what is wrong and, when known, on which line.
+type UploadError struct {
+	Line int // 1-based line of the file where the fault is; 0 when not about one line
+	Err  error
+}
+
+// Error is safe to show to the uploader: csvio's messages never quote cell
+// contents, and any other failure (a dropped connection, say) gets a fixed
+// text.
+func (e *UploadError) Error() string {
+	for _, s := range []error{
+		csvio.ErrEmpty, csvio.ErrNotCSV, csvio.ErrNoEmailColumn, csvio.ErrUnknownColumn,
+		csvio.ErrTooManyRows, csvio.ErrTooLarge, csvio.ErrRagged, ErrEmpty,
+	} {
+		if errors.Is(e.Err, s) {
+			return e.Err.Error()
+		}
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: the upload could not be read", e.Line)
+	}
+	return "the upload could not be read"
+}
+
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// TooLarge reports whether the upload broke the size or row limit.
+func (e *UploadError) TooLarge() bool {
+	return errors.Is(e.Err, csvio.ErrTooLarge) || errors.Is(e.Err, csvio.ErrTooManyRows)
+}
+
+// uploadChunk is how many rows one upload transaction stores: large enough
+// to amortise the commit, small enough to keep the write lock brief for
+// the runners writing results beside it.
+const uploadChunk = 2000
+
+// Create stores an uploaded CSV as a new job and queues it. The body is
+// read as a stream, decompressed when gzipped, and never held whole. A
+// rejected upload (an *UploadError, or ErrCallback) leaves no job behind:
+// its rows are stored under a state no reader sees, then either published
+// in one step or deleted.
+func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions) (Status, error) {
+	if err := m.checkCallback(opts.CallbackURL); err != nil {
+		return Status{}, err
+	}
+	// NewReader decompresses gzip itself and counts the decompressed bytes
+	// against the limit, which also stops a gzip bomb.
+	cr, err := csvio.NewReader(body, opts.Column, csvio.Limits{MaxRows: m.cfg.MaxRows, MaxBytes: m.cfg.MaxUploadBytes})
+	if err != nil {
+		return Status{}, uploadError(err)
+	}
+	d := cr.Dialect()
+	j := jobRecord{
+		id:          newID(),
+		created:     time.Now(),
+		delimiter:   d.Delimiter,
+		bom:         d.BOM,
+		hasHeader:   d.HasHeader,
+		header:      d.Header,
+		emailColumn: d.EmailColumn,
+		callbackURL: opts.CallbackURL,
+		source:      opts.Source,
+	}
+	if err := m.st.createJob(ctx, &j); err != nil {
+		return Status{}, err
+	}
+	total, width, err := m.storeRows(ctx, j.pk, cr)
+	if err == nil && total == 0 {
+		err = &UploadError{Err: ErrEmpty}
+	}
+	if err == nil {
+		err = m.st.commitJob(ctx, j.pk, total, max(width, d.Columns))
+	}
+	if err != nil {
+		// The caller may have gone; the cleanup must finish regardless.
+		if derr := m.st.deleteJob(context.WithoutCancel(ctx), j.pk); derr != nil {
+			m.log.Error("removing rejected upload", "job", j.id, "err", derr)
+		}
+		return Status{}, err
+	}
+	j.state, j.total = Queued, total
+	m.log.Info("job created", "job", j.id, "rows", total)
+	m.launch(j)
+	return m.Status(ctx, j.id)
+}
+
+// storeRows stores the rows in chunks and returns their number and the
+// largest number of fields in a row.
+func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader) (total int64, width int, err error) {
+	chunk := make([]row, 0, uploadChunk)
+	for {
+		rec, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, 0, uploadError(err)
+		}
+		key, domain := addressKey(rec.Email)
+		chunk = append(chunk, row{line: rec.Line, key: key, domain: domain, fields: rec.Fields})
+		total++
+		width = max(width, len(rec.Fields))
+		if len(chunk) == uploadChunk {
+			if err := m.st.appendRows(ctx, pk, chunk); err != nil {
+				return 0, 0, err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	if len(chunk) > 0 {
+		if err := m.st.appendRows(ctx, pk, chunk); err != nil {
+			return 0, 0, err
+		}
+	}
+	return total, width, nil
+}
+
+// uploadError wraps a csvio or decompression error, keeping its line.
+func uploadError(err error) error {
+	var le *csvio.LineError
+	if errors.As(err, &le) {
+		return &UploadError{Line: le.Line, Err: err}
+	}
+	return &UploadError{Err: err}
+}
+
+// addressKey is the identity of an address within a job: trimmed, with the
+// domain lowercased (domains are case-insensitive, RFC 5321 §2.4; local
+// parts are not, so they are kept as written). domain is "" when the
+// value has no "@".
+func addressKey(email string) (key, domain string) {
+	e := strings.TrimSpace(email)
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return e, ""
+	}
+	domain = strings.ToLower(e[at+1:])
+	return e[:at+1] + domain, domain
+}
+
+// checkCallback accepts an absolute http(s) URL. A literal address is
+// checked against the SSRF guard now; a host name is checked, on every
+// delivery, against each address it resolves to.
+func (m *Manager) checkCallback(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("%w: must be an absolute http or https URL", ErrCallback)
+	}
+	if err := m.hook.allowedHost(u.Hostname()); err != nil {
+		return fmt.Errorf("%w: %v", ErrCallback, err)
+	}
+	return nil
+}
