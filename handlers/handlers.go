@@ -42,6 +42,8 @@ type Deps struct {
 	// Registry receives the metrics that /metrics serves; nil gets a fresh
 	// registry.
 	Registry *prometheus.Registry
+	// Jobs runs bulk list verification; nil leaves /v1/jobs out.
+	Jobs Jobs
 }
 
 // API holds the handlers' dependencies.
@@ -50,6 +52,7 @@ type API struct {
 	v       Verifier
 	log     *slog.Logger
 	metrics *metrics
+	jobs    Jobs
 }
 
 // New builds the gin engine with every route.
@@ -80,6 +83,10 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	v1.POST("/verify", api.verifyPost)
 	v1.POST("/verify/batch", api.verifyBatch)
 	// More route groups (jobs, bounces, suppressions) register here.
+	if deps.Jobs != nil {
+		api.jobs = deps.Jobs
+		api.registerJobs(v1)
+	}
 	return r
 }
 
@@ -109,7 +116,7 @@ func (a *API) recover(c *gin.Context) {
 }
 
 func (a *API) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
+	if c.Request.Body != nil && !ownsBodyLimit(c) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBodyBytes)
 	}
 	c.Next()

@@ -30,7 +30,7 @@ const uploading State = "uploading"
 // watch").
 const (
 	// ThrottleRate is where Gmail and Outlook start throttling, and ESPs
-	// warn and then suspend.
+	// warn and then suspend: a rate above it is not safe.
 	ThrottleRate = 0.02
 	// HealthyRate is what healthy senders aim to stay under.
 	HealthyRate = 0.005
@@ -164,16 +164,16 @@ func (s *Status) advise(deliverableOnly *float64) {
 	case *r < HealthyRate:
 		safe = true
 		fmt.Fprintf(&b, "Safe to send. Keep the %d deliverable and risky rows (?verdict=deliverable,risky): their projected hard-bounce rate is %s, under the 0.5%% that healthy senders aim for.", s.Kept, pct(r))
-	case *r < ThrottleRate:
+	case *r <= ThrottleRate:
 		safe = true
-		fmt.Fprintf(&b, "Safe to send with care. The %d deliverable and risky rows project a %s hard-bounce rate: under the 2%% at which Gmail and Outlook start throttling, but above the 0.5%% that healthy senders aim for.", s.Kept, pct(r))
+		fmt.Fprintf(&b, "Safe to send with care. The %d deliverable and risky rows project a %s hard-bounce rate: within the 2%% above which Gmail and Outlook start throttling, but above the 0.5%% that healthy senders aim for.", s.Kept, pct(r))
 		if deliverableOnly != nil && *deliverableOnly < *r {
 			fmt.Fprintf(&b, " Mailing only the deliverable rows (?verdict=deliverable) brings it to %s.", pct(deliverableOnly))
 		}
 	default:
-		fmt.Fprintf(&b, "Not safe to send: the %d deliverable and risky rows project a %s hard-bounce rate, above the 2%% at which Gmail and Outlook throttle and ESPs warn or suspend accounts.", s.Kept, pct(r))
+		fmt.Fprintf(&b, "Not safe to send: the %d deliverable and risky rows project a %s hard-bounce rate, above the 2%% beyond which Gmail and Outlook throttle and ESPs warn or suspend accounts.", s.Kept, pct(r))
 		switch {
-		case deliverableOnly != nil && *deliverableOnly < ThrottleRate:
+		case deliverableOnly != nil && *deliverableOnly <= ThrottleRate:
 			fmt.Fprintf(&b, " Mail only the deliverable rows (?verdict=deliverable): they project %s.", pct(deliverableOnly))
 		default:
 			b.WriteString(" Even the deliverable rows alone are too risky; find out where this list came from before mailing it.")

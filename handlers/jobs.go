@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/preflight-email/preflight/jobs"
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// Jobs runs bulk list verification (*jobs.Manager).
+type Jobs interface {
+	Create(ctx context.Context, body io.Reader, opts jobs.CreateOptions) (jobs.Status, error)
+	Status(ctx context.Context, id string) (jobs.Status, error)
+	Export(ctx context.Context, id string, w io.Writer, opts jobs.ExportOptions) error
+	Delete(ctx context.Context, id string) error
+	// UploadLimit is the largest CSV accepted, in bytes once decompressed.
+	UploadLimit() int64
+}
+
+// uploadSlack is what a multipart envelope may add to the CSV itself.
+const uploadSlack = 1 << 20
+
+func (a *API) registerJobs(g *gin.RouterGroup) {
+	g.POST("/jobs", a.jobCreate)
+	g.GET("/jobs/:id", a.jobStatus)
+	g.GET("/jobs/:id/results", a.jobResults)
+	g.DELETE("/jobs/:id", a.jobDelete)
+}
+
+// ownsBodyLimit tells limitBody to leave a route's body alone: uploads are
+// bounded by jobs.max_upload_bytes, not by http.max_body_bytes.
+func ownsBodyLimit(c *gin.Context) bool {
+	return c.Request.Method == http.MethodPost && c.FullPath() == "/v1/jobs"
+}
+
+type jobCreated struct {
+	ID     string     `json:"id"`
+	Status jobs.State `json:"status"`
+}
+
+// jobCreate takes the CSV as the raw body (text/csv, optionally gzipped)
+// or as the multipart field "file", and streams it into a new job.
+func (a *API) jobCreate(c *gin.Context) {
+	limit := a.jobs.UploadLimit()
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+uploadSlack)
+	var body io.Reader = c.Request.Body
+	mediaType, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	switch mediaType {
+	case "multipart/form-data":
+		mr, err := c.Request.MultipartReader()
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_multipart", "the multipart body cannot be read")
+			return
+		}
+		body = nil
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if part.FormName() == "file" {
+				body = part
+				break
+			}
+		}
+		if body == nil {
+			abort(c, http.StatusBadRequest, "missing_file", "a multipart upload needs the CSV in a field named file")
+			return
+		}
+	case "application/json", "application/x-www-form-urlencoded":
+		abort(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"upload the CSV as the raw body (text/csv, optionally gzipped) or as the multipart field file")
+		return
+	}
+	st, err := a.jobs.Create(c.Request.Context(), body, jobs.CreateOptions{
+		Column:      c.Query("column"),
+		CallbackURL: c.Query("callback_url"),
+	})
+	var tooBig *http.MaxBytesError
+	var bad *jobs.UploadError
+	switch {
+	case err == nil:
+		c.Header("Location", "/v1/jobs/"+st.ID)
+		c.JSON(http.StatusAccepted, jobCreated{ID: st.ID, Status: st.Status})
+	case errors.As(err, &tooBig):
+		abort(c, http.StatusRequestEntityTooLarge, "upload_too_large",
+			"the upload is larger than "+strconv.FormatInt(limit, 10)+" bytes")
+	case errors.As(err, &bad) && bad.TooLarge():
+		abort(c, http.StatusRequestEntityTooLarge, "upload_too_large", bad.Error())
+	case errors.As(err, &bad):
+		abort(c, http.StatusBadRequest, "invalid_csv", bad.Error())
+	case errors.Is(err, jobs.ErrCallback):
+		abort(c, http.StatusBadRequest, "invalid_callback_url",
+			"callback_url must be an absolute http or https URL of a public host")
+	case c.Request.Context().Err() != nil:
+		// The client went away mid-upload; nobody reads this reply.
+		abort(c, http.StatusBadRequest, "upload_interrupted", "the upload was interrupted")
+	default:
+		a.log.Error("creating job", "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+func (a *API) jobStatus(c *gin.Context) {
+	st, err := a.jobs.Status(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		a.jobError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+// jobResults serves the results of a done job. A job that is not done
+// gets 409: a half-checked list must not be imported by mistake.
+func (a *API) jobResults(c *gin.Context) {
+	opts := jobs.ExportOptions{Format: jobs.CSV}
+	switch f := c.DefaultQuery("format", "csv"); f {
+	case "csv":
+	case "jsonl":
+		opts.Format = jobs.JSONL
+	default:
+		abort(c, http.StatusBadRequest, "invalid_format", "format must be csv or jsonl")
+		return
+	}
+	if s := c.Query("verdict"); s != "" {
+		for _, v := range strings.Split(s, ",") {
+			v = strings.TrimSpace(v)
+			if !knownVerdict(v) {
+				abort(c, http.StatusBadRequest, "invalid_verdict", "verdict must be a comma-separated list of deliverable, undeliverable, risky and unknown")
+				return
+			}
+			opts.Verdicts = append(opts.Verdicts, outcome.Verdict(v))
+		}
+	}
+	if s := c.Query("raw"); s != "" {
+		raw, err := strconv.ParseBool(s)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_raw", "raw must be true or false")
+			return
+		}
+		opts.Raw = raw
+	}
+	id := c.Param("id")
+	st, err := a.jobs.Status(c.Request.Context(), id)
+	if err != nil {
+		a.jobError(c, err)
+		return
+	}
+	if st.Status != jobs.Done {
+		abort(c, http.StatusConflict, "job_not_done",
+			fmt.Sprintf("the job is %s (%d of %d rows checked); results are served once it is done", st.Status, st.Processed, st.Total))
+		return
+	}
+	if opts.Format == jobs.JSONL {
+		c.Header("Content-Type", "application/x-ndjson")
+		c.Header("Content-Disposition", `attachment; filename="preflight-`+id+`.jsonl"`)
+	} else {
+		c.Header("Content-Type", "text/csv; charset=utf-8")
+		c.Header("Content-Disposition", `attachment; filename="preflight-`+id+`.csv"`)
+	}
+	c.Status(http.StatusOK)
+	err = a.jobs.Export(c.Request.Context(), id, c.Writer, opts)
+	if err == nil {
+		return
+	}
+	if !c.Writer.Written() {
+		c.Writer.Header().Del("Content-Disposition")
+		a.jobError(c, err)
+		return
+	}
+	// Part of the file is out: end the connection without the closing
+	// chunk, so the client sees a broken download, not a short file.
+	if c.Request.Context().Err() == nil {
+		a.log.Error("exporting job", "job", id, "err", err)
+	}
+	if hj, ok := c.Writer.(http.Hijacker); ok {
+		if conn, _, herr := hj.Hijack(); herr == nil {
+			conn.Close()
+		}
+	}
+	c.Abort()
+}
+
+func knownVerdict(v string) bool {
+	for _, k := range outcome.Verdicts() {
+		if string(k) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// jobDelete cancels the job if it runs and removes all its data.
+func (a *API) jobDelete(c *gin.Context) {
+	if err := a.jobs.Delete(c.Request.Context(), c.Param("id")); err != nil {
+		a.jobError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *API) jobError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		abort(c, http.StatusNotFound, "job_not_found", "no such job")
+	case errors.Is(err, jobs.ErrNotDone):
+		abort(c, http.StatusConflict, "job_not_done", "results are served once the job is done")
+	case errors.Is(err, jobs.ErrFormat):
+		abort(c, http.StatusBadRequest, "invalid_option", "unknown format or verdict")
+	default:
+		a.log.Error("jobs", "path", c.FullPath(), "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
