@@ -13,6 +13,7 @@ import (
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
+	"github.com/preflight-email/preflight/store"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -27,6 +28,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 
+	// Bulk jobs (issue 3): the store, and the manager that resumes the
+	// jobs a previous process left unfinished. Deferred after a.Close, so
+	// the jobs stop before the pipeline they use.
+	db, err := store.Open(ctx, cfg.Store.URL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	jm, err := newJobs(ctx, cfg, a, db, log)
+	if err != nil {
+		return err
+	}
+	if err := jm.Start(ctx); err != nil {
+		return fmt.Errorf("resume jobs: %w", err)
+	}
+	defer jm.Close()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := handlers.New(handlers.Config{
@@ -34,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.verifier, Logger: log, Registry: reg})
+	}, handlers.Deps{Verifier: a.verifier, Logger: log, Registry: reg, Jobs: jm})
 
 	srv := &http.Server{
 		Handler:           engine,

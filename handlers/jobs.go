@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,6 +29,45 @@ type Jobs interface {
 
 // uploadSlack is what a multipart envelope may add to the CSV itself.
 const uploadSlack = 1 << 20
+
+// transferIdle bounds a stall in an upload or an export. Big lists take
+// longer to send than the server's read and write timeouts allow, which
+// are sized for real-time checks; these routes instead push their deadline
+// forward while bytes flow, so only a peer that stops is cut off.
+const transferIdle = 2 * time.Minute
+
+// sliding moves a connection deadline forward as a transfer progresses.
+type sliding struct {
+	set  func(time.Time) error
+	next time.Time
+}
+
+func (s *sliding) touch() {
+	if now := time.Now(); now.After(s.next) {
+		_ = s.set(now.Add(transferIdle)) // unsupported by recorders in tests
+		s.next = now.Add(transferIdle / 4)
+	}
+}
+
+type slidingReader struct {
+	io.ReadCloser
+	s sliding
+}
+
+func (r *slidingReader) Read(p []byte) (int, error) {
+	r.s.touch()
+	return r.ReadCloser.Read(p)
+}
+
+type slidingWriter struct {
+	w io.Writer
+	s sliding
+}
+
+func (w *slidingWriter) Write(p []byte) (int, error) {
+	w.s.touch()
+	return w.w.Write(p)
+}
 
 func (a *API) registerJobs(g *gin.RouterGroup) {
 	g.POST("/jobs", a.jobCreate)
@@ -51,7 +91,11 @@ type jobCreated struct {
 // or as the multipart field "file", and streams it into a new job.
 func (a *API) jobCreate(c *gin.Context) {
 	limit := a.jobs.UploadLimit()
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+uploadSlack)
+	rc := http.NewResponseController(c.Writer)
+	c.Request.Body = &slidingReader{
+		ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, limit+uploadSlack),
+		s:          sliding{set: rc.SetReadDeadline},
+	}
 	var body io.Reader = c.Request.Body
 	mediaType, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	switch mediaType {
@@ -85,6 +129,8 @@ func (a *API) jobCreate(c *gin.Context) {
 		Column:      c.Query("column"),
 		CallbackURL: c.Query("callback_url"),
 	})
+	// The upload may have outlasted the server's write timeout.
+	_ = rc.SetWriteDeadline(time.Now().Add(transferIdle))
 	var tooBig *http.MaxBytesError
 	var bad *jobs.UploadError
 	switch {
@@ -168,7 +214,8 @@ func (a *API) jobResults(c *gin.Context) {
 		c.Header("Content-Disposition", `attachment; filename="preflight-`+id+`.csv"`)
 	}
 	c.Status(http.StatusOK)
-	err = a.jobs.Export(c.Request.Context(), id, c.Writer, opts)
+	out := &slidingWriter{w: c.Writer, s: sliding{set: http.NewResponseController(c.Writer).SetWriteDeadline}}
+	err = a.jobs.Export(c.Request.Context(), id, out, opts)
 	if err == nil {
 		return
 	}
