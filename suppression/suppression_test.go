@@ -1,0 +1,506 @@
+package suppression
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/reply"
+	"github.com/preflight-email/preflight/store"
+)
+
+// base is the tests' "now"; every event carries an explicit time.
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+// Replies used across tests.
+const (
+	hardMsg  = "smtp; 550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in local recipient table"
+	softMsg  = "452 4.2.2 Mailbox full"
+	blockMsg = "550 5.7.1 Service unavailable, MailFrom domain is listed in Spamhaus. To request removal from this list see https://www.spamhaus.org/query/lookup/ (S8002)"
+	rateMsg  = "421 4.7.0 Try again later, closing connection. (EHLO) - gsmtp"
+)
+
+func openDB(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "preflight.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newList(t testing.TB, p Policy) (*List, *store.DB) {
+	t.Helper()
+	db := openDB(t)
+	l, err := New(context.Background(), db, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, db
+}
+
+func ingest(t *testing.T, l *List, evs ...Event) []Applied {
+	t.Helper()
+	out, err := l.Ingest(context.Background(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func ev(email, msg string, at time.Time) Event {
+	return Event{Email: email, Message: msg, At: at, Source: SourceAPI}
+}
+
+func lookup(t *testing.T, l *List, email string) (Entry, bool) {
+	t.Helper()
+	e, ok, err := l.Lookup(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, ok
+}
+
+func TestPolicyDefaults(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	if p := l.Policy(); p.SoftLimit != 3 || p.SoftWindow != 30*day {
+		t.Fatalf("defaults = %+v, want 3 and 30 days", p)
+	}
+}
+
+func TestHardSuppressesAtOnce(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	at := base.Add(-time.Hour)
+	got := ingest(t, l, ev("Jane.Doe@Example.COM", hardMsg, at))
+	a := got[0]
+	if !a.Suppressed || a.Class != reply.Hard || a.Reason != outcome.MailboxNotFound || a.Action != reply.Suppress ||
+		a.Email != "jane.doe@example.com" || a.Code != 550 || a.Enhanced != "5.1.1" {
+		t.Fatalf("applied = %+v", a)
+	}
+	// Any spelling of the address finds the entry.
+	for _, q := range []string{"jane.doe@example.com", "JANE.DOE@EXAMPLE.COM", " <Jane.Doe@example.com.> "} {
+		e, ok := lookup(t, l, q)
+		if !ok {
+			t.Fatalf("Lookup(%q) found nothing", q)
+		}
+		want := Entry{Email: "jane.doe@example.com", Reason: outcome.MailboxNotFound, Class: reply.Hard, Code: 550,
+			Enhanced: "5.1.1", Diagnostic: hardMsg, Explanation: a.Explanation, SuppressedAt: at, FirstEventAt: at,
+			LastEventAt: at, SoftCount: 0, Source: SourceAPI}
+		if e != want {
+			t.Fatalf("entry = %+v\nwant    %+v", e, want)
+		}
+	}
+	if _, ok := lookup(t, l, "someone.else@example.com"); ok {
+		t.Fatal("an address never bounced is suppressed")
+	}
+}
+
+func TestSoftLimitWindow(t *testing.T) {
+	w := 30 * day
+	tests := []struct {
+		name       string
+		offsets    []time.Duration // event times after base, in arrival order
+		suppressed []bool          // after each event
+		first      time.Duration   // the entry's FirstEventAt, when suppressed
+		reached    time.Duration   // its SuppressedAt
+	}{
+		{"three within a day", []time.Duration{0, time.Hour, 2 * time.Hour}, []bool{false, false, true}, 0, 2 * time.Hour},
+		// The boundary is inclusive: first and third exactly SoftWindow apart.
+		{"exactly at the boundary", []time.Duration{0, 15 * day, w}, []bool{false, false, true}, 0, w},
+		{"one second outside", []time.Duration{0, 15 * day, w + time.Second}, []bool{false, false, false}, 0, 0},
+		{"one millisecond outside", []time.Duration{0, 15 * day, w + time.Millisecond}, []bool{false, false, false}, 0, 0},
+		// A later window can still fill up.
+		{"outside, then a fourth inside", []time.Duration{0, 15 * day, w + time.Second, w + 2*time.Second},
+			[]bool{false, false, false, true}, 15 * day, w + 2*time.Second},
+		// Webhooks arrive out of order: the window is found around each event.
+		{"out of order, boundary", []time.Duration{w, 0, 15 * day}, []bool{false, false, true}, 0, w},
+		{"out of order, outside", []time.Duration{w + time.Second, 0, 15 * day}, []bool{false, false, false}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newList(t, Policy{SoftLimit: 3, SoftWindow: w})
+			for i, off := range tt.offsets {
+				a := ingest(t, l, ev("soft@example.com", softMsg, base.Add(off)))[0]
+				if a.Class != reply.Soft || a.Reason != outcome.MailboxFull {
+					t.Fatalf("event %d classified %s/%s", i, a.Class, a.Reason)
+				}
+				if a.Suppressed != tt.suppressed[i] || a.SoftCount != i+1 {
+					t.Fatalf("after event %d: suppressed %v soft_count %d, want %v %d", i, a.Suppressed, a.SoftCount, tt.suppressed[i], i+1)
+				}
+			}
+			e, ok := lookup(t, l, "soft@example.com")
+			want := tt.suppressed[len(tt.suppressed)-1]
+			if ok != want {
+				t.Fatalf("Lookup found %v, want %v", ok, want)
+			}
+			if ok && (e.Class != reply.Soft || e.Reason != outcome.MailboxFull || !e.FirstEventAt.Equal(base.Add(tt.first)) ||
+				!e.SuppressedAt.Equal(base.Add(tt.reached)) || e.SoftCount != len(tt.offsets)) {
+				t.Fatalf("entry = %+v; want first %v, suppressed at %v", e, base.Add(tt.first), base.Add(tt.reached))
+			}
+		})
+	}
+}
+
+func TestSoftLimitIsConfigurable(t *testing.T) {
+	l, _ := newList(t, Policy{SoftLimit: 1, SoftWindow: time.Hour})
+	if a := ingest(t, l, ev("once@example.com", softMsg, base))[0]; !a.Suppressed {
+		t.Fatal("SoftLimit 1: one soft bounce must suppress")
+	}
+}
+
+func TestBlockNeverSuppresses(t *testing.T) {
+	l, _ := newList(t, Policy{SoftLimit: 1})
+	var evs []Event
+	for i := range 5 {
+		evs = append(evs, ev("victim@example.com", blockMsg, base.Add(-time.Duration(i)*time.Hour)))
+	}
+	for i, a := range ingest(t, l, evs...) {
+		if a.Class != reply.Block || a.Action != reply.FixSender || a.Suppressed || a.SoftCount != 0 {
+			t.Fatalf("block %d: %+v", i, a)
+		}
+	}
+	if _, ok := lookup(t, l, "victim@example.com"); ok {
+		t.Fatal("a block suppressed the address")
+	}
+	h, err := l.Health(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := h.Last7
+	if !w.Flagged || w.Classes.Block.Count != 5 || w.Classes.Block.Rate != 1 || len(w.Signals) != 1 {
+		t.Fatalf("health = %+v", w)
+	}
+	s := w.Signals[0]
+	if s.Kind != KindBlocklist || s.Name != "spamhaus" || s.Count != 5 || !s.LastSeen.Equal(base) ||
+		!strings.Contains(s.Advice, "delisting needed at Spamhaus: https://check.spamhaus.org") {
+		t.Fatalf("signal = %+v", s)
+	}
+}
+
+func TestUncountedSoftBounces(t *testing.T) {
+	l, _ := newList(t, Policy{SoftLimit: 2})
+	for _, msg := range []string{
+		rateMsg, // the receiver throttles the sender
+		"552 5.3.4 Message size exceeds fixed maximum message size", // the message, not the address
+		"250 2.0.0 OK", // not a bounce at all
+		"550 rejected", // nothing definite: unknown
+	} {
+		for i := range 3 {
+			a := ingest(t, l, ev("u@example.com", msg, base.Add(time.Duration(i)*time.Minute)))[0]
+			if a.Suppressed || a.SoftCount != 0 {
+				t.Fatalf("%q: %+v", msg, a)
+			}
+		}
+	}
+	// Each reply is a distinct event (different text), so all twelve count.
+	h, err := l.Health(context.Background(), base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Last7.Events != 12 {
+		t.Fatalf("events = %d, want 12", h.Last7.Events)
+	}
+}
+
+func TestUnsuppressThenHardResuppresses(t *testing.T) {
+	ctx := context.Background()
+	l, db := newList(t, Policy{})
+	first := ev("back@example.com", hardMsg, base.Add(-2*day))
+	ingest(t, l, first)
+
+	if _, err := l.Remove(ctx, "back@example.com", "  "); !errors.Is(err, ErrReasonRequired) {
+		t.Fatalf("blank reason: err = %v", err)
+	}
+	ok, err := l.Remove(ctx, "BACK@example.com", "customer confirmed the mailbox works")
+	if err != nil || !ok {
+		t.Fatalf("Remove = %v, %v", ok, err)
+	}
+	if _, found := lookup(t, l, "back@example.com"); found {
+		t.Fatal("still suppressed after Remove")
+	}
+	if ok, err := l.Remove(ctx, "back@example.com", "again"); err != nil || ok {
+		t.Fatalf("second Remove = %v, %v; want false", ok, err)
+	}
+	var reason, prev string
+	if err := db.QueryRowContext(ctx, `SELECT reason, previous_reason FROM suppression_removals WHERE email = ?`,
+		"back@example.com").Scan(&reason, &prev); err != nil || reason != "customer confirmed the mailbox works" || prev != "mailbox_not_found" {
+		t.Fatalf("audit row = %q %q, %v", reason, prev, err)
+	}
+
+	// The old bounce redelivered is a duplicate: it must not undo the removal.
+	if a := ingest(t, l, first)[0]; !a.Duplicate || a.Suppressed {
+		t.Fatalf("redelivered old bounce: %+v", a)
+	}
+	// A new hard bounce suppresses again.
+	again := base.Add(-time.Hour)
+	if a := ingest(t, l, ev("back@example.com", hardMsg, again))[0]; a.Duplicate || !a.Suppressed {
+		t.Fatalf("new hard bounce: %+v", a)
+	}
+	if e, found := lookup(t, l, "back@example.com"); !found || !e.SuppressedAt.Equal(again) {
+		t.Fatalf("entry = %+v, %v", e, found)
+	}
+}
+
+func TestUnsuppressResetsSoftCount(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newList(t, Policy{SoftLimit: 3, SoftWindow: 30 * day})
+	for i := range 3 {
+		ingest(t, l, ev("s@example.com", softMsg, base.Add(time.Duration(i)*time.Hour)))
+	}
+	if _, ok := lookup(t, l, "s@example.com"); !ok {
+		t.Fatal("three soft bounces did not suppress")
+	}
+	if ok, err := l.Remove(ctx, "s@example.com", "mailbox cleaned up"); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// The three old soft bounces no longer count: one more is one, not four.
+	for i := range 2 {
+		a := ingest(t, l, ev("s@example.com", softMsg, base.Add(time.Duration(3+i)*time.Hour)))[0]
+		if a.Suppressed || a.SoftCount != i+1 {
+			t.Fatalf("soft %d after removal: %+v", i, a)
+		}
+	}
+	if a := ingest(t, l, ev("s@example.com", softMsg, base.Add(5*time.Hour)))[0]; !a.Suppressed || a.SoftCount != 3 {
+		t.Fatalf("third soft after removal: %+v", a)
+	}
+}
+
+func TestHardReplacesSoftReason(t *testing.T) {
+	l, _ := newList(t, Policy{SoftLimit: 1})
+	ingest(t, l, ev("x@example.com", softMsg, base))
+	ingest(t, l, ev("x@example.com", hardMsg, base.Add(time.Hour)), ev("x@example.com", blockMsg, base.Add(2*time.Hour)))
+	e, ok := lookup(t, l, "x@example.com")
+	if !ok || e.Class != reply.Hard || e.Reason != outcome.MailboxNotFound || !e.SuppressedAt.Equal(base) ||
+		!e.LastEventAt.Equal(base.Add(2*time.Hour)) || e.SoftCount != 1 {
+		t.Fatalf("entry = %+v", e)
+	}
+}
+
+func TestDuplicateDeliveryCountedOnce(t *testing.T) {
+	ctx := context.Background()
+	l, db := newList(t, Policy{SoftLimit: 2})
+	body := readWebhook(t, "postmark_soft.json")
+	for i := range 3 {
+		evs, err := ParseEvents(body, "application/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ingest(t, l, evs...)[0]
+		if a.Duplicate != (i > 0) || a.SoftCount != 1 || a.Suppressed {
+			t.Fatalf("delivery %d: %+v", i, a)
+		}
+	}
+	// Our own JSON without an id: the same address, time and text is one event.
+	own := ev("own@example.com", softMsg, base)
+	got := ingest(t, l, own, own)
+	if got[0].Duplicate || !got[1].Duplicate || got[1].SoftCount != 1 {
+		t.Fatalf("same batch twice: %+v", got)
+	}
+	// SES: both recipients of one notification are distinct events, and a
+	// redelivery of the notification adds nothing.
+	sns := readWebhook(t, "ses_sns_permanent.json")
+	for range 2 {
+		evs, err := ParseEvents(sns, "text/plain")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ingest(t, l, evs...)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM suppression_events`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("stored events = %d, %v; want 4 (postmark 1, own 1, ses 2)", n, err)
+	}
+}
+
+func TestIngestRejectsBadAddressBeforeWriting(t *testing.T) {
+	ctx := context.Background()
+	l, db := newList(t, Policy{})
+	for _, bad := range []string{"no-at-sign", "@example.com", "x@", "two words@example.com", strings.Repeat("a", 65) + "@example.com"} {
+		_, err := l.Ingest(ctx, []Event{ev("good@example.com", hardMsg, base), ev(bad, hardMsg, base)})
+		if !errors.Is(err, ErrInvalidAddress) || !strings.Contains(err.Error(), "event 1") {
+			t.Fatalf("%q: err = %v", bad, err)
+		}
+		if _, _, err := l.Lookup(ctx, bad); !errors.Is(err, ErrInvalidAddress) {
+			t.Fatalf("Lookup(%q): err = %v", bad, err)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM suppression_events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("stored events = %d, %v; want 0", n, err)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Jane.Doe@Example.COM", "jane.doe@example.com"},
+		{"<a@b.example>", "a@b.example"},
+		{"rfc822; A@B.example", "a@b.example"},
+		{"x@Bücher.example", "x@xn--bcher-kva.example"},
+		{"x@example.com.", "x@example.com"},
+		{"we@ird@example.com", "we@ird@example.com"},
+	}
+	for _, tt := range tests {
+		got, _, err := normalize(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("normalize(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestConcurrentIngest(t *testing.T) {
+	l, _ := newList(t, Policy{SoftLimit: 5, SoftWindow: day})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			e := ev("busy@example.com", softMsg, base.Add(time.Duration(g)*time.Minute))
+			if _, err := l.Ingest(context.Background(), []Event{e}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e, ok := lookup(t, l, "busy@example.com")
+	if !ok || e.SoftCount != 8 {
+		t.Fatalf("entry = %+v, %v; want suppressed with 8 soft bounces", e, ok)
+	}
+}
+
+func TestExportCSV(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	ingest(t, l,
+		ev("=2+5@example.com", hardMsg, base.Add(-3*time.Hour)),
+		ev("-cmd@example.com", "550 5.1.1 -user unknown", base.Add(-2*time.Hour)),
+		ev("@at@example.com", "smtp; 550 5.1.1 =HYPERLINK(\"http://attacker.example\")", base.Add(-90*time.Minute)),
+		ev("plain@example.com", "550 5.1.1 \"quoted\", with comma\nand newline", base.Add(-time.Hour)),
+		ev("blocked@example.com", blockMsg, base),
+	)
+	var buf bytes.Buffer
+	if err := l.Export(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("testdata", "export.golden.csv"), buf.Bytes())
+	for _, line := range strings.Split(buf.String(), "\n") {
+		for _, cell := range strings.Split(line, ",") {
+			if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+				t.Fatalf("cell %q in line %q starts like a formula", cell, line)
+			}
+		}
+	}
+	if strings.Contains(buf.String(), "blocked@example.com") {
+		t.Fatal("a blocked address was exported as suppressed")
+	}
+}
+
+func TestHealth(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	ingest(t, l,
+		ev("a@gmail.com", "550 5.1.1 The email account that you tried to reach does not exist. - gsmtp", base.Add(-1*day)),
+		ev("b@example.org", hardMsg, base.Add(-10*day)),
+		ev("c@example.org", softMsg, base.Add(-2*day)),
+		ev("d@outlook.com", blockMsg, base.Add(-3*day)),
+		ev("e@comcast.net", "550 5.2.0 Message rejected due to DMARC", base.Add(-20*day)),
+		ev("f@gmail.com", rateMsg, base.Add(-5*day)),
+		ev("g@example.org", "550 rejected", base.Add(-6*day)),
+		ev("h@example.org", "550 5.7.1 Client host [192.0.2.1] blocked using bl.spamcop.net", base.Add(-7*day)), // the 7-day boundary, inclusive
+		ev("old@example.org", hardMsg, base.Add(-31*day)),                                                       // outside both windows
+		ev("future@example.org", hardMsg, base.Add(time.Hour)),                                                  // after now
+	)
+	h, err := l.Health(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hand-counted: 7 days hold a, c, d, f, g, h; 30 days add b and e.
+	c7, c30 := h.Last7.Classes, h.Last30.Classes
+	if h.Last7.Events != 6 || c7.Hard.Count != 1 || c7.Soft.Count != 2 || c7.Block.Count != 2 || c7.Unknown.Count != 1 {
+		t.Fatalf("7 days: %d events, %+v", h.Last7.Events, c7)
+	}
+	if h.Last30.Events != 8 || c30.Hard.Count != 2 || c30.Soft.Count != 2 || c30.Block.Count != 3 || c30.Unknown.Count != 1 {
+		t.Fatalf("30 days: %d events, %+v", h.Last30.Events, c30)
+	}
+	if c30.Block.Rate != 0.375 || c7.Hard.Rate != 0.1667 {
+		t.Fatalf("rates: block(30) %v hard(7) %v", c30.Block.Rate, c7.Hard.Rate)
+	}
+	// a and b (hard) are on the list, and so is future@ (suppressed after now,
+	// so counted in neither window); old@ was suppressed 31 days ago.
+	if h.Last7.Suppressed != 1 || h.Last30.Suppressed != 2 {
+		t.Fatalf("suppressed: %d / %d", h.Last7.Suppressed, h.Last30.Suppressed)
+	}
+	kinds := map[string]string{}
+	for _, s := range h.Last30.Signals {
+		kinds[s.Kind+":"+s.Name] = s.Advice
+	}
+	for sig, advice := range map[string]string{
+		"blocklist:spamhaus":   "delisting needed at Spamhaus",
+		"blocklist:spamcop":    "delisting needed at SpamCop",
+		"authentication:dmarc": "check SPF/DKIM/DMARC alignment",
+		"rate_limit:":          "slow down: the receiver is rate-limiting you",
+	} {
+		if !strings.Contains(kinds[sig], advice) {
+			t.Errorf("signal %s: advice %q, want it to say %q", sig, kinds[sig], advice)
+		}
+	}
+	if len(kinds) != 4 {
+		t.Errorf("signals = %v, want 4", kinds)
+	}
+	if !h.Last7.Flagged || !h.Last30.Flagged {
+		t.Error("blocks in the window must flag it")
+	}
+	got, _ := jsonIndent(h)
+	golden(t, filepath.Join("testdata", "health.golden.json"), got)
+}
+
+func TestHealthEmpty(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	h, err := l.Health(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Last30.Events != 0 || h.Last30.Flagged || h.Last30.Classes.Hard.Rate != 0 || h.Last30.Signals == nil {
+		t.Fatalf("empty health = %+v", h.Last30)
+	}
+}
+
+func ExampleList_Ingest() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "suppression-example")
+	defer os.RemoveAll(dir)
+	db, _ := store.Open(ctx, "sqlite://"+filepath.Join(dir, "preflight.db"))
+	defer db.Close()
+	list, _ := New(ctx, db, Policy{SoftLimit: 3, SoftWindow: 30 * 24 * time.Hour}, nil)
+	defer list.Close()
+
+	evs, _ := ParseEvents([]byte(`{"email": "Jane@Example.com",
+		"message": "smtp; 550 5.1.1 The email account that you tried to reach does not exist. - gsmtp",
+		"at": "2026-03-01T10:00:00Z"}`), "application/json")
+	applied, _ := list.Ingest(ctx, evs)
+	fmt.Println(applied[0].Class, applied[0].Reason, applied[0].Action, applied[0].Suppressed)
+
+	e, ok, _ := list.Lookup(ctx, "jane@example.com")
+	fmt.Println(ok, e.Reason, e.SuppressedAt.Format(time.RFC3339))
+	// Output:
+	// hard mailbox_not_found suppress true
+	// true mailbox_not_found 2026-03-01T10:00:00Z
+}
+
+func jsonIndent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}
