@@ -22,6 +22,7 @@ const usage = `Preflight checks whether a message to an address would hard-bounc
 Usage:
   preflight serve [flags]                 start the HTTP API (default :8080)
   preflight verify [--json] [EMAIL...]    verify addresses (one per line on stdin when none given)
+  preflight bounce [--json] [TEXT...]     explain a bounce reply (one per line on stdin when none given; --file bounce.eml for a DSN)
   preflight help                          show this help
 
 Every configuration key is also a flag, for example --http.addr=:9090,
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, rest, getenv, stderr)
 	case "verify":
 		return runVerify(ctx, rest, getenv, stdin, stdout, stderr)
+	case "bounce":
+		return runBounce(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

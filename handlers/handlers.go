@@ -44,6 +44,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Jobs runs bulk list verification; nil leaves /v1/jobs out.
 	Jobs Jobs
+	// Bounces is the suppression list; nil leaves /v1/suppressions and
+	// /v1/sender-health out (/v1/bounces/classify needs no store).
+	Bounces Bounces
 }
 
 // API holds the handlers' dependencies.
@@ -86,6 +89,10 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if deps.Jobs != nil {
 		api.jobs = deps.Jobs
 		api.registerJobs(v1)
+	}
+	api.registerClassify(v1)
+	if deps.Bounces != nil {
+		api.registerBounces(v1, deps.Bounces)
 	}
 	return r
 }

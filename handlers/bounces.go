@@ -1,0 +1,311 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/reply"
+	"github.com/preflight-email/preflight/suppression"
+)
+
+// Bounces is the suppression list behind /v1/suppressions and
+// /v1/sender-health (*suppression.List).
+type Bounces interface {
+	Ingest(ctx context.Context, events []suppression.Event) ([]suppression.Applied, error)
+	Lookup(ctx context.Context, email string) (suppression.Entry, bool, error)
+	Remove(ctx context.Context, email, reason string) (bool, error)
+	Export(ctx context.Context, w io.Writer) error
+	Health(ctx context.Context, now time.Time) (suppression.Health, error)
+}
+
+// Classification is the JSON form of a classified reply, shared by
+// POST /v1/bounces/classify and `preflight bounce --json`.
+type Classification struct {
+	Class       reply.Class    `json:"class"`
+	Reason      outcome.Reason `json:"reason"`
+	Code        int            `json:"code"`
+	Enhanced    string         `json:"enhanced"`
+	Action      reply.Action   `json:"action"`
+	Explanation string         `json:"explanation"`
+	Provider    string         `json:"provider"`
+	Blocklist   string         `json:"blocklist"`
+	Description string         `json:"description"` // the RFC 3463 meaning of Enhanced
+}
+
+// NewClassification renders a diagnosis.
+func NewClassification(d reply.Diagnosis) Classification {
+	return Classification{
+		Class: d.Class, Reason: d.Reason, Code: d.Code, Enhanced: d.Enhanced, Action: d.Action,
+		Explanation: d.Explanation, Provider: d.Provider, Blocklist: d.Blocklist,
+		Description: reply.Describe(d.Enhanced),
+	}
+}
+
+// DSNRecipient is one recipient of a delivery status notification with
+// its classification. DSNAction is the DSN's own Action field (failed,
+// delayed, ...; RFC 3464 §2.3.3); Action is what the sender should do.
+type DSNRecipient struct {
+	Recipient      string `json:"recipient"`
+	DSNAction      string `json:"dsn_action"`
+	Status         string `json:"status"`
+	DiagnosticCode string `json:"diagnostic_code"`
+	RemoteMTA      string `json:"remote_mta"`
+	Classification
+}
+
+// NewDSNRecipient renders one DSN recipient.
+func NewDSNRecipient(r reply.Recipient) DSNRecipient {
+	return DSNRecipient{
+		Recipient: r.Recipient, DSNAction: r.Action, Status: r.Status, DiagnosticCode: r.DiagnosticCode,
+		RemoteMTA: r.RemoteMTA, Classification: NewClassification(r.Diagnosis),
+	}
+}
+
+// classifyMax bounds the messages of one classify request.
+const classifyMax = 1000
+
+// registerClassify adds POST /v1/bounces/classify, which needs no store.
+func (a *API) registerClassify(g *gin.RouterGroup) {
+	g.POST("/bounces/classify", a.classify)
+}
+
+// registerBounces adds the suppression list and sender-health routes.
+func (a *API) registerBounces(g *gin.RouterGroup, b Bounces) {
+	r := &bounceRoutes{api: a, b: b}
+	g.POST("/suppressions/events", r.ingest)
+	g.GET("/suppressions", r.export)
+	g.GET("/suppressions/:email", r.lookup)
+	g.DELETE("/suppressions/:email", r.remove)
+	g.GET("/sender-health", r.health)
+}
+
+type classifyRequest struct {
+	Message  *string  `json:"message"`
+	Messages []string `json:"messages"`
+}
+
+type classifyBatch struct {
+	Results []Classification `json:"results"`
+}
+
+type dsnResponse struct {
+	Recipients []DSNRecipient `json:"recipients"`
+}
+
+// classify reads {"message"}, {"messages"} or a raw DSN (message/rfc822,
+// or its multipart/report body with the boundary in Content-Type).
+func (a *API) classify(c *gin.Context) {
+	switch ct := c.ContentType(); ct {
+	case "message/rfc822", "multipart/report":
+		body, ok := a.readBody(c)
+		if !ok {
+			return
+		}
+		var msg io.Reader = bytes.NewReader(body)
+		if ct == "multipart/report" {
+			// The body is the report itself: give it the header that
+			// names its boundary, as in the message it came from.
+			msg = io.MultiReader(strings.NewReader("Content-Type: "+c.GetHeader("Content-Type")+"\r\n\r\n"), msg)
+		}
+		recips, err := reply.ParseDSN(msg)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "not_dsn",
+				"body is not a delivery status notification: want a multipart/report message with a message/delivery-status part (RFC 3464)")
+			return
+		}
+		out := dsnResponse{Recipients: make([]DSNRecipient, len(recips))}
+		for i, r := range recips {
+			out.Recipients[i] = NewDSNRecipient(r)
+		}
+		c.JSON(http.StatusOK, out)
+		return
+	}
+	var req classifyRequest
+	if !a.bindJSON(c, &req) {
+		return
+	}
+	switch {
+	case req.Message != nil && req.Messages != nil:
+		abort(c, http.StatusBadRequest, "ambiguous_body", `send either "message" or "messages", not both`)
+	case req.Message != nil:
+		if strings.TrimSpace(*req.Message) == "" {
+			abort(c, http.StatusBadRequest, "missing_message", `"message" is blank`)
+			return
+		}
+		c.JSON(http.StatusOK, NewClassification(reply.ClassifyText(*req.Message)))
+	case len(req.Messages) > classifyMax:
+		abort(c, http.StatusRequestEntityTooLarge, "batch_too_large", "at most "+strconv.Itoa(classifyMax)+" messages per request")
+	case len(req.Messages) > 0:
+		out := classifyBatch{Results: make([]Classification, len(req.Messages))}
+		for i, m := range req.Messages {
+			out.Results[i] = NewClassification(reply.ClassifyText(m))
+		}
+		c.JSON(http.StatusOK, out)
+	default:
+		abort(c, http.StatusBadRequest, "missing_message",
+			`body must be {"message": "..."} or {"messages": ["...", ...]}, or a DSN sent as message/rfc822`)
+	}
+}
+
+// readBody reads the whole (size-limited) body, answering 413 itself.
+func (a *API) readBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			abort(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body larger than "+strconv.FormatInt(a.cfg.MaxBodyBytes, 10)+" bytes")
+		} else {
+			abort(c, http.StatusBadRequest, "unreadable_body", "could not read the request body")
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+type bounceRoutes struct {
+	api *API
+	b   Bounces
+}
+
+type ingestResponse struct {
+	Ingested   int                   `json:"ingested"`   // new events recorded
+	Duplicates int                   `json:"duplicates"` // events already recorded, not counted again
+	Results    []suppression.Applied `json:"results"`
+	Ignored    string                `json:"ignored,omitempty"` // why a well-formed non-bounce notification was skipped
+}
+
+// ingest takes bounce events: our own JSON or an ESP's webhook body.
+func (r *bounceRoutes) ingest(c *gin.Context) {
+	body, ok := r.api.readBody(c)
+	if !ok {
+		return
+	}
+	evs, err := suppression.ParseEvents(body, c.GetHeader("Content-Type"))
+	switch {
+	case errors.Is(err, suppression.ErrSubscriptionConfirmation):
+		abort(c, http.StatusBadRequest, "sns_subscription_confirmation", err.Error())
+		return
+	case errors.Is(err, suppression.ErrNotBounce):
+		// Answer 200 so the ESP does not retry a notification we will
+		// never use, and say why it was skipped.
+		c.JSON(http.StatusOK, ingestResponse{Results: []suppression.Applied{}, Ignored: err.Error()})
+		return
+	case err != nil:
+		// ParseEvents words its errors for the client: they name the
+		// field or shape at fault and hold nothing internal.
+		abort(c, http.StatusBadRequest, "invalid_events", err.Error())
+		return
+	}
+	applied, err := r.b.Ingest(c.Request.Context(), evs)
+	if err != nil {
+		if errors.Is(err, suppression.ErrInvalidAddress) {
+			abort(c, http.StatusBadRequest, "invalid_email", err.Error())
+			return
+		}
+		r.api.log.Error("ingest bounce events", "events", len(evs), "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "could not record the events")
+		return
+	}
+	out := ingestResponse{Results: applied}
+	for _, a := range applied {
+		if a.Duplicate {
+			out.Duplicates++
+		} else {
+			out.Ingested++
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (r *bounceRoutes) lookup(c *gin.Context) {
+	e, ok, err := r.b.Lookup(c.Request.Context(), c.Param("email"))
+	switch {
+	case errors.Is(err, suppression.ErrInvalidAddress):
+		abort(c, http.StatusBadRequest, "invalid_email", "not a valid email address")
+	case err != nil:
+		r.api.log.Error("suppression lookup", "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "could not read the suppression list")
+	case !ok:
+		abort(c, http.StatusNotFound, "not_suppressed", "the address is not on the suppression list")
+	default:
+		c.JSON(http.StatusOK, e)
+	}
+}
+
+type removeResponse struct {
+	Email   string `json:"email"`
+	Removed bool   `json:"removed"`
+	Reason  string `json:"reason"`
+}
+
+func (r *bounceRoutes) remove(c *gin.Context) {
+	email, reason := c.Param("email"), strings.TrimSpace(c.Query("reason"))
+	if reason == "" {
+		abort(c, http.StatusBadRequest, "missing_reason", "query parameter reason is required: say why the address may be mailed again")
+		return
+	}
+	ok, err := r.b.Remove(c.Request.Context(), email, reason)
+	switch {
+	case errors.Is(err, suppression.ErrInvalidAddress):
+		abort(c, http.StatusBadRequest, "invalid_email", "not a valid email address")
+	case err != nil:
+		r.api.log.Error("suppression remove", "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "could not update the suppression list")
+	case !ok:
+		abort(c, http.StatusNotFound, "not_suppressed", "the address is not on the suppression list")
+	default:
+		c.JSON(http.StatusOK, removeResponse{Email: email, Removed: true, Reason: reason})
+	}
+}
+
+// export streams the list as CSV. Export buffers its first rows, so a
+// failure to read the list still gets a JSON error; one after the first
+// bytes can only cut the download short.
+func (r *bounceRoutes) export(c *gin.Context) {
+	w := &lazyCSV{c: c}
+	if err := r.b.Export(c.Request.Context(), w); err != nil {
+		r.api.log.Error("suppression export", "err", err)
+		if !w.started {
+			abort(c, http.StatusInternalServerError, "internal", "could not export the suppression list")
+		}
+		return
+	}
+	if !w.started { // an empty export still has its header row; be safe anyway
+		w.Write(nil)
+	}
+}
+
+// lazyCSV sends the CSV headers with the first write.
+type lazyCSV struct {
+	c       *gin.Context
+	started bool
+}
+
+func (w *lazyCSV) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.c.Header("Content-Type", "text/csv; charset=utf-8")
+		w.c.Header("Content-Disposition", `attachment; filename="suppressions.csv"`)
+		w.c.Status(http.StatusOK)
+	}
+	return w.c.Writer.Write(p)
+}
+
+func (r *bounceRoutes) health(c *gin.Context) {
+	h, err := r.b.Health(c.Request.Context(), time.Now())
+	if err != nil {
+		r.api.log.Error("sender health", "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "could not summarise the bounce events")
+		return
+	}
+	c.JSON(http.StatusOK, h)
+}
