@@ -21,6 +21,8 @@ const cliWorkers = 32
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := config.Flags("verify")
 	asJSON := fs.Bool("json", false, "print one JSON result per line")
+	file := fs.String("file", "", "verify this CSV file (with --out); an interrupted run resumes")
+	outPath := fs.String("out", "", "with --file: where to write the results (CSV, or JSON lines for .jsonl)")
 	cfg, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return err
@@ -34,6 +36,9 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer a.Close()
+	if *file != "" {
+		return runFile(ctx, cfg, a, *file, *outPath, stderr)
+	}
 
 	emails := make(chan string)
 	readErr := make(chan error, 1)

@@ -250,8 +250,29 @@ func (m *Manager) Status(ctx context.Context, id string) (Status, error) {
 	return m.status(j, ts), nil
 }
 
+// List returns the status of every job, oldest first.
+func (m *Manager) List(ctx context.Context) ([]Status, error) {
+	all, err := m.st.jobsIn(ctx, Queued, Running, Done, Failed, Canceled)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(all))
+	for _, j := range all {
+		s, err := m.Status(ctx, j.id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func (m *Manager) status(j jobRecord, ts []tally) Status {
 	s := Status{
+		Source:    j.source,
 		ID:        j.id,
 		Status:    j.state,
 		CreatedAt: j.created,

@@ -74,6 +74,8 @@ type Status struct {
 	Advice     string `json:"advice"`
 	// Error says why a job failed.
 	Error string `json:"error,omitempty"`
+	// Source is CreateOptions.Source; it is not shown to API clients.
+	Source string `json:"-"`
 }
 
 // tally is one (verdict, reason) bucket of processed rows.

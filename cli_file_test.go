@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/store"
+)
+
+// syncBuffer is a bytes.Buffer that the progress bar and the test can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func fileTestApp(t *testing.T, w *crashWorld) (config.Config, *app) {
+	t.Helper()
+	env := map[string]string{
+		"PREFLIGHT_DNS_RESOLVERS":               w.dns.Addr,
+		"PREFLIGHT_PROBE_ALLOW_PRIVATE":         "true",
+		"PREFLIGHT_PROBE_PORT":                  fmt.Sprint(w.port),
+		"PREFLIGHT_PROBE_HELO":                  "probe.preflight.test",
+		"PREFLIGHT_PROBE_MAIL_FROM":             "verify@preflight.test",
+		"PREFLIGHT_PROBE_RATE_PER_HOST":         "1000",
+		"PREFLIGHT_PROBE_BURST_PER_HOST":        "1000",
+		"PREFLIGHT_PROBE_MAX_SESSIONS_PER_HOST": "3",
+		"PREFLIGHT_JOBS_CONCURRENCY":            "64",
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return cfg, a
+}
+
+// TestVerifyFileResume interrupts `preflight verify --file --out` part way,
+// runs it again, and compares the output with an uninterrupted run.
+func TestVerifyFileResume(t *testing.T) {
+	w := newCrashWorld(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "list.csv")
+	if err := os.WriteFile(in, w.csv, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, a := fileTestApp(t, w)
+	refOut := filepath.Join(dir, "ref.csv")
+	var refErr syncBuffer
+	if err := runFile(context.Background(), cfg, a, in, refOut, &refErr); err != nil {
+		t.Fatalf("%v\n%s", err, refErr.String())
+	}
+	want, _ := os.ReadFile(refOut)
+	for _, s := range []string{"rows/s", fmt.Sprintf("%d rows (2400 distinct addresses) written to %s", w.rows, refOut), "deliverable"} {
+		if !strings.Contains(refErr.String(), s) {
+			t.Errorf("stderr lacks %q:\n%s", s, refErr.String())
+		}
+	}
+	if _, err := os.Stat(refOut + stateSuffix); !os.IsNotExist(err) {
+		t.Errorf("state file left after success: %v", err)
+	}
+
+	// A second app, so that its result cache is cold as after a restart.
+	cfg, a = fileTestApp(t, w)
+	out := filepath.Join(dir, "out.csv")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Interrupt once a third of the addresses are committed.
+		for ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			db, err := store.Open(ctx, "sqlite://"+out+stateSuffix)
+			if err != nil {
+				continue
+			}
+			var n int
+			db.QueryRow(`SELECT coalesce(max(settled), 0) FROM jobs`).Scan(&n)
+			db.Close()
+			if n >= 800 {
+				cancel()
+			}
+		}
+	}()
+	var first syncBuffer
+	err := runFile(ctx, cfg, a, in, out, &first)
+	cancel()
+	if err == nil {
+		t.Fatal("the run finished before it was interrupted; slow the fakes down")
+	}
+	if !strings.Contains(first.String(), "run the same command again to resume") {
+		t.Errorf("interrupted run says:\n%s", first.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("out written by an interrupted run: %v", err)
+	}
+
+	var second syncBuffer
+	if err := runFile(context.Background(), cfg, a, in, out, &second); err != nil {
+		t.Fatalf("%v\n%s", err, second.String())
+	}
+	if !strings.Contains(second.String(), "resuming") {
+		t.Errorf("second run did not resume:\n%s", second.String())
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, want) {
+		t.Errorf("resumed output differs from the uninterrupted one")
+	}
+	if _, err := os.Stat(out + stateSuffix); !os.IsNotExist(err) {
+		t.Errorf("state file left after success: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".out.csv.tmp-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
