@@ -1,0 +1,30 @@
+// Package smtptest runs fake MX servers on loopback addresses for tests.
+// Nothing in it ever listens on, or connects to, an address outside
+// 127.0.0.0/8.
+//
+// There are two kinds of fake:
+//
+//   - Server (Start, Serve) is a real SMTP server built on
+//     github.com/emersion/go-smtp. Each recipient gets its own reply
+//     (Options.Replies, Options.Default, Options.Rcpt), and the server can
+//     offer STARTTLS with a certificate made on the fly, advertise SMTPUTF8,
+//     limit recipients per transaction, hang up after so many RCPTs as
+//     Postfix does after too many errors, and turn away connections that
+//     come too fast with a 421 banner.
+//   - RawServer (StartRaw, ServeRaw) writes its replies by hand, for the
+//     behaviours a well-mannered library will not produce: a tarpit that
+//     never greets, a 421 or 554 banner, a hang-up right after EHLO, a
+//     server that only knows HELO, and replies that never end.
+//
+// Every fake is a DATA tripwire: if a client ever sends DATA (or BDAT), the
+// test fails with "fake SMTP server received DATA". The probe must never
+// start delivering a message.
+//
+// The probe uses one port for every MX host, so tests that need several
+// hosts bind several loopback addresses (127.0.0.2, 127.0.0.3, ...) on one
+// port with Listen, then hand the listeners to Serve or ServeRaw. Linux
+// routes all of 127.0.0.0/8 to the loopback interface, so this needs no
+// setup.
+//
+// Servers are closed by t.Cleanup; Close may also be called earlier.
+package smtptest

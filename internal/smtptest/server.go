@@ -1,0 +1,387 @@
+package smtptest
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/time/rate"
+)
+
+// Options shape a fake Server. The zero value is a server without TLS that
+// refuses every recipient with 550 5.1.1.
+type Options struct {
+	// Domain is the name in the greeting (default "mx.smtptest.invalid").
+	Domain string
+	// Replies maps a recipient, lowercased, to its RCPT reply. Recipients
+	// not in it get Default.
+	Replies map[string]Reply
+	// Default answers every other recipient; its zero value means
+	// 550 5.1.1 User unknown. Set it to Accept() for a catch-all domain.
+	Default Reply
+	// Rcpt, when set, is asked first about every recipient (as given, not
+	// lowercased); ok=false falls back to Replies and Default. It may keep
+	// state, for scripts like "421 on the first RCPT, then accept"; it is
+	// called from the server's goroutines, so guard that state.
+	Rcpt func(rcpt string) (r Reply, ok bool)
+	// Mail, when set, answers MAIL FROM (default 250).
+	Mail *Reply
+	// RcptDelay is slept before each RCPT reply.
+	RcptDelay time.Duration
+
+	// TLS offers STARTTLS with a self-signed certificate made for this
+	// server. BrokenTLS offers STARTTLS but fails every handshake.
+	TLS       bool
+	BrokenTLS bool
+	// EnableSMTPUTF8 advertises SMTPUTF8 (RFC 6531) and accepts its MAIL
+	// parameter; without it, MAIL FROM ... SMTPUTF8 gets 504 5.5.4.
+	EnableSMTPUTF8 bool
+
+	// MaxRcptPerSession limits RCPTs per transaction: it is advertised as
+	// LIMITS RCPTMAX (RFC 9422) and RCPTs past it get 452 4.5.3.
+	MaxRcptPerSession int
+	// DropAfterRcpts, when positive, answers the RCPT after that many on one
+	// connection with "421 4.7.0 Error: too many errors" and hangs up, as
+	// Postfix does after smtpd_hard_error_limit (20) errors.
+	DropAfterRcpts int
+	// SessionsPerSecond, when positive, turns away connections above this
+	// rate (bursts of SessionBurst, default 1) with a 421 4.7.0 banner.
+	SessionsPerSecond float64
+	SessionBurst      int
+}
+
+// Server is a fake MX built on go-smtp. Any RCPT reply with code 421 is
+// followed by a hang-up, as RFC 5321 §3.8 has servers do.
+type Server struct {
+	// Addr is the host:port the server listens on; Port is its port.
+	Addr string
+	Port int
+
+	t       testing.TB
+	opt     Options
+	srv     *smtp.Server
+	ln      net.Listener
+	limiter *rate.Limiter
+	done    chan struct{}
+
+	mu         sync.Mutex
+	conns      int
+	rejected   int
+	sessions   []time.Time
+	tlsHellos  int
+	mails      int
+	utf8Mails  int
+	recipients []string
+	quits      int
+	data       int
+	closed     bool
+}
+
+// Start runs a fake server on addr, a loopback host:port ("127.0.0.1:0",
+// "127.0.0.2:2525").
+func Start(t testing.TB, addr string, opt Options) *Server {
+	t.Helper()
+	return Serve(t, listen(t, addr), opt)
+}
+
+// Serve runs a fake server on ln, which must listen on loopback; the
+// server owns ln from now on.
+func Serve(t testing.TB, ln net.Listener, opt Options) *Server {
+	t.Helper()
+	listenerLoopback(t, ln)
+	if opt.Domain == "" {
+		opt.Domain = "mx.smtptest.invalid"
+	}
+	if opt.Default.Code == 0 {
+		opt.Default = UserUnknown()
+	}
+	opt.Default.check(t, "Default")
+	for rcpt, r := range opt.Replies {
+		r.check(t, "Replies["+rcpt+"]")
+	}
+	if opt.Mail != nil {
+		opt.Mail.check(t, "Mail")
+	}
+	lower := make(map[string]Reply, len(opt.Replies))
+	for k, v := range opt.Replies {
+		lower[strings.ToLower(k)] = v
+	}
+	opt.Replies = lower
+
+	ta := ln.Addr().(*net.TCPAddr)
+	s := &Server{Addr: ta.String(), Port: ta.Port, t: t, opt: opt, done: make(chan struct{})}
+	if opt.SessionsPerSecond > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(opt.SessionsPerSecond), max(1, opt.SessionBurst))
+	}
+
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = opt.Domain
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	srv.ErrorLog = discardLogger{}
+	srv.MaxRecipients = opt.MaxRcptPerSession
+	srv.EnableSMTPUTF8 = opt.EnableSMTPUTF8
+	switch {
+	case opt.BrokenTLS:
+		srv.TLSConfig = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return nil, errBrokenTLS
+		}}
+	case opt.TLS:
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned(t, ta.IP)}}
+	}
+	s.srv = srv
+	s.ln = ln
+	go func() {
+		defer close(s.done)
+		srv.Serve(&listener{Listener: ln, s: s})
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and drops its connections.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.srv.Close()
+	// go-smtp closes only the listeners Serve has registered; if Close
+	// comes before the Serve goroutine ran, ours is not among them yet.
+	s.ln.Close()
+	<-s.done
+}
+
+// Conns is the number of TCP connections accepted, turned away or not.
+func (s *Server) Conns() int { s.mu.Lock(); defer s.mu.Unlock(); return s.conns }
+
+// Rejected is the number of connections turned away with a 421 banner
+// (Options.SessionsPerSecond).
+func (s *Server) Rejected() int { s.mu.Lock(); defer s.mu.Unlock(); return s.rejected }
+
+// Sessions is the number of connections that were greeted with 220.
+func (s *Server) Sessions() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.sessions) }
+
+// SessionTimes returns when each greeted connection was accepted.
+func (s *Server) SessionTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.sessions...)
+}
+
+// TLSHellos is the number of EHLO/HELO received over TLS.
+func (s *Server) TLSHellos() int { s.mu.Lock(); defer s.mu.Unlock(); return s.tlsHellos }
+
+// Mails is the number of MAIL FROM commands that reached the backend;
+// UTF8Mails counts those with the SMTPUTF8 parameter.
+func (s *Server) Mails() int     { s.mu.Lock(); defer s.mu.Unlock(); return s.mails }
+func (s *Server) UTF8Mails() int { s.mu.Lock(); defer s.mu.Unlock(); return s.utf8Mails }
+
+// Rcpts is the number of RCPT TO commands that reached the backend.
+func (s *Server) Rcpts() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.recipients) }
+
+// Recipients lists every RCPT TO address, in order, as sent.
+func (s *Server) Recipients() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.recipients...)
+}
+
+// Quits is the number of QUIT commands seen on connections that stayed in
+// plain text (after STARTTLS the fake cannot see commands on the wire).
+func (s *Server) Quits() int { s.mu.Lock(); defer s.mu.Unlock(); return s.quits }
+
+// DataAttempts is how many times the DATA tripwire fired.
+func (s *Server) DataAttempts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.data }
+
+// tripData fails the test: the probe must never send DATA.
+func (s *Server) tripData(how string) {
+	s.mu.Lock()
+	s.data++
+	s.mu.Unlock()
+	s.t.Errorf("fake SMTP server received DATA (%s)", how)
+}
+
+// replyFor finds the RCPT reply for rcpt.
+func (s *Server) replyFor(rcpt string) Reply {
+	if s.opt.Rcpt != nil {
+		if r, ok := s.opt.Rcpt(rcpt); ok {
+			return r
+		}
+	}
+	if r, ok := s.opt.Replies[strings.ToLower(rcpt)]; ok {
+		return r
+	}
+	return s.opt.Default
+}
+
+// listener counts connections and turns away those above the rate.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		s := l.s
+		s.mu.Lock()
+		s.conns++
+		reject := s.limiter != nil && !s.limiter.Allow()
+		if reject {
+			s.rejected++
+		} else {
+			s.sessions = append(s.sessions, time.Now())
+		}
+		s.mu.Unlock()
+		if reject {
+			go func() {
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				io.WriteString(c, Reply{421, "4.7.0", "Too many connections, slow down"}.wire())
+				c.Close()
+			}()
+			continue
+		}
+		return &sniffConn{Conn: c, s: s}, nil
+	}
+}
+
+// sniffConn watches the commands a client sends in plain text, for the
+// DATA tripwire and for counting QUITs. After STARTTLS the bytes are
+// ciphertext, so it stops; the Data method of the session is the tripwire
+// from then on.
+type sniffConn struct {
+	net.Conn
+	s    *Server
+	line []byte
+	off  bool
+}
+
+func (c *sniffConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.off {
+		c.scan(p[:n])
+	}
+	return n, err
+}
+
+func (c *sniffConn) scan(b []byte) {
+	for len(b) > 0 && !c.off {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(c.line) < 1024 {
+				c.line = append(c.line, b...)
+			}
+			return
+		}
+		c.line = append(c.line, b[:i]...)
+		b = b[i+1:]
+		verb, _, _ := strings.Cut(strings.TrimSpace(string(c.line)), " ")
+		c.line = c.line[:0]
+		switch strings.ToUpper(verb) {
+		case "DATA", "BDAT":
+			c.s.tripData("command " + strings.ToUpper(verb))
+		case "QUIT":
+			c.s.mu.Lock()
+			c.s.quits++
+			c.s.mu.Unlock()
+		case "STARTTLS":
+			c.off = true
+		}
+	}
+}
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if _, ok := c.TLSConnectionState(); ok {
+		b.s.mu.Lock()
+		b.s.tlsHellos++
+		b.s.mu.Unlock()
+	}
+	return &session{s: b.s, c: c}, nil
+}
+
+// session is one go-smtp session. After STARTTLS go-smtp starts a new one
+// on the same connection.
+type session struct {
+	s     *Server
+	c     *smtp.Conn
+	rcpts int
+}
+
+func (x *session) Mail(from string, opts *smtp.MailOptions) error {
+	s := x.s
+	s.mu.Lock()
+	s.mails++
+	if opts != nil && opts.UTF8 {
+		s.utf8Mails++
+	}
+	s.mu.Unlock()
+	if s.opt.Mail != nil && s.opt.Mail.Code/100 != 2 {
+		return x.reply(*s.opt.Mail)
+	}
+	return nil
+}
+
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s := x.s
+	s.mu.Lock()
+	s.recipients = append(s.recipients, to)
+	s.mu.Unlock()
+	if s.opt.RcptDelay > 0 {
+		time.Sleep(s.opt.RcptDelay)
+	}
+	x.rcpts++
+	var r Reply
+	if s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts {
+		r = Reply{421, "4.7.0", "Error: too many errors"}
+	} else {
+		r = s.replyFor(to)
+	}
+	if r.Code/100 == 2 {
+		// go-smtp writes its own 250 text for an accepted recipient.
+		return nil
+	}
+	return x.reply(r)
+}
+
+// reply returns r as go-smtp's error, or, for 421, writes it and hangs up
+// (RFC 5321 §3.8: 421 means the server is closing the channel).
+func (x *session) reply(r Reply) error {
+	if r.Code == 421 {
+		conn := x.c.Conn()
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(conn, r.wire())
+		x.c.Close()
+	}
+	return r.smtpError()
+}
+
+// Data is the DATA tripwire: the probe must never get this far. BDAT
+// chunks reach it too.
+func (x *session) Data(r io.Reader) error {
+	x.s.tripData("Data called")
+	io.Copy(io.Discard, r)
+	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "smtptest: this fake never takes DATA"}
+}
+
+func (x *session) Reset()        {}
+func (x *session) Logout() error { return nil }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}

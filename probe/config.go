@@ -1,0 +1,194 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config holds the probe's knobs. The zero value of every field but HELO
+// and MailFrom means its default, so a Config with only those two set works.
+type Config struct {
+	// Port is the SMTP port of every MX host (default 25). Tests point it at
+	// their fake servers.
+	Port int
+	// HELO is the name we greet with. Use a host name you control, whose
+	// address has a matching PTR record (RFC 5321 §4.1.1.1); receivers
+	// distrust "localhost" and bare names.
+	HELO string
+	// MailFrom is the reverse path, an address at a domain you control with
+	// an SPF record that allows this host.
+	MailFrom string
+	// AllowPrivate lets the probe connect to loopback, private, link-local,
+	// multicast and unspecified addresses. Tests set it; production never
+	// does, so the API cannot be used to scan internal networks.
+	AllowPrivate bool
+
+	// Every network step has its own limit (DESIGN.md "Rules of conduct").
+	// RFC 5321 §4.5.3.2 asks an MTA to wait 5 minutes for a greeting and
+	// for RCPT replies. An MTA has a message to deliver; we only ask a
+	// question, and an answer that slow is worth less than a prompt
+	// "unknown", so the defaults are shorter: 10s, 30s, 30s.
+	ConnectTimeout time.Duration
+	BannerTimeout  time.Duration
+	CommandTimeout time.Duration
+
+	// RatePerHost is how many new sessions per second we open to one MX
+	// host (default 1), with bursts of BurstPerHost (default 3). Limits are
+	// per MX host, not per recipient domain: thousands of domains share
+	// Google's or Microsoft's MX hosts.
+	RatePerHost  float64
+	BurstPerHost int
+	// MaxSessionsPerHost caps concurrent sessions to one MX host (default 2);
+	// MaxSessions caps them in total (default 100).
+	MaxSessionsPerHost int
+	MaxSessions        int
+	// BatchSize is how many real recipients one transaction asks about
+	// before RSET (default 20). RFC 5321 §4.5.3.1.8 makes servers accept at
+	// least 100 recipients per transaction; we ask for far fewer, since
+	// many servers count rejected recipients against a client.
+	BatchSize int
+	// IdleTimeout is how long a session stays open, after its queue has
+	// emptied, waiting for more recipients (default 5s).
+	IdleTimeout time.Duration
+	// CatchAllTTL is how long a domain's catch-all status is cached
+	// (default 24h). CatchAllCacheSize bounds the cache (default 100000).
+	CatchAllTTL       time.Duration
+	CatchAllCacheSize int
+	// MaxAttempts bounds how many sessions may lose a recipient (server
+	// hung up, 421) before it gets the last failure as its result
+	// (default 3).
+	MaxAttempts int
+	// BackoffMin and BackoffMax bound the pause after a host answered 421
+	// or refused a connection; it doubles on each failure and resets on
+	// success (defaults 5s and 5min).
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// MaxWait, when positive, bounds the time one Check may take, queueing
+	// included; past it the result is timeout. Zero leaves it to the
+	// caller's context.
+	MaxWait time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultPort               = 25
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultBannerTimeout      = 30 * time.Second
+	DefaultCommandTimeout     = 30 * time.Second
+	DefaultRatePerHost        = 1.0
+	DefaultBurstPerHost       = 3
+	DefaultMaxSessionsPerHost = 2
+	DefaultMaxSessions        = 100
+	DefaultBatchSize          = 20
+	DefaultIdleTimeout        = 5 * time.Second
+	DefaultCatchAllTTL        = 24 * time.Hour
+	DefaultCatchAllCacheSize  = 100_000
+	DefaultMaxAttempts        = 3
+	DefaultBackoffMin         = 5 * time.Second
+	DefaultBackoffMax         = 5 * time.Minute
+)
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt(&c.Port, DefaultPort)
+	setDur(&c.ConnectTimeout, DefaultConnectTimeout)
+	setDur(&c.BannerTimeout, DefaultBannerTimeout)
+	setDur(&c.CommandTimeout, DefaultCommandTimeout)
+	if c.RatePerHost == 0 {
+		c.RatePerHost = DefaultRatePerHost
+	}
+	setInt(&c.BurstPerHost, DefaultBurstPerHost)
+	setInt(&c.MaxSessionsPerHost, DefaultMaxSessionsPerHost)
+	setInt(&c.MaxSessions, DefaultMaxSessions)
+	setInt(&c.BatchSize, DefaultBatchSize)
+	setDur(&c.IdleTimeout, DefaultIdleTimeout)
+	setDur(&c.CatchAllTTL, DefaultCatchAllTTL)
+	setInt(&c.CatchAllCacheSize, DefaultCatchAllCacheSize)
+	setInt(&c.MaxAttempts, DefaultMaxAttempts)
+	setDur(&c.BackoffMin, DefaultBackoffMin)
+	setDur(&c.BackoffMax, DefaultBackoffMax)
+	return c
+}
+
+// validate checks a Config after defaults were filled.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("port must be 1-65535, got %d", c.Port)
+	}
+	// RFC 5321 §4.1.1.1: the HELO argument is the client's fully qualified
+	// domain name (or an address literal, which we don't offer).
+	if c.HELO == "" || !safeArgument(c.HELO) || strings.ContainsAny(c.HELO, " @<>") || !strings.Contains(c.HELO, ".") {
+		bad("HELO must be a fully qualified host name, got %q", c.HELO)
+	}
+	at := strings.LastIndexByte(c.MailFrom, '@')
+	if at < 1 || at == len(c.MailFrom)-1 || !safeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !isASCII(c.MailFrom) {
+		bad("MailFrom must be an ASCII address like verify@example.com, got %q", c.MailFrom)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ConnectTimeout", c.ConnectTimeout}, {"BannerTimeout", c.BannerTimeout},
+		{"CommandTimeout", c.CommandTimeout}, {"IdleTimeout", c.IdleTimeout},
+		{"CatchAllTTL", c.CatchAllTTL}, {"BackoffMin", c.BackoffMin}, {"BackoffMax", c.BackoffMax},
+	} {
+		if d.v < 0 {
+			bad("%s must not be negative, got %v", d.name, d.v)
+		}
+	}
+	if c.MaxWait < 0 {
+		bad("MaxWait must not be negative, got %v", c.MaxWait)
+	}
+	if c.BackoffMax < c.BackoffMin {
+		bad("BackoffMax (%v) must not be below BackoffMin (%v)", c.BackoffMax, c.BackoffMin)
+	}
+	if c.RatePerHost < 0 {
+		bad("RatePerHost must be positive, got %g", c.RatePerHost)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"BurstPerHost", c.BurstPerHost}, {"MaxSessionsPerHost", c.MaxSessionsPerHost},
+		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
+		{"MaxAttempts", c.MaxAttempts},
+	} {
+		if n.v < 1 {
+			bad("%s must be at least 1, got %d", n.name, n.v)
+		}
+	}
+	// RFC 5321 §4.5.3.1.8: servers must accept 100 recipients per
+	// transaction; more is not guaranteed.
+	if c.BatchSize < 1 || c.BatchSize > maxRcptsPerTransaction {
+		bad("BatchSize must be 1-%d, got %d", maxRcptsPerTransaction, c.BatchSize)
+	}
+	if c.MaxSessions < c.MaxSessionsPerHost {
+		bad("MaxSessions (%d) must be at least MaxSessionsPerHost (%d)", c.MaxSessions, c.MaxSessionsPerHost)
+	}
+	return errors.Join(errs...)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,31 @@
+// Package probe asks receiving mail servers whether they would take mail
+// for an address, without ever sending one: an SMTP session goes as far as
+// RCPT TO, then RSET and QUIT. It never sends DATA or BDAT; its client
+// cannot even write those verbs.
+//
+// One Engine serves a whole process. Callers submit recipients with
+// Check; for each MX host there is a dispatcher that owns the host's rate
+// limiter (golang.org/x/time/rate, per MX host rather than per recipient
+// domain, since thousands of domains share one provider's MX hosts), its
+// cap on concurrent sessions and its queue. The dispatcher packs waiting
+// recipients into sessions: MAIL FROM, one RCPT to a random local part for
+// each domain whose catch-all status is not cached, up to BatchSize real
+// RCPTs, RSET, and the session stays open for IdleTimeout so the next
+// callers skip the TCP, TLS and EHLO round trips. A burst of signups at one
+// provider, or a bulk list, therefore costs a handful of sessions.
+//
+// Servers that hang up mid-batch (a 421, or Postfix's error limit) are
+// reconnected to, and the recipients that got no answer are queued again,
+// a bounded number of times. A 421 or a rate-limit reply pauses the host
+// with an exponential backoff. A host that cannot be reached passes its
+// recipients to the next MX host, in preference order (RFC 5321 §5.1).
+//
+// Every network step has its own timeout (connect, banner, each command),
+// within the caller's context. Loopback, private, link-local, multicast
+// and unspecified addresses are refused unless Config.AllowPrivate is set,
+// so the probe cannot be used to scan internal networks.
+//
+// Replies are classified by package reply, the one classifier Preflight
+// shares between the probe and the bounce explainer; the probe keeps the
+// code, enhanced code and text of each reply in its Result.
+package probe

@@ -1,0 +1,430 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// maxAddrsPerHost is how many addresses of one MX host we try before
+// moving to the next host (RFC 5321 §5.1: "at least two").
+const maxAddrsPerHost = 2
+
+// maxRcptsPerTransaction is the most RCPTs, catch-all tests included, we
+// send in one transaction: the minimum every server must accept
+// (RFC 5321 §4.5.3.1.8).
+const maxRcptsPerTransaction = 100
+
+// maxAddressLen is the longest address that fits a path (RFC 5321
+// §4.5.3.1.3: 256 octets including the angle brackets).
+const maxAddressLen = 254
+
+// Engine probes addresses over SMTP. One Engine serves the whole process:
+// real-time checks and bulk jobs share its per-MX-host dispatchers, so the
+// rate limits hold for both (DESIGN.md "Probe architecture").
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	cache *catchAllCache
+	slots chan struct{} // one token per open session, MaxSessions in all
+
+	// stopCtx ends at Close: no new work, idle sessions QUIT. killCtx
+	// ends a grace period later and closes every connection.
+	stopCtx context.Context
+	stop    context.CancelFunc
+	killCtx context.Context
+	kill    context.CancelFunc
+
+	spawnMu sync.Mutex // guards closing and wg.Add against Close's wg.Wait
+	closing bool
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	hosts map[string]*dispatcher
+
+	closeOnce sync.Once
+	stats     counters
+}
+
+// counters back Stats.
+type counters struct {
+	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
+	transactions, rcpts, catchAllProbes, catchAllCached,
+	replies421, backoffs, requeued atomic.Uint64
+}
+
+// Stats are the engine's counters since New, for metrics and benchmarks.
+type Stats struct {
+	Checks          uint64 // calls of Check that got past validation
+	Sessions        uint64 // SMTP sessions opened (greeted, after STARTTLS if any)
+	ConnectFailures uint64 // attempts to open a session to a host that failed
+	TLSSessions     uint64 // sessions encrypted with STARTTLS
+	TLSFallbacks    uint64 // TLS handshakes that failed and were retried in plain text
+	Transactions    uint64 // MAIL FROM commands
+	Rcpts           uint64 // RCPT TO commands, catch-all tests included
+	CatchAllProbes  uint64 // RCPT TO a random local part
+	CatchAllCached  uint64 // catch-all tests saved by the cache
+	Replies421      uint64 // 421 replies in the middle of a session
+	Backoffs        uint64 // times a host was paused
+	Requeued        uint64 // recipients put back in a queue after a session was lost
+	Dispatchers     int    // MX hosts with a live dispatcher now
+}
+
+// New returns an Engine. Zero fields of cfg take their defaults; a nil
+// logger discards.
+func New(cfg Config, logger *slog.Logger) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg:   cfg,
+		log:   logger,
+		cache: newCatchAllCache(cfg.CatchAllCacheSize),
+		slots: make(chan struct{}, cfg.MaxSessions),
+		hosts: make(map[string]*dispatcher),
+	}
+	e.stopCtx, e.stop = context.WithCancel(context.Background())
+	e.killCtx, e.kill = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// errMaxWait is the cause of a Check's context when Config.MaxWait ran out.
+var errMaxWait = errors.New("probe: MaxWait exceeded")
+
+// Check asks the MX hosts of req about its address, in MX order, and returns
+// what the first host that could be reached said. A host that cannot be
+// reached (connection refused or timed out, banner 421 or 5xx, TLS and
+// plain text both failed) passes the address on to the next one; when none
+// could be reached, the result is connection_failed or timeout, or the
+// banner's reply when one refused us.
+//
+// The error is for our own failures only: a bad request, a closed engine,
+// or ctx done. With ctx done, the Result may still carry the last transient
+// reply seen (a 421, say), for the caller to report.
+func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
+	if e.stopCtx.Err() != nil {
+		return Result{}, ErrClosed
+	}
+	req, err := normalize(req)
+	if err != nil {
+		return Result{}, err
+	}
+	e.stats.checks.Add(1)
+	parent := ctx
+	if e.cfg.MaxWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.MaxWait, errMaxWait)
+		defer cancel()
+	}
+	failures := make([]Result, 0, len(req.Targets))
+	for _, t := range req.Targets {
+		host := canonicalHost(t.Host)
+		addrs, refused := e.allowed(t.Addrs)
+		if len(addrs) == 0 {
+			msg := "no address to connect to"
+			if refused.IsValid() {
+				msg = fmt.Sprintf("refusing to connect to non-public address %s (probe.allow_private is false)", refused)
+			}
+			failures = append(failures, Result{Reason: outcome.ConnectionFailed, Host: host, Message: msg})
+			continue
+		}
+		j := &job{
+			ctx:     ctx,
+			address: req.Address,
+			domain:  req.Domain,
+			utf8:    req.SMTPUTF8,
+			done:    make(chan answer, 1),
+		}
+		a, err := e.submit(ctx, host, addrs, j)
+		if err != nil {
+			if parent.Err() == nil && errors.Is(context.Cause(ctx), errMaxWait) {
+				res := a.res
+				if res.Reason == "" {
+					res = Result{Reason: outcome.Timeout, Host: host, Message: "no answer within the probe's time limit"}
+				}
+				return res, nil
+			}
+			if parent.Err() != nil {
+				return a.res, parent.Err()
+			}
+			return a.res, err
+		}
+		if !a.moveOn {
+			return a.res, nil
+		}
+		failures = append(failures, a.res)
+	}
+	return pickFailure(failures), nil
+}
+
+// pickFailure chooses the result when no host answered the RCPT: a reply
+// from a server that refused us says most, then a timeout of ours, then the
+// plain connection failure of the last host.
+func pickFailure(fs []Result) Result {
+	for _, f := range fs {
+		if f.Code != 0 {
+			return f
+		}
+	}
+	for _, f := range fs {
+		if f.Reason == outcome.Timeout {
+			return f
+		}
+	}
+	return fs[len(fs)-1]
+}
+
+// submit hands j to the dispatcher of host and waits for its answer.
+func (e *Engine) submit(ctx context.Context, host string, addrs []netip.Addr, j *job) (answer, error) {
+	var d *dispatcher
+	for {
+		d = e.dispatcher(host)
+		if d == nil {
+			return answer{}, ErrClosed
+		}
+		ok, now := d.enqueue(j, addrs)
+		if !ok {
+			continue // d was removed as idle just now; take a new one
+		}
+		if now != nil {
+			return *now, nil
+		}
+		break
+	}
+	select {
+	case a := <-j.done:
+		return a, nil
+	case <-ctx.Done():
+		d.abandon(j)
+		var last Result
+		if p := j.last.Load(); p != nil {
+			last = *p
+		}
+		return answer{res: last}, ctx.Err()
+	case <-e.stopCtx.Done():
+		return answer{}, ErrClosed
+	}
+}
+
+// dispatcher returns the dispatcher of host, creating it, or nil after Close.
+func (e *Engine) dispatcher(host string) *dispatcher {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopCtx.Err() != nil {
+		return nil
+	}
+	d, ok := e.hosts[host]
+	if !ok {
+		d = newDispatcher(e, host)
+		e.hosts[host] = d
+	}
+	return d
+}
+
+// removeIfIdle drops d from the map when it has nothing left to do, so the
+// map does not grow with every MX host ever seen. A host in backoff is kept
+// until the pause is over, so the pause is not forgotten.
+func (e *Engine) removeIfIdle(d *dispatcher) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removed || d.running > 0 || len(d.queue) > 0 {
+		return
+	}
+	if wait := time.Until(d.pauseUntil); wait > 0 {
+		if d.removeTimer == nil && e.stopCtx.Err() == nil {
+			d.removeTimer = time.AfterFunc(wait, func() { e.removeIfIdle(d) })
+		}
+		return
+	}
+	if d.removeTimer != nil {
+		d.removeTimer.Stop()
+		d.removeTimer = nil
+	}
+	d.removed = true
+	if e.hosts[d.host] == d {
+		delete(e.hosts, d.host)
+	}
+}
+
+// spawn starts a session goroutine for d, unless the engine is closing.
+func (e *Engine) spawn(d *dispatcher) bool {
+	e.spawnMu.Lock()
+	defer e.spawnMu.Unlock()
+	if e.closing {
+		return false
+	}
+	e.wg.Add(1)
+	go d.run()
+	return true
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.hosts)
+	e.mu.Unlock()
+	return Stats{
+		Checks:          e.stats.checks.Load(),
+		Sessions:        e.stats.sessions.Load(),
+		ConnectFailures: e.stats.connectFailures.Load(),
+		TLSSessions:     e.stats.tlsSessions.Load(),
+		TLSFallbacks:    e.stats.tlsFallbacks.Load(),
+		Transactions:    e.stats.transactions.Load(),
+		Rcpts:           e.stats.rcpts.Load(),
+		CatchAllProbes:  e.stats.catchAllProbes.Load(),
+		CatchAllCached:  e.stats.catchAllCached.Load(),
+		Replies421:      e.stats.replies421.Load(),
+		Backoffs:        e.stats.backoffs.Load(),
+		Requeued:        e.stats.requeued.Load(),
+		Dispatchers:     n,
+	}
+}
+
+// Close stops the engine: waiting Checks return ErrClosed, sessions finish
+// the command in flight, send QUIT and close. Sessions still busy after a
+// short grace period have their connections closed. Close returns when every
+// session goroutine has ended.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.spawnMu.Lock()
+		e.closing = true
+		e.spawnMu.Unlock()
+		e.stop()
+		e.mu.Lock()
+		for _, d := range e.hosts {
+			d.mu.Lock()
+			if d.removeTimer != nil {
+				d.removeTimer.Stop()
+				d.removeTimer = nil
+			}
+			d.mu.Unlock()
+		}
+		e.mu.Unlock()
+
+		done := make(chan struct{})
+		go func() {
+			e.wg.Wait()
+			close(done)
+		}()
+		grace := time.NewTimer(min(e.cfg.CommandTimeout, 5*time.Second))
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+			e.kill()
+			<-done
+		}
+		e.kill()
+	})
+	return nil
+}
+
+// normalize checks a request and fills Domain and SMTPUTF8.
+func normalize(req Request) (Request, error) {
+	bad := func(format string, args ...any) (Request, error) {
+		return req, fmt.Errorf("%w: "+format, append([]any{ErrBadRequest}, args...)...)
+	}
+	a := req.Address
+	at := strings.LastIndexByte(a, '@')
+	switch {
+	case at < 1 || at == len(a)-1:
+		return bad("address %q has no local part or no domain", a)
+	case len(a) > maxAddressLen:
+		return bad("address is %d octets, more than %d (RFC 5321 §4.5.3.1.3)", len(a), maxAddressLen)
+	case !utf8.ValidString(a) || !safeArgument(a) || strings.ContainsAny(a, "<>"):
+		// A CR or LF here could smuggle a command onto the wire.
+		return bad("address contains a control character, an angle bracket or invalid UTF-8")
+	case !isASCII(a[at+1:]):
+		return bad("domain of %q is not ASCII; convert it with IDNA first", a)
+	case len(req.Targets) == 0:
+		return bad("no MX targets")
+	}
+	if req.Domain == "" {
+		req.Domain = a[at+1:]
+	}
+	req.Domain = canonicalHost(req.Domain)
+	if !isASCII(a[:at]) {
+		req.SMTPUTF8 = true
+	}
+	for _, t := range req.Targets {
+		if canonicalHost(t.Host) == "" {
+			return bad("MX target without a host name")
+		}
+	}
+	return req, nil
+}
+
+// canonicalHost lowercases a host name and drops the root dot, so that
+// "MX.Example.com." and "mx.example.com" share one dispatcher.
+func canonicalHost(h string) string {
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// allowed returns the addresses we may dial and, if some were refused, one
+// of them for the message.
+func (e *Engine) allowed(addrs []netip.Addr) (ok []netip.Addr, refused netip.Addr) {
+	ok = make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsValid() {
+			continue
+		}
+		if !e.cfg.AllowPrivate && !isPublic(a) {
+			refused = a
+			continue
+		}
+		ok = append(ok, a)
+	}
+	return ok, refused
+}
+
+// isPublic reports whether a is a global unicast address we may probe.
+// Loopback, private (RFC 1918, RFC 4193), link-local, multicast and
+// unspecified addresses are not, nor a few special-purpose ranges of the
+// IANA registry (RFC 6890) that no MX host has.
+func isPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() ||
+		a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	if a.Is4() {
+		for _, p := range [...]netip.Prefix{
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{0, 0, 0, 0}), 8),       // "this network", RFC 791
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64, 0, 0}), 10),   // carrier-grade NAT, RFC 6598
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 0, 0}), 24),    // IETF protocol assignments, RFC 6890
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, 0}), 15),   // benchmarking, RFC 2544
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{240, 0, 0, 0}), 4),     // reserved and broadcast, RFC 1112
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, 0}), 24),    // documentation, RFC 5737
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, 0}), 24), // documentation, RFC 5737
+			netip.PrefixFrom(netip.AddrFrom4([4]byte{203, 0, 113, 0}), 24),  // documentation, RFC 5737
+		} {
+			if p.Contains(a) {
+				return false
+			}
+		}
+		return true
+	}
+	// NAT64 (RFC 6052) embeds an IPv4 address; judge that one.
+	nat64 := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x00, 0x64, 0xff, 0x9b}), 96)
+	if nat64.Contains(a) {
+		b := a.As16()
+		return isPublic(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+	}
+	return true
+}

@@ -1,0 +1,768 @@
+package probe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/internal/smtptest"
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe"
+)
+
+// TestCheckReplies asks one fake MX about addresses that each get a
+// different, real-world RCPT reply, and checks the reason and the SMTP
+// details kept in the result.
+func TestCheckReplies(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Replies: map[string]smtptest.Reply{
+			"jane@example.com":      smtptest.Accept(),
+			"ghost@example.com":     smtptest.GmailUserUnknown(),
+			"old@example.com":       {Code: 550, Enhanced: "5.2.1", Message: "The email account that you tried to reach is disabled."},
+			"full@example.com":      {Code: 452, Enhanced: "4.2.2", Message: "The email account that you tried to reach is over quota."},
+			"grey@example.com":      {Code: 451, Enhanced: "4.7.1", Message: "Greylisted, please try again later"},
+			"listed@example.com":    {Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, Client host [192.0.2.1] blocked using Spamhaus"},
+			"vague@example.com":     {Code: 550, Message: "Requested action not taken"},
+			"policy@example.com":    {Code: 554, Enhanced: "5.7.1", Message: "Rejected (policy)"},
+			"apple@example.com":     {Code: 550, Enhanced: "5.1.1", Message: "<apple@example.com>: user does not exist"},
+			"temporary@example.com": {Code: 451, Enhanced: "4.3.5", Message: "Server error (temp)"},
+		},
+	})
+	e := newEngine(t, testConfig(srv.Port))
+	mx := target("mx.example.com", "127.0.0.1")
+
+	tests := []struct {
+		addr     string
+		reason   outcome.Reason
+		code     int
+		enhanced string
+		text     string // a part of the message
+	}{
+		{"jane@example.com", outcome.Accepted, 250, "2.0.0", "gets this"},
+		{"ghost@example.com", outcome.MailboxNotFound, 550, "5.1.1", "does not exist. Please try double-checking"},
+		{"old@example.com", outcome.MailboxDisabled, 550, "5.2.1", "is disabled"},
+		{"full@example.com", outcome.MailboxFull, 452, "4.2.2", "over quota"},
+		{"grey@example.com", outcome.Greylisted, 451, "4.7.1", "Greylisted"},
+		{"listed@example.com", outcome.Blocked, 550, "5.7.1", "Spamhaus"},
+		{"vague@example.com", outcome.SMTPRejected, 550, "", "Requested action not taken"},
+		{"policy@example.com", outcome.Blocked, 554, "5.7.1", "policy"},
+		{"apple@example.com", outcome.MailboxNotFound, 550, "5.1.1", "user does not exist"},
+		{"temporary@example.com", outcome.SMTPRejected, 451, "4.3.5", "Server error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			res := check(t, e, request(tc.addr, mx))
+			if res.Reason != tc.reason || res.Code != tc.code || res.Enhanced != tc.enhanced {
+				t.Errorf("got %s %d %q, want %s %d %q (message %q)", res.Reason, res.Code, res.Enhanced, tc.reason, tc.code, tc.enhanced, res.Message)
+			}
+			if !strings.Contains(res.Message, tc.text) {
+				t.Errorf("message %q does not contain %q", res.Message, tc.text)
+			}
+			if res.Host != "mx.example.com" {
+				t.Errorf("host = %q", res.Host)
+			}
+			if res.CatchAll != probe.CatchAllNo {
+				t.Errorf("catch-all = %v, want no (the random RCPT got 550 5.1.1)", res.CatchAll)
+			}
+			if res.TLS {
+				t.Error("TLS = true on a server without STARTTLS")
+			}
+		})
+	}
+	// One session served every check: the idle session was reused.
+	if got := srv.Sessions(); got != 1 {
+		t.Errorf("fake saw %d sessions, want 1 (reuse within IdleTimeout)", got)
+	}
+	st := e.Stats()
+	if st.CatchAllProbes != 1 {
+		t.Errorf("catch-all probes = %d, want 1 (cached per domain)", st.CatchAllProbes)
+	}
+}
+
+// TestMultilineGmailReply checks that the lines of a multi-line reply are
+// joined and their codes stripped.
+func TestMultilineGmailReply(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.GmailUserUnknown()})
+	e := newEngine(t, testConfig(srv.Port))
+	res := check(t, e, request("nobody@gmail.test", target("gmail-smtp-in.l.google.test", "127.0.0.1")))
+	want := "The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces. For more information, go to https://support.google.com/mail/?p=NoSuchUser a1b2c3d4e5f6g7 - gsmtp"
+	if res.Reason != outcome.MailboxNotFound || res.Code != 550 || res.Enhanced != "5.1.1" || res.Message != want {
+		t.Errorf("got %+v\nwant message %q", res, want)
+	}
+}
+
+// TestCatchAll checks that a domain accepting a random local part is
+// catch-all, that the test is done once, and that its local part looks
+// random.
+func TestCatchAll(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	e := newEngine(t, testConfig(srv.Port))
+	mx := target("mx.catchall.test", "127.0.0.1")
+	for _, a := range []string{"a@catchall.test", "b@catchall.test", "c@CatchAll.test"} {
+		res := check(t, e, probe.Request{Address: a, Domain: "catchall.test", Targets: []probe.Target{mx}})
+		if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllYes {
+			t.Errorf("%s: got %s catch-all %v, want accepted, yes", a, res.Reason, res.CatchAll)
+		}
+	}
+	rcpts := srv.Recipients()
+	if len(rcpts) != 4 {
+		t.Fatalf("fake got RCPTs %q, want 1 random + 3", rcpts)
+	}
+	local, domain, _ := strings.Cut(rcpts[0], "@")
+	if domain != "catchall.test" || len(local) != 20 || strings.Trim(local, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		t.Errorf("catch-all RCPT %q: want 20 random [a-z0-9] at catchall.test", rcpts[0])
+	}
+	if st := e.Stats(); st.CatchAllProbes != 1 {
+		t.Errorf("CatchAllProbes = %d, want 1", st.CatchAllProbes)
+	}
+}
+
+// TestSecondaryMX checks that a dead, refusing or silent primary passes the
+// address on to the secondary.
+func TestSecondaryMX(t *testing.T) {
+	for _, name := range []string{"connection refused", "banner 421", "banner 554", "tarpit", "drop after EHLO"} {
+		t.Run(name, func(t *testing.T) {
+			port, lns := smtptest.Listen(t, "127.0.0.2", "127.0.0.3")
+			switch name {
+			case "connection refused":
+				lns[0].Close()
+			case "banner 421":
+				smtptest.ServeRaw(t, lns[0], smtptest.RawOptions{Behavior: smtptest.BannerReject})
+			case "banner 554":
+				smtptest.ServeRaw(t, lns[0], smtptest.RawOptions{Behavior: smtptest.BannerReject,
+					Banner: smtptest.Reply{Code: 554, Enhanced: "5.7.1", Message: "No SMTP service here"}})
+			case "tarpit":
+				smtptest.ServeRaw(t, lns[0], smtptest.RawOptions{Behavior: smtptest.Tarpit})
+			case "drop after EHLO":
+				smtptest.ServeRaw(t, lns[0], smtptest.RawOptions{Behavior: smtptest.DropAfterEHLO})
+			}
+			second := smtptest.Serve(t, lns[1], smtptest.Options{Replies: map[string]smtptest.Reply{"jane@example.com": smtptest.Accept()}})
+			cfg := testConfig(port)
+			cfg.BannerTimeout = 300 * time.Millisecond
+			e := newEngine(t, cfg)
+			req := request("jane@example.com", target("mx1.example.com", "127.0.0.2"), target("mx2.example.com", "127.0.0.3"))
+			res := check(t, e, req)
+			if res.Reason != outcome.Accepted || res.Host != "mx2.example.com" {
+				t.Errorf("got %+v, want accepted by mx2", res)
+			}
+			if second.Sessions() != 1 {
+				t.Errorf("secondary saw %d sessions, want 1", second.Sessions())
+			}
+			// While the primary is paused, the next check goes straight to
+			// the secondary and reuses its idle session.
+			res = check(t, e, req)
+			if res.Reason != outcome.Accepted || res.Host != "mx2.example.com" {
+				t.Errorf("second check: got %+v", res)
+			}
+		})
+	}
+}
+
+// TestAllHostsFail checks the result when no MX host can be used.
+func TestAllHostsFail(t *testing.T) {
+	port, lns := smtptest.Listen(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	lns[0].Close()
+	tarpit := smtptest.ServeRaw(t, lns[1], smtptest.RawOptions{Behavior: smtptest.Tarpit})
+	smtptest.ServeRaw(t, lns[2], smtptest.RawOptions{Behavior: smtptest.DropAfterEHLO})
+
+	tests := []struct {
+		name    string
+		targets []probe.Target
+		reason  outcome.Reason
+		text    string
+	}{
+		{"refused", []probe.Target{target("mx1.test", "127.0.0.2")}, outcome.ConnectionFailed, "refused"},
+		{"tarpit", []probe.Target{target("mx2.test", "127.0.0.3")}, outcome.Timeout, "banner"},
+		{"dropped", []probe.Target{target("mx3.test", "127.0.0.4")}, outcome.ConnectionFailed, "closed"},
+		{"timeout wins over refused", []probe.Target{target("mx1.test", "127.0.0.2"), target("mx2.test", "127.0.0.3")}, outcome.Timeout, "banner"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(port)
+			cfg.BannerTimeout = 300 * time.Millisecond
+			e := newEngine(t, cfg)
+			res := check(t, e, probe.Request{Address: "x@example.com", Targets: tc.targets})
+			if res.Reason != tc.reason || !strings.Contains(res.Message, tc.text) {
+				t.Errorf("got %s %q, want %s containing %q", res.Reason, res.Message, tc.reason, tc.text)
+			}
+		})
+	}
+	if tarpit.Conns() == 0 {
+		t.Error("tarpit saw no connection")
+	}
+}
+
+// TestBannerReplyKept checks that a banner refusal is reported with its
+// reply when no other host answers.
+func TestBannerReplyKept(t *testing.T) {
+	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{
+		Behavior: smtptest.BannerReject,
+		Banner:   smtptest.Reply{Code: 554, Enhanced: "5.7.1", Message: "Service unavailable; client host blocked using Spamhaus"},
+	})
+	e := newEngine(t, testConfig(raw.Port))
+	res := check(t, e, request("x@example.com", target("mx.example.com", "127.0.0.1")))
+	if res.Reason != outcome.Blocked || res.Code != 554 || res.Enhanced != "5.7.1" {
+		t.Errorf("got %+v, want blocked 554 5.7.1", res)
+	}
+}
+
+// TestSTARTTLS checks that STARTTLS is used when offered, with a
+// self-signed certificate, and that a failed handshake falls back to a
+// plain session once.
+func TestSTARTTLS(t *testing.T) {
+	t.Run("self-signed", func(t *testing.T) {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{TLS: true, Default: smtptest.Accept()})
+		e := newEngine(t, testConfig(srv.Port))
+		res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+		if res.Reason != outcome.Accepted || !res.TLS {
+			t.Errorf("got %+v, want accepted over TLS", res)
+		}
+		if srv.TLSHellos() != 1 {
+			t.Errorf("fake saw %d EHLO over TLS, want 1 (EHLO again after STARTTLS)", srv.TLSHellos())
+		}
+		if st := e.Stats(); st.TLSSessions != 1 {
+			t.Errorf("TLSSessions = %d", st.TLSSessions)
+		}
+	})
+	t.Run("broken handshake", func(t *testing.T) {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{BrokenTLS: true, Default: smtptest.Accept()})
+		e := newEngine(t, testConfig(srv.Port))
+		res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+		if res.Reason != outcome.Accepted || res.TLS {
+			t.Errorf("got %+v, want accepted in plain text", res)
+		}
+		if srv.Conns() != 2 {
+			t.Errorf("fake saw %d connections, want 2 (TLS, then plain)", srv.Conns())
+		}
+		if st := e.Stats(); st.TLSFallbacks != 1 {
+			t.Errorf("TLSFallbacks = %d, want 1", st.TLSFallbacks)
+		}
+	})
+}
+
+// TestHELOOnly checks the fall-back to HELO when EHLO is not recognised.
+func TestHELOOnly(t *testing.T) {
+	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{
+		Behavior: smtptest.HELOOnly,
+		Replies:  map[string]smtptest.Reply{"jane@old.test": {Code: 250, Message: "OK"}},
+		Default:  smtptest.Reply{Code: 550, Message: "5.1.1 <x>... User unknown"},
+	})
+	e := newEngine(t, testConfig(raw.Port))
+	mx := target("mx.old.test", "127.0.0.1")
+	if res := check(t, e, request("jane@old.test", mx)); res.Reason != outcome.Accepted {
+		t.Errorf("jane: got %+v", res)
+	}
+	res := check(t, e, request("bob@old.test", mx))
+	if res.Reason != outcome.MailboxNotFound || res.Enhanced != "5.1.1" {
+		t.Errorf("bob: got %+v, want mailbox_not_found with the enhanced code read from the text", res)
+	}
+	e.Close()
+	cmds := raw.Commands()
+	var want []string
+	for _, c := range cmds {
+		if strings.HasPrefix(c, "RCPT TO:<") && !strings.Contains(c, "jane@") && !strings.Contains(c, "bob@") {
+			c = "RCPT TO:<random@old.test>" // the catch-all test
+		}
+		want = append(want, c)
+	}
+	transcript := strings.Join(want, "\n")
+	const wantTranscript = `EHLO probe.preflight.test
+HELO probe.preflight.test
+MAIL FROM:<verify@preflight.test>
+RCPT TO:<random@old.test>
+RCPT TO:<jane@old.test>
+RSET
+MAIL FROM:<verify@preflight.test>
+RCPT TO:<bob@old.test>
+RSET
+QUIT`
+	if transcript != wantTranscript {
+		t.Errorf("transcript:\n%s\nwant:\n%s", transcript, wantTranscript)
+	}
+}
+
+// TestHostileReplies checks that endless replies are cut off: bounded
+// memory, a result, and the connection closed.
+func TestHostileReplies(t *testing.T) {
+	for _, b := range []smtptest.Behavior{smtptest.EndlessLines, smtptest.EndlessLine} {
+		t.Run(fmt.Sprint(b), func(t *testing.T) {
+			raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{Behavior: b})
+			e := newEngine(t, testConfig(raw.Port))
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res := check(t, e, request("x@example.com", target("mx.example.com", "127.0.0.1")))
+			if res.Reason != outcome.ConnectionFailed || !strings.Contains(res.Message, "EHLO reply refused") {
+				t.Errorf("got %+v, want connection_failed, EHLO reply refused", res)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := raw.WaitClosed(ctx, 1); err != nil {
+				t.Errorf("the probe did not hang up on the flood: %v", err)
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			if grew := int64(after.TotalAlloc) - int64(before.TotalAlloc); grew > 8<<20 {
+				t.Errorf("allocated %d bytes while reading a hostile reply", grew)
+			}
+		})
+	}
+}
+
+// TestSMTPUTF8 checks a non-ASCII local part with servers that do and do
+// not advertise SMTPUTF8 (RFC 6531 §3.4).
+func TestSMTPUTF8(t *testing.T) {
+	t.Run("advertised", func(t *testing.T) {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{EnableSMTPUTF8: true,
+			Replies: map[string]smtptest.Reply{"józef@example.com": smtptest.Accept()}})
+		e := newEngine(t, testConfig(srv.Port))
+		res := check(t, e, request("józef@example.com", target("mx.example.com", "127.0.0.1")))
+		if res.Reason != outcome.Accepted {
+			t.Errorf("got %+v", res)
+		}
+		if srv.UTF8Mails() != 1 {
+			t.Errorf("MAIL FROM with SMTPUTF8: %d, want 1", srv.UTF8Mails())
+		}
+		if r := srv.Recipients(); len(r) != 2 || r[1] != "józef@example.com" {
+			t.Errorf("recipients = %q", r)
+		}
+	})
+	t.Run("not advertised", func(t *testing.T) {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+		e := newEngine(t, testConfig(srv.Port))
+		res := check(t, e, request("józef@example.com", target("mx.example.com", "127.0.0.1")))
+		if res.Reason != outcome.SMTPRejected || res.Message != "server does not support SMTPUTF8" {
+			t.Errorf("got %+v", res)
+		}
+		if srv.Rcpts() != 0 || srv.Mails() != 0 {
+			t.Errorf("fake got %d MAIL and %d RCPT, want none", srv.Mails(), srv.Rcpts())
+		}
+		// An ASCII address in the same session still works.
+		if res := check(t, e, request("jozef@example.com", target("mx.example.com", "127.0.0.1"))); res.Reason != outcome.Accepted {
+			t.Errorf("ASCII address: got %+v", res)
+		}
+	})
+}
+
+// TestPrivateAddressRefused checks that without AllowPrivate no loopback
+// or private address is ever dialled.
+func TestPrivateAddressRefused(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.AllowPrivate = false
+	e := newEngine(t, cfg)
+	mx := probe.Target{Host: "mx.example.com", Addrs: []netip.Addr{
+		netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("::ffff:192.168.1.1"),
+		netip.MustParseAddr("169.254.1.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("0.0.0.0"),
+	}}
+	res := check(t, e, request("jane@example.com", mx))
+	if res.Reason != outcome.ConnectionFailed || !strings.Contains(res.Message, "non-public address") {
+		t.Errorf("got %+v", res)
+	}
+	if srv.Conns() != 0 {
+		t.Errorf("fake saw %d connections, want 0", srv.Conns())
+	}
+}
+
+// TestContextCancel checks that a caller who gives up gets its context's
+// error at once, and that the connection nobody needs any more is closed.
+func TestContextCancel(t *testing.T) {
+	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{Behavior: smtptest.Tarpit})
+	cfg := testConfig(raw.Port)
+	cfg.BannerTimeout = time.Minute // only the cancel can end this
+	e := newEngine(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer wcancel()
+		for raw.Conns() == 0 && wctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := e.Check(ctx, request("x@example.com", target("mx.example.com", "127.0.0.1")))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := raw.WaitClosed(wctx, 1); err != nil {
+		t.Errorf("connection to the tarpit not closed after the caller left: %v", err)
+	}
+}
+
+// TestMaxWait checks that Config.MaxWait turns a slow host into a timeout
+// result rather than an error.
+func TestMaxWait(t *testing.T) {
+	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{Behavior: smtptest.Tarpit})
+	cfg := testConfig(raw.Port)
+	cfg.BannerTimeout = time.Minute
+	cfg.MaxWait = 200 * time.Millisecond
+	e := newEngine(t, cfg)
+	res, err := e.Check(context.Background(), request("x@example.com", target("mx.example.com", "127.0.0.1")))
+	if err != nil || res.Reason != outcome.Timeout {
+		t.Errorf("got %+v, %v; want timeout result, no error", res, err)
+	}
+}
+
+// TestSessionReuse checks that concurrent checks to one MX host share a
+// few sessions, whatever the recipient domain.
+func TestSessionReuse(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept(), RcptDelay: time.Millisecond})
+	cfg := testConfig(srv.Port)
+	e := newEngine(t, cfg)
+	mx := target("aspmx.l.google.test", "127.0.0.1")
+	const n = 50
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			// Five domains that share one MX host, as Google Workspace
+			// domains do.
+			res := check(t, e, request(fmt.Sprintf("user%d@domain%d.test", i, i%5), mx))
+			if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllYes {
+				bad.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Errorf("%d checks did not get accepted/catch-all", bad.Load())
+	}
+	sessions := srv.Sessions()
+	t.Logf("%d checks, %d sessions, stats %+v", n, sessions, e.Stats())
+	if sessions > cfg.MaxSessionsPerHost {
+		t.Errorf("%d sessions for %d checks, want at most %d", sessions, n, cfg.MaxSessionsPerHost)
+	}
+	if got := srv.Rcpts(); got != n+5 {
+		t.Errorf("RCPTs = %d, want %d (one catch-all test per domain)", got, n+5)
+	}
+	if st := e.Stats(); st.Transactions < uint64(n/cfg.BatchSize) {
+		t.Errorf("transactions = %d, want at least %d", st.Transactions, n/cfg.BatchSize)
+	}
+}
+
+// TestReconnectAfterDrop checks that a server that hangs up after a few
+// RCPTs (Postfix's error limit) still gets every recipient answered.
+func TestReconnectAfterDrop(t *testing.T) {
+	replies := map[string]smtptest.Reply{}
+	for i := range 30 {
+		if i%3 == 0 {
+			replies[fmt.Sprintf("u%d@example.com", i)] = smtptest.Accept()
+		}
+	}
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Replies: replies, DropAfterRcpts: 5})
+	e := newEngine(t, testConfig(srv.Port))
+	mx := target("mx.example.com", "127.0.0.1")
+	var wg sync.WaitGroup
+	results := make([]probe.Result, 30)
+	for i := range 30 {
+		wg.Go(func() { results[i] = check(t, e, request(fmt.Sprintf("u%d@example.com", i), mx)) })
+	}
+	wg.Wait()
+	for i, res := range results {
+		want := outcome.MailboxNotFound
+		if i%3 == 0 {
+			want = outcome.Accepted
+		}
+		if res.Reason != want {
+			t.Errorf("u%d: got %s (%d %s), want %s", i, res.Reason, res.Code, res.Message, want)
+		}
+	}
+	st := e.Stats()
+	t.Logf("sessions %d, stats %+v", srv.Sessions(), st)
+	if srv.Sessions() < 6 || st.Replies421 == 0 || st.Requeued == 0 {
+		t.Errorf("sessions %d, 421s %d, requeued %d: want reconnects", srv.Sessions(), st.Replies421, st.Requeued)
+	}
+}
+
+// TestBackoffAfter421 checks that a 421 pauses the host with a growing
+// backoff, and that the recipient is answered once the host recovers.
+func TestBackoffAfter421(t *testing.T) {
+	var n atomic.Int32
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Rcpt: func(rcpt string) (smtptest.Reply, bool) {
+			if rcpt == "jane@example.com" && n.Add(1) <= 2 {
+				return smtptest.Reply{Code: 421, Enhanced: "4.7.0", Message: "Try again later, closing connection."}, true
+			}
+			return smtptest.Reply{}, false
+		},
+		Replies: map[string]smtptest.Reply{"jane@example.com": smtptest.Accept()},
+	})
+	cfg := testConfig(srv.Port)
+	e := newEngine(t, cfg)
+	res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if res.Reason != outcome.Accepted {
+		t.Fatalf("got %+v, want accepted after the host recovered", res)
+	}
+	st := e.Stats()
+	if st.Replies421 != 2 || st.Backoffs != 2 {
+		t.Errorf("421s %d, backoffs %d, want 2 and 2", st.Replies421, st.Backoffs)
+	}
+	times := srv.SessionTimes()
+	if len(times) != 3 {
+		t.Fatalf("sessions = %d, want 3", len(times))
+	}
+	// The pauses are lower bounds the engine enforces, so this is not a
+	// race: BackoffMin, then twice that.
+	if gap := times[1].Sub(times[0]); gap < cfg.BackoffMin {
+		t.Errorf("first reconnect after %v, want at least %v", gap, cfg.BackoffMin)
+	}
+	if gap := times[2].Sub(times[1]); gap < 2*cfg.BackoffMin {
+		t.Errorf("second reconnect after %v, want at least %v", gap, 2*cfg.BackoffMin)
+	}
+}
+
+// TestRateLimited421 checks a host that always answers 421 4.7.0: after
+// MaxAttempts the result is rate_limited with the reply kept.
+func TestRateLimited421(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Replies: map[string]smtptest.Reply{"jane@example.com": {Code: 421, Enhanced: "4.7.0", Message: "Our system has detected an unusual rate of unsolicited mail. Try again later."}},
+	})
+	cfg := testConfig(srv.Port)
+	e := newEngine(t, cfg)
+	res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if res.Reason != outcome.RateLimited || res.Code != 421 || res.Enhanced != "4.7.0" {
+		t.Errorf("got %+v, want rate_limited 421 4.7.0", res)
+	}
+	if srv.Sessions() != probe.DefaultMaxAttempts {
+		t.Errorf("sessions = %d, want %d attempts", srv.Sessions(), probe.DefaultMaxAttempts)
+	}
+}
+
+// TestConnectionRateLimit checks a host that turns away connections that
+// come too fast with a 421 banner: the refusal is reported as
+// rate_limited with its reply, and the host is paused rather than
+// hammered.
+func TestConnectionRateLimit(t *testing.T) {
+	// One session every 2 seconds, far slower than this test runs.
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept(), SessionsPerSecond: 0.5, SessionBurst: 1})
+	cfg := testConfig(srv.Port)
+	cfg.IdleTimeout = time.Millisecond
+	cfg.BackoffMin = time.Minute // the pause must outlast the test
+	cfg.BackoffMax = time.Minute
+	e := newEngine(t, cfg)
+	mx := target("mx.example.com", "127.0.0.1")
+	if res := check(t, e, request("a@example.com", mx)); res.Reason != outcome.Accepted {
+		t.Fatalf("first check: %+v", res)
+	}
+	// Wait for the idle session to QUIT, so the next check needs a new one.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Quits() == 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	res := check(t, e, request("b@example.com", mx))
+	if res.Reason != outcome.RateLimited || res.Code != 421 || res.Enhanced != "4.7.0" {
+		t.Errorf("second check: got %+v, want rate_limited 421 4.7.0 from the banner", res)
+	}
+	// The host is paused now: no new connection, same answer.
+	res = check(t, e, request("c@example.com", mx))
+	if res.Reason != outcome.RateLimited || res.Code != 421 {
+		t.Errorf("third check: got %+v", res)
+	}
+	if srv.Conns() != 2 || srv.Rejected() != 1 {
+		t.Errorf("fake: %d connections, %d turned away; want 2 and 1", srv.Conns(), srv.Rejected())
+	}
+	if st := e.Stats(); st.ConnectFailures != 1 {
+		t.Errorf("ConnectFailures = %d, want 1", st.ConnectFailures)
+	}
+}
+
+// TestRecipientLimit checks that RCPTMAX (RFC 9422) and 452 4.5.3 (RFC
+// 5321 §4.5.3.1.10) split recipients over transactions.
+func TestRecipientLimit(t *testing.T) {
+	t.Run("RCPTMAX", func(t *testing.T) {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept(), MaxRcptPerSession: 4})
+		e := newEngine(t, testConfig(srv.Port))
+		runConcurrent(t, e, 12, outcome.Accepted)
+		if st := e.Stats(); st.Transactions < 4 {
+			t.Errorf("transactions = %d, want at least 4 (12 recipients + 1 test, 4 per transaction)", st.Transactions)
+		}
+	})
+	t.Run("452 4.5.3", func(t *testing.T) {
+		var n atomic.Int32
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+			Default: smtptest.Accept(),
+			Rcpt: func(string) (smtptest.Reply, bool) {
+				if n.Add(1)%4 == 0 {
+					return smtptest.Reply{Code: 452, Enhanced: "4.5.3", Message: "Too many recipients"}, true
+				}
+				return smtptest.Reply{}, false
+			},
+		})
+		e := newEngine(t, testConfig(srv.Port))
+		runConcurrent(t, e, 12, outcome.Accepted)
+	})
+}
+
+func runConcurrent(t *testing.T, e *probe.Engine, n int, want outcome.Reason) {
+	t.Helper()
+	mx := target("mx.example.com", "127.0.0.1")
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if res := check(t, e, request(fmt.Sprintf("u%d@example.com", i), mx)); res.Reason != want {
+				t.Errorf("u%d: got %+v, want %s", i, res, want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestMailFromRefused checks that a refused MAIL FROM is reported as being
+// about us (blocked), not about the mailbox.
+func TestMailFromRefused(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Default: smtptest.Accept(),
+		Mail:    &smtptest.Reply{Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, MailFrom domain is listed in Spamhaus"},
+	})
+	e := newEngine(t, testConfig(srv.Port))
+	res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if res.Reason != outcome.Blocked || res.Code != 550 {
+		t.Errorf("got %+v, want blocked", res)
+	}
+	if srv.Rcpts() != 0 {
+		t.Errorf("RCPTs after a refused MAIL FROM: %d", srv.Rcpts())
+	}
+}
+
+// TestCloseSendsQUIT checks that Close ends idle sessions politely and
+// that Check afterwards says ErrClosed.
+func TestCloseSendsQUIT(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.IdleTimeout = time.Minute
+	e, err := probe.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Quits() != 1 || srv.Sessions() != 1 {
+		t.Errorf("QUITs %d for %d sessions, want 1 and 1", srv.Quits(), srv.Sessions())
+	}
+	if _, err := e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1"))); !errors.Is(err, probe.ErrClosed) {
+		t.Errorf("Check after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestIdleSessionQuits checks that a session closes with QUIT after
+// IdleTimeout and that its dispatcher goes away.
+func TestIdleSessionQuits(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.IdleTimeout = 20 * time.Millisecond
+	e := newEngine(t, cfg)
+	check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	deadline := time.Now().Add(10 * time.Second)
+	for (srv.Quits() == 0 || e.Stats().Dispatchers != 0) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if srv.Quits() != 1 || e.Stats().Dispatchers != 0 {
+		t.Errorf("QUITs %d, dispatchers %d; want 1 and 0", srv.Quits(), e.Stats().Dispatchers)
+	}
+}
+
+// TestNoGoroutineLeak checks that Close ends every goroutine the engine
+// started.
+func TestNoGoroutineLeak(t *testing.T) {
+	base := runtime.NumGoroutine()
+	func() {
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept(), TLS: true})
+		defer srv.Close()
+		raw := smtptest.StartRaw(t, "127.0.0.2:0", smtptest.RawOptions{Behavior: smtptest.Tarpit})
+		defer raw.Close()
+		cfg := testConfig(srv.Port)
+		cfg.IdleTimeout = time.Minute
+		e, err := probe.New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConcurrent(t, e, 10, outcome.Accepted)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		e.Check(ctx, request("x@example.com", probe.Target{Host: "tarpit.test", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}}))
+		e.Close()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Close, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestBadRequest checks the requests Check refuses.
+func TestBadRequest(t *testing.T) {
+	e := newEngine(t, testConfig(2525))
+	mx := target("mx.example.com", "127.0.0.1")
+	for _, req := range []probe.Request{
+		request("no-at-sign", mx),
+		request("@example.com", mx),
+		request("jane@", mx),
+		request("jane@example.com\r\nDATA", mx),
+		request("jane@example.com>\nRCPT TO:<x@y.z", mx),
+		request("jane@exämple.com", mx),
+		request("jane@example.com"),
+		request(strings.Repeat("a", 250)+"@example.com", mx),
+		request("jane@example.com", probe.Target{Host: "", Addrs: mx.Addrs}),
+	} {
+		if _, err := e.Check(context.Background(), req); !errors.Is(err, probe.ErrBadRequest) {
+			t.Errorf("Check(%q): err = %v, want ErrBadRequest", req.Address, err)
+		}
+	}
+}
+
+// TestNewConfig checks the configs New refuses and the defaults it fills.
+func TestNewConfig(t *testing.T) {
+	good := probe.Config{HELO: "probe.example.com", MailFrom: "verify@example.com"}
+	if _, err := probe.New(good, nil); err != nil {
+		t.Fatalf("minimal config: %v", err)
+	}
+	for name, mod := range map[string]func(*probe.Config){
+		"no HELO":             func(c *probe.Config) { c.HELO = "" },
+		"HELO localhost":      func(c *probe.Config) { c.HELO = "localhost" },
+		"HELO with CRLF":      func(c *probe.Config) { c.HELO = "a.example.com\r\nDATA" },
+		"no MailFrom":         func(c *probe.Config) { c.MailFrom = "" },
+		"MailFrom no domain":  func(c *probe.Config) { c.MailFrom = "verify@" },
+		"MailFrom brackets":   func(c *probe.Config) { c.MailFrom = "<verify@example.com>" },
+		"port":                func(c *probe.Config) { c.Port = 70000 },
+		"negative timeout":    func(c *probe.Config) { c.CommandTimeout = -time.Second },
+		"batch too big":       func(c *probe.Config) { c.BatchSize = 101 },
+		"sessions below host": func(c *probe.Config) { c.MaxSessions, c.MaxSessionsPerHost = 2, 5 },
+		"negative rate":       func(c *probe.Config) { c.RatePerHost = -1 },
+		"backoff inverted":    func(c *probe.Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second },
+	} {
+		cfg := good
+		mod(&cfg)
+		if _, err := probe.New(cfg, nil); !errors.Is(err, probe.ErrConfig) {
+			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func TestCatchAllText(t *testing.T) {
+	for _, c := range []probe.CatchAll{probe.CatchAllUnknown, probe.CatchAllNo, probe.CatchAllYes} {
+		b, err := c.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back probe.CatchAll
+		if err := back.UnmarshalText(b); err != nil || back != c || c.String() != string(b) {
+			t.Errorf("%v: %q -> %v, %v", c, b, back, err)
+		}
+	}
+	if _, err := probe.CatchAll(7).MarshalText(); err == nil {
+		t.Error("CatchAll(7) marshalled")
+	}
+}
