@@ -1,0 +1,300 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/disposable"
+	"github.com/preflight-email/preflight/internal/dnstest"
+	"github.com/preflight-email/preflight/internal/smtptest"
+	"github.com/preflight-email/preflight/mx"
+	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/syntax"
+)
+
+// world is a small internet on loopback: one fake DNS server and one fake MX
+// per loopback address, all on the same port (the probe uses one port for
+// every host, as production uses 25).
+type world struct {
+	v    *Verifier
+	dns  *dnstest.Server
+	smtp map[string]*smtptest.Server
+	raw  map[string]*smtptest.RawServer
+}
+
+// hosts assigns each fake MX its loopback address. 127.0.0.20 has nothing
+// listening: a dead primary.
+var hosts = []struct {
+	ip   string
+	opt  *smtptest.Options
+	raw  *smtptest.RawOptions
+	name string
+}{
+	{"127.0.0.2", &smtptest.Options{Replies: map[string]smtptest.Reply{
+		"jane@ok.test":           smtptest.Accept(),
+		"info@ok.test":           smtptest.Accept(),
+		"gone@ok.test":           smtptest.GmailUserUnknown(),
+		"disabled@ok.test":       {Code: 550, Enhanced: "5.2.1", Message: "The email account that you tried to reach is disabled."},
+		"full@ok.test":           {Code: 452, Enhanced: "4.2.2", Message: "The email account that you tried to reach is over quota."},
+		"grey@ok.test":           {Code: 451, Enhanced: "4.7.1", Message: "Greylisted, please try again later"},
+		"blocked@ok.test":        {Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, Client host [127.0.0.1] blocked using zen.spamhaus.org"},
+		"implicit@implicit.test": smtptest.Accept(),
+	}}, nil, "mx.ok.test"},
+	{"127.0.0.3", &smtptest.Options{Default: smtptest.Accept()}, nil, "mx.catchall.test"},
+	{"127.0.0.4", &smtptest.Options{Replies: map[string]smtptest.Reply{"jane@tls.test": smtptest.Accept()}, TLS: true}, nil, "mx.tls.test"},
+	{"127.0.0.5", nil, &smtptest.RawOptions{Behavior: smtptest.Tarpit}, "mx.tarpit.test"},
+	{"127.0.0.6", nil, &smtptest.RawOptions{Behavior: smtptest.DropAfterEHLO}, "mx.drop.test"},
+	{"127.0.0.7", nil, &smtptest.RawOptions{Behavior: smtptest.HELOOnly, Replies: map[string]smtptest.Reply{"jane@helo.test": smtptest.Accept()}}, "mx.helo.test"},
+	{"127.0.0.8", &smtptest.Options{Replies: map[string]smtptest.Reply{"josé@utf8.test": smtptest.Accept()}, EnableSMTPUTF8: true}, nil, "mx.utf8.test"},
+	{"127.0.0.9", &smtptest.Options{Replies: map[string]smtptest.Reply{"jane@backup.test": smtptest.Accept()}}, nil, "mx2.backup.test"},
+	{"127.0.0.10", &smtptest.Options{Default: smtptest.Reply{Code: 421, Enhanced: "4.7.0", Message: "Try again later, closing connection. (rate limited)"}}, nil, "mx.busy.test"},
+	{"127.0.0.11", &smtptest.Options{Replies: map[string]smtptest.Reply{"jane@slow.test": smtptest.Accept()}, RcptDelay: 400 * time.Millisecond}, nil, "mx.slow.test"},
+	{"127.0.0.12", nil, &smtptest.RawOptions{Behavior: smtptest.EndlessLines}, "mx.endless.test"},
+}
+
+const worldZone = `
+$ORIGIN test.
+$TTL 300
+@               IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+ok              IN MX 10 mx.ok.test.
+mx.ok           IN A  127.0.0.2
+catchall        IN MX 10 mx.catchall.test.
+mx.catchall     IN A  127.0.0.3
+tls             IN MX 10 mx.tls.test.
+mx.tls          IN A  127.0.0.4
+tarpit          IN MX 10 mx.tarpit.test.
+mx.tarpit       IN A  127.0.0.5
+drop            IN MX 10 mx.drop.test.
+mx.drop         IN A  127.0.0.6
+helo            IN MX 10 mx.helo.test.
+mx.helo         IN A  127.0.0.7
+utf8            IN MX 10 mx.utf8.test.
+mx.utf8         IN A  127.0.0.8
+backup          IN MX 10 mx1.backup.test.
+backup          IN MX 20 mx2.backup.test.
+mx1.backup      IN A  127.0.0.20
+mx2.backup      IN A  127.0.0.9
+busy            IN MX 10 mx.busy.test.
+mx.busy         IN A  127.0.0.10
+slow            IN MX 10 mx.slow.test.
+mx.slow         IN A  127.0.0.11
+endless         IN MX 10 mx.endless.test.
+mx.endless      IN A  127.0.0.12
+implicit        IN A  127.0.0.2
+nullmx          IN MX 0 .
+broken          IN MX 10 mx.broken.test.
+`
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{smtp: map[string]*smtptest.Server{}, raw: map[string]*smtptest.RawServer{}}
+	w.dns = dnstest.NewServer(t, worldZone)
+	w.dns.SetRcode("broken.test.", 2) // SERVFAIL
+
+	ips := make([]string, len(hosts))
+	for i, h := range hosts {
+		ips[i] = h.ip
+	}
+	port, lns := smtptest.Listen(t, ips...)
+	for i, h := range hosts {
+		if h.opt != nil {
+			h.opt.Domain = h.name
+			w.smtp[h.name] = smtptest.Serve(t, lns[i], *h.opt)
+		} else {
+			w.raw[h.name] = smtptest.ServeRaw(t, lns[i], *h.raw)
+		}
+	}
+	// Nothing may listen on the dead primary's address.
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.20:%d", port)); err == nil {
+		c.Close()
+		t.Fatal("something listens on the dead primary's address")
+	}
+
+	lists, err := disposable.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := mx.New(mx.Config{Resolvers: []string{w.dns.Addr}, Timeout: time.Second, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := probe.New(probe.Config{
+		Port: port, HELO: "probe.preflight.test", MailFrom: "verify@preflight.test", AllowPrivate: true,
+		ConnectTimeout: time.Second, BannerTimeout: 700 * time.Millisecond, CommandTimeout: time.Second,
+		RatePerHost: 100, BurstPerHost: 100, MaxSessionsPerHost: 4, MaxSessions: 50,
+		IdleTimeout: 200 * time.Millisecond, MaxAttempts: 1, BackoffMin: 50 * time.Millisecond,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.v = New(Config{ProbeEnabled: true, ProbeTimeout: 10 * time.Second, CacheTTL: time.Hour, UnknownTTL: time.Minute, CacheSize: 1000},
+		Deps{Lists: lists, Resolver: res, Prober: eng, Suggester: syntax.DefaultSuggester()})
+	t.Cleanup(func() {
+		w.v.Close()
+		eng.Close()
+	})
+	return w
+}
+
+func TestEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	tests := []struct {
+		email   string
+		verdict outcome.Verdict
+		reason  outcome.Reason
+		check   func(t *testing.T, r Result)
+	}{
+		{"jane@ok.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if r.SMTP == nil || r.SMTP.Code != 250 || r.SMTP.Host != "mx.ok.test" {
+				t.Errorf("smtp = %+v", r.SMTP)
+			}
+			if r.Flags.CatchAll {
+				t.Error("ok.test rejects unknown users, so it is not catch-all")
+			}
+		}},
+		{"Jane@OK.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if r.Normalized != "Jane@ok.test" {
+				t.Errorf("normalized = %q", r.Normalized)
+			}
+		}},
+		{"info@ok.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if !r.Flags.Role {
+				t.Error("info@ is a role account")
+			}
+		}},
+		{"gone@ok.test", outcome.Undeliverable, outcome.MailboxNotFound, func(t *testing.T, r Result) {
+			if r.SMTP == nil || r.SMTP.Enhanced != "5.1.1" || !strings.Contains(r.SMTP.Message, "gsmtp") {
+				t.Errorf("multi-line reply not kept whole: %+v", r.SMTP)
+			}
+		}},
+		{"disabled@ok.test", outcome.Undeliverable, outcome.MailboxDisabled, nil},
+		{"full@ok.test", outcome.Risky, outcome.MailboxFull, nil},
+		{"grey@ok.test", outcome.Unknown, outcome.Greylisted, nil},
+		{"blocked@ok.test", outcome.Unknown, outcome.Blocked, nil},
+		{"anyone@catchall.test", outcome.Risky, outcome.CatchAll, func(t *testing.T, r Result) {
+			if !r.Flags.CatchAll {
+				t.Error("flags.catch_all not set")
+			}
+		}},
+		{"jane@nullmx.test", outcome.Undeliverable, outcome.NoMailServer, nil},
+		{"jane@nowhere.test", outcome.Undeliverable, outcome.DomainNotFound, nil},
+		{"jane@broken.test", outcome.Unknown, outcome.DNSError, nil},
+		{"implicit@implicit.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if len(r.MX) != 1 || r.MX[0] != "implicit.test" {
+				t.Errorf("implicit MX = %v", r.MX)
+			}
+		}},
+		{"jane@backup.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if r.SMTP == nil || r.SMTP.Host != "mx2.backup.test" {
+				t.Errorf("answer should come from the secondary: %+v", r.SMTP)
+			}
+		}},
+		{"jane@tls.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if r.SMTP == nil || !r.SMTP.TLS {
+				t.Errorf("STARTTLS was offered but not used: %+v", r.SMTP)
+			}
+		}},
+		{"jane@tarpit.test", outcome.Unknown, outcome.Timeout, nil}, // our banner timeout fired
+		{"jane@drop.test", outcome.Unknown, outcome.ConnectionFailed, nil},
+		{"jane@endless.test", outcome.Unknown, outcome.ConnectionFailed, nil},
+		{"jane@helo.test", outcome.Deliverable, outcome.Accepted, nil},
+		{"josé@utf8.test", outcome.Deliverable, outcome.Accepted, func(t *testing.T, r Result) {
+			if !r.Flags.SMTPUTF8 {
+				t.Error("flags.smtputf8 not set")
+			}
+			if w.smtp["mx.utf8.test"].UTF8Mails() == 0 {
+				t.Error("MAIL FROM did not carry SMTPUTF8")
+			}
+		}},
+		{"jane@busy.test", outcome.Unknown, outcome.RateLimited, nil},
+		{"throwaway@mailinator.com", outcome.Risky, outcome.Disposable, nil},
+		{"jane@@ok.test", outcome.Undeliverable, outcome.InvalidSyntax, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.email, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			start := time.Now()
+			r := w.v.Verify(ctx, tt.email)
+			if r.Verdict != tt.verdict || r.Reason != tt.reason {
+				t.Fatalf("Verify(%q) = %s/%s (risk %d, detail %q, smtp %+v), want %s/%s",
+					tt.email, r.Verdict, r.Reason, r.Risk, r.Detail, r.SMTP, tt.verdict, tt.reason)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("check took %s, past its budget", time.Since(start))
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+// TestTimeoutThenCached: a signup form's short budget gets unknown/timeout
+// at once, the probe finishes in the background, and the next call gets its
+// answer from the cache without a new SMTP session.
+func TestTimeoutThenCached(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r := w.v.Verify(ctx, "jane@slow.test")
+	if r.Verdict != outcome.Unknown || r.Reason != outcome.Timeout {
+		t.Fatalf("first call = %s/%s, want unknown/timeout", r.Verdict, r.Reason)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("first call took %s despite a 100ms budget", d)
+	}
+	if len(r.MX) != 1 {
+		t.Errorf("the evidence so far (MX) should be kept: %v", r.MX)
+	}
+	srv := w.smtp["mx.slow.test"]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r = w.v.Verify(context.Background(), "jane@slow.test")
+		if r.Reason != outcome.Timeout || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Verdict != outcome.Deliverable {
+		t.Fatalf("after the background probe: %s/%s, want deliverable", r.Verdict, r.Reason)
+	}
+	rcpts := srv.Rcpts()
+	r = w.v.Verify(context.Background(), "jane@slow.test")
+	if r.Verdict != outcome.Deliverable || srv.Rcpts() != rcpts {
+		t.Fatalf("third call should come from the cache: %s, RCPTs %d -> %d", r.Verdict, rcpts, srv.Rcpts())
+	}
+}
+
+// TestConcurrentCallsShareOneProbe: a burst of calls for one address probes
+// it once.
+func TestConcurrentCallsShareOneProbe(t *testing.T) {
+	w := newWorld(t)
+	srv := w.smtp["mx.slow.test"]
+	done := make(chan Result)
+	for range 10 {
+		go func() { done <- w.v.Verify(context.Background(), "jane@slow.test") }()
+	}
+	for range 10 {
+		if r := <-done; r.Verdict != outcome.Deliverable {
+			t.Errorf("verdict %s/%s", r.Verdict, r.Reason)
+		}
+	}
+	real := 0
+	for _, rc := range srv.Recipients() {
+		if strings.EqualFold(rc, "jane@slow.test") {
+			real++
+		}
+	}
+	if real != 1 {
+		t.Fatalf("jane@slow.test was asked %d times, want 1", real)
+	}
+}
