@@ -33,7 +33,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func newApp(cfg config.Config, log *slog.Logger) (*app, error) {
+// newApp builds the pipeline. sup is the suppression list, or nil where
+// none is kept (the local CLI).
+func newApp(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*app, error) {
 	lists, err := disposable.Load(cfg.Lists.Overrides)
 	if err != nil {
 		return nil, fmt.Errorf("lists: %w", err)
@@ -48,7 +50,7 @@ func newApp(cfg config.Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
 	a := &app{cfg: cfg, log: log}
-	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Logger: log}
+	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
 		helo, mailFrom := identity(cfg.Probe, log)
 		a.prober, err = probe.New(probe.Config{

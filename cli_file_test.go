@@ -51,7 +51,7 @@ func fileTestApp(t *testing.T, w *crashWorld) (config.Config, *app) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler))
+	a, err := newApp(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
 	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/suppression"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -22,20 +23,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	a, err := newApp(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-
-	// Bulk jobs (issue 3): the store, and the manager that resumes the
-	// jobs a previous process left unfinished. Deferred after a.Close, so
-	// the jobs stop before the pipeline they use.
+	// The store holds jobs and the suppression list. Deferred calls run in
+	// reverse: the jobs stop first, then the pipeline, then the store.
 	db, err := store.Open(ctx, cfg.Store.URL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	sup, err := suppression.New(ctx, db, suppression.Policy{
+		SoftLimit:  cfg.Suppression.SoftLimit,
+		SoftWindow: cfg.Suppression.SoftWindow,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("suppression list: %w", err)
+	}
+	defer sup.Close()
+	a, err := newApp(cfg, log, sup)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	// Bulk jobs: the manager resumes the jobs a previous process left
+	// unfinished.
 	jm, err := newJobs(ctx, cfg, a, db, log)
 	if err != nil {
 		return err
@@ -52,7 +62,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.verifier, Logger: log, Registry: reg, Jobs: jm})
+	}, handlers.Deps{Verifier: a.verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup})
 
 	srv := &http.Server{
 		Handler:           engine,

@@ -31,7 +31,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	if cfg.Log.Level == "debug" {
 		log = newLogger(cfg.Log, stderr)
 	}
-	a, err := newApp(cfg, log)
+	a, err := newApp(cfg, log, nil)
 	if err != nil {
 		return err
 	}

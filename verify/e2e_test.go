@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/preflight-email/preflight/mx"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/syntax"
 )
 
@@ -296,5 +299,50 @@ func TestConcurrentCallsShareOneProbe(t *testing.T) {
 	}
 	if real != 1 {
 		t.Fatalf("jane@slow.test was asked %d times, want 1", real)
+	}
+}
+
+// TestSuppressedAddress: an address on the suppression list comes back
+// undeliverable/suppressed with when and why, without an SMTP probe, and
+// an un-suppress takes effect at once.
+func TestSuppressedAddress(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	list, err := suppression.New(ctx, db, suppression.Policy{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := list.Ingest(ctx, []suppression.Event{{
+		Email: "jane@ok.test", At: at, Source: suppression.SourceAPI,
+		Message: "smtp; 550 5.1.1 The email account that you tried to reach does not exist. - gsmtp",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	w.v.deps.Suppressions = list
+	v := New(w.v.cfg, w.v.deps)
+	t.Cleanup(func() { v.Close() })
+
+	srv := w.smtp["mx.ok.test"]
+	r := v.Verify(ctx, "Jane@OK.test")
+	if r.Verdict != outcome.Undeliverable || r.Reason != outcome.Suppressed {
+		t.Fatalf("suppressed address = %s/%s, want undeliverable/suppressed", r.Verdict, r.Reason)
+	}
+	if r.Suppression == nil || !r.Suppression.At.Equal(at) || r.Suppression.Reason != outcome.MailboxNotFound {
+		t.Fatalf("suppression details = %+v", r.Suppression)
+	}
+	if srv.Rcpts() != 0 {
+		t.Fatalf("a suppressed address must not be probed; fake saw %d RCPTs", srv.Rcpts())
+	}
+	if _, err := list.Remove(ctx, "jane@ok.test", "customer confirmed the address"); err != nil {
+		t.Fatal(err)
+	}
+	if r := v.Verify(ctx, "jane@ok.test"); r.Verdict != outcome.Deliverable {
+		t.Fatalf("after un-suppress = %s/%s, want deliverable", r.Verdict, r.Reason)
 	}
 }

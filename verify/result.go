@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"time"
+
 	"github.com/preflight-email/preflight/mx"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
@@ -24,6 +26,17 @@ type Result struct {
 	// Detail says in words what went wrong, for example which syntax rule
 	// failed. It is empty for a plain answer.
 	Detail string `json:"detail,omitempty"`
+	// Suppression says when and why a suppressed address was suppressed.
+	Suppression *Suppression `json:"suppression,omitempty"`
+}
+
+// Suppression is the suppression-list entry behind reason "suppressed".
+type Suppression struct {
+	At         time.Time      `json:"at"`
+	Reason     outcome.Reason `json:"reason"` // the bounce's reason, e.g. mailbox_not_found
+	Class      string         `json:"class"`  // hard, or soft after repeated soft bounces
+	Diagnostic string         `json:"diagnostic"`
+	Source     string         `json:"source"`
 }
 
 // Flags are the list and protocol facts about an address.
@@ -46,22 +59,23 @@ type SMTP struct {
 
 // assessment is the evidence the stages collect about one address.
 type assessment struct {
-	input      string
-	fresh      bool // skip the cache
-	addr       syntax.Address
-	ev         scoring.Evidence
-	suggestion string
-	detail     string
-	mx         mx.Result
-	probe      *probe.Result
-	cached     *Result
+	input       string
+	fresh       bool // skip the cache
+	addr        syntax.Address
+	ev          scoring.Evidence
+	suggestion  string
+	detail      string
+	mx          mx.Result
+	probe       *probe.Result
+	cached      *Result
+	suppression *Suppression
 	// interrupted means our own deadline cut the pipeline short, so the
 	// result must not be cached.
 	interrupted bool
 }
 
 func (a *assessment) cacheable() bool {
-	return a.ev.SyntaxValid && !a.interrupted && !a.ev.Disposable
+	return a.ev.SyntaxValid && !a.interrupted && !a.ev.Disposable && !a.ev.Suppressed
 }
 
 var noMX = []string{}
@@ -82,8 +96,9 @@ func (a *assessment) result() Result {
 			CatchAll:   a.ev.CatchAll == scoring.CatchAllYes,
 			SMTPUTF8:   a.addr.SMTPUTF8,
 		},
-		MX:     noMX,
-		Detail: a.detail,
+		MX:          noMX,
+		Detail:      a.detail,
+		Suppression: a.suppression,
 	}
 	if len(a.mx.Hosts) > 0 {
 		r.MX = make([]string, len(a.mx.Hosts))

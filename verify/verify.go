@@ -16,6 +16,7 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/scoring"
+	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/syntax"
 )
 
@@ -33,6 +34,11 @@ type Prober interface {
 // provider.
 type Lists interface {
 	Lookup(local, domain string) disposable.Flags
+}
+
+// Suppressions is the suppression list of earlier bounces.
+type Suppressions interface {
+	Lookup(ctx context.Context, email string) (suppression.Entry, bool, error)
 }
 
 // Suggester proposes a fix for a mistyped domain.
@@ -60,7 +66,10 @@ type Deps struct {
 	Resolver  Resolver
 	Prober    Prober
 	Suggester Suggester
-	Logger    *slog.Logger
+	// Suppressions, when set, turns addresses that bounced before into
+	// undeliverable/suppressed without any network check.
+	Suppressions Suppressions
+	Logger       *slog.Logger
 }
 
 // Verifier runs the pipeline. It is safe for concurrent use; build one per
@@ -96,7 +105,11 @@ func New(cfg Config, deps Deps) *Verifier {
 		stop:     stop,
 		inflight: make(map[string]*call),
 	}
-	v.stages = []stage{v.syntaxStage, v.listStage, v.cacheStage, v.dnsStage}
+	v.stages = []stage{v.syntaxStage, v.listStage}
+	if deps.Suppressions != nil {
+		v.stages = append(v.stages, v.suppressionStage)
+	}
+	v.stages = append(v.stages, v.disposableStage, v.cacheStage, v.dnsStage)
 	if cfg.ProbeEnabled && deps.Prober != nil {
 		v.stages = append(v.stages, v.probeStage)
 	}
@@ -185,8 +198,30 @@ func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
 		f := v.deps.Lists.Lookup(a.addr.Local, a.addr.Domain)
 		a.ev.Disposable, a.ev.Role, a.ev.Free = f.Disposable, f.Role, f.Free
 	}
-	// A disposable address is risky whatever its mailbox says today, so it
-	// is decided here without touching the network.
+	return false
+}
+
+// suppressionStage stops at an address that bounced before. It runs before
+// the result cache, so a new suppression takes effect at once.
+func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
+	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.addr.Normalized)
+	if err != nil {
+		// The list is advice on top of the checks: carry on without it.
+		v.log.Warn("suppression lookup failed", "domain", a.addr.Domain, "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	a.ev.Suppressed = true
+	a.suppression = &Suppression{At: e.SuppressedAt, Reason: e.Reason, Class: string(e.Class), Diagnostic: e.Diagnostic, Source: e.Source}
+	a.detail = "suppressed after an earlier bounce: " + string(e.Reason)
+	return true
+}
+
+// disposableStage decides a disposable address without touching the
+// network: it is risky whatever its mailbox says today.
+func (v *Verifier) disposableStage(_ context.Context, a *assessment) bool {
 	return a.ev.Disposable
 }
 
