@@ -264,8 +264,10 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	}
 	// Flags override both, but only those the user actually set.
 	if fs != nil {
+		keys := defaults()
 		fs.Visit(func(f *pflag.Flag) {
-			if f.Name != "config" {
+			// Commands add flags of their own (--json); only keys are config.
+			if _, ok := keys[f.Name]; ok {
 				v.Set(f.Name, flagValue(f))
 			}
 		})

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preflight-email/preflight/internal/dnstest"
+	"github.com/preflight-email/preflight/internal/smtptest"
+	"github.com/preflight-email/preflight/verify"
+)
+
+// cliWorld starts a fake DNS server and one fake MX on loopback and returns
+// the environment that points preflight at them, exactly as an operator
+// would with PREFLIGHT_DNS_RESOLVERS and PREFLIGHT_PROBE_ALLOW_PRIVATE.
+func cliWorld(t *testing.T) map[string]string {
+	t.Helper()
+	dns := dnstest.NewServer(t, `
+$ORIGIN test.
+$TTL 300
+@       IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+shop    IN MX 10 mx.shop.test.
+mx.shop IN A  127.0.0.40
+null    IN MX 0 .
+`)
+	port, lns := smtptest.Listen(t, "127.0.0.40")
+	smtptest.Serve(t, lns[0], smtptest.Options{Replies: map[string]smtptest.Reply{
+		"anna@shop.test": smtptest.Accept(),
+	}})
+	return map[string]string{
+		"PREFLIGHT_DNS_RESOLVERS":       dns.Addr,
+		"PREFLIGHT_PROBE_ALLOW_PRIVATE": "true",
+		"PREFLIGHT_PROBE_PORT":          fmt.Sprint(port),
+		"PREFLIGHT_PROBE_HELO":          "probe.preflight.test",
+		"PREFLIGHT_PROBE_MAIL_FROM":     "verify@preflight.test",
+		"PREFLIGHT_STORE_URL":           "sqlite://" + t.TempDir() + "/p.db",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestVerifyJSON(t *testing.T) {
+	env := cliWorld(t)
+	var out, errOut bytes.Buffer
+	stdin := strings.NewReader("anna@shop.test\n\nbob@shop.test\n  x@null.test  \nnot-an-address\n")
+	if err := run(context.Background(), []string{"verify", "--json"}, getenv(env), stdin, &out, &errOut); err != nil {
+		t.Fatalf("run: %v (stderr %s)", err, errOut.String())
+	}
+	want := []struct{ email, verdict, reason string }{
+		{"anna@shop.test", "deliverable", "accepted"},
+		{"bob@shop.test", "undeliverable", "mailbox_not_found"},
+		{"x@null.test", "undeliverable", "no_mail_server"},
+		{"not-an-address", "undeliverable", "invalid_syntax"},
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), out.String())
+	}
+	for i, line := range lines {
+		var r verify.Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i+1, err)
+		}
+		if r.Email != want[i].email || string(r.Verdict) != want[i].verdict || string(r.Reason) != want[i].reason {
+			t.Errorf("line %d = %s %s/%s, want %+v (input order must be kept)", i+1, r.Email, r.Verdict, r.Reason, want[i])
+		}
+	}
+}
+
+func TestVerifyTable(t *testing.T) {
+	env := cliWorld(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"verify", "anna@shop.test", "anna@shop.tset"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"EMAIL", "VERDICT", "anna@shop.test", "deliverable", "domain_not_found"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	env := map[string]string{}
+	tests := []struct {
+		args []string
+		env  map[string]string
+		msg  string
+	}{
+		{nil, env, "missing command"},
+		{[]string{"frobnicate"}, env, "unknown command"},
+		{[]string{"verify", "--no-such-flag"}, env, "unknown flag"},
+		{[]string{"verify"}, env, "no addresses given"},
+		{[]string{"serve"}, map[string]string{"PREFLIGHT_PROBE_PORT": "0"}, "probe.port"},
+		{[]string{"verify", "--dns.timeout=soon", "a@b.test"}, env, "dns.timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, getenv(tt.env), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+			var u usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("err = %v, want a usage error mentioning %q", err, tt.msg)
+			}
+			if code := exitCode(err, &stderr); code != 2 {
+				t.Fatalf("exit code %d, want 2", code)
+			}
+			if !strings.Contains(stderr.String(), tt.msg) {
+				t.Fatalf("stderr %q does not explain the problem", stderr.String())
+			}
+		})
+	}
+	if code := exitCode(nil, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("success exit code %d", code)
+	}
+}
+
+// TestServeShutsDownGracefully starts the service in-process, answers one
+// request and stops cleanly when its context is cancelled.
+func TestServeShutsDownGracefully(t *testing.T) {
+	env := cliWorld(t)
+	port := freePort(t)
+	env["PREFLIGHT_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, getenv(env), nil, &bytes.Buffer{}, &bytes.Buffer{}) }()
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=anna@shop.test", port)
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("service did not come up: %v", err)
+	}
+	var r verify.Result
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Verdict != "deliverable" {
+		t.Fatalf("verify through the service: %v %+v", err, r)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v on shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
