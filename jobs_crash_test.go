@@ -105,7 +105,7 @@ type server struct {
 	logs *bytes.Buffer
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,9 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startServer(t *testing.T, bin, dbPath string, w *crashWorld) *server {
+// startServer runs `preflight serve` against the world, with extraEnv
+// (KEY=value) added to its environment.
+func startServer(t testing.TB, bin, dbPath string, w *crashWorld, extraEnv ...string) *server {
 	t.Helper()
 	port := freePort(t)
 	cmd := exec.Command(bin, "serve")
@@ -134,6 +136,7 @@ func startServer(t *testing.T, bin, dbPath string, w *crashWorld) *server {
 		"PREFLIGHT_JOBS_CONCURRENCY=64",
 		"PREFLIGHT_LOG_LEVEL=info",
 	}
+	cmd.Env = append(cmd.Env, extraEnv...)
 	s := &server{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
@@ -160,7 +163,7 @@ func startServer(t *testing.T, bin, dbPath string, w *crashWorld) *server {
 }
 
 // kill9 ends the process with SIGKILL: no deferred function, no flush.
-func (s *server) kill9(t *testing.T) {
+func (s *server) kill9(t testing.TB) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -176,9 +179,14 @@ type jobStatus struct {
 	Counts    map[string]int `json:"counts"`
 }
 
-func (s *server) upload(t *testing.T, body []byte) string {
+func (s *server) upload(t testing.TB, body []byte) string {
 	t.Helper()
-	resp, err := http.Post(s.base+"/v1/jobs", "text/csv", bytes.NewReader(body))
+	return s.uploadFrom(t, bytes.NewReader(body))
+}
+
+func (s *server) uploadFrom(t testing.TB, body io.Reader) string {
+	t.Helper()
+	resp, err := http.Post(s.base+"/v1/jobs", "text/csv", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +199,7 @@ func (s *server) upload(t *testing.T, body []byte) string {
 	return st.ID
 }
 
-func (s *server) status(t *testing.T, id string) jobStatus {
+func (s *server) status(t testing.TB, id string) jobStatus {
 	t.Helper()
 	resp, err := http.Get(s.base + "/v1/jobs/" + id)
 	if err != nil {
@@ -205,9 +213,14 @@ func (s *server) status(t *testing.T, id string) jobStatus {
 	return st
 }
 
-func (s *server) waitDone(t *testing.T, id string) jobStatus {
+func (s *server) waitDone(t testing.TB, id string) jobStatus {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	return s.waitDoneFor(t, id, 60*time.Second)
+}
+
+func (s *server) waitDoneFor(t testing.TB, id string, limit time.Duration) jobStatus {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		st := s.status(t, id)
 		if st.Status == "done" {
@@ -220,7 +233,7 @@ func (s *server) waitDone(t *testing.T, id string) jobStatus {
 	}
 }
 
-func (s *server) results(t *testing.T, id string) []byte {
+func (s *server) results(t testing.TB, id string) []byte {
 	t.Helper()
 	resp, err := http.Get(s.base + "/v1/jobs/" + id + "/results")
 	if err != nil {
@@ -257,6 +270,14 @@ func settled(t *testing.T, dbPath, id string) map[string]bool {
 	return out
 }
 
+func buildBinary(t testing.TB, bin string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
 // TestJobSurvivesKill9 runs the real binary: one uninterrupted run for
 // reference, then a run that is killed with SIGKILL in the middle of the
 // job and restarted on the same database. The restarted process resumes
@@ -269,10 +290,7 @@ func TestJobSurvivesKill9(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "preflight")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	buildBinary(t, bin)
 	w := newCrashWorld(t)
 
 	ref := startServer(t, bin, filepath.Join(dir, "ref.db"), w)

@@ -234,10 +234,12 @@ func (w *writer) outstanding() int {
 
 func newWriter(m *Manager, pk int64, fail context.CancelCauseFunc) *writer {
 	w := &writer{
-		m:        m,
-		pk:       pk,
-		fail:     fail,
-		in:       make(chan answer, m.cfg.FlushRows),
+		m:    m,
+		pk:   pk,
+		fail: fail,
+		// Room for every answer that can be outstanding, so that checks
+		// never wait on a commit.
+		in:       make(chan answer, max(m.cfg.FlushRows, m.cfg.Concurrency)),
 		done:     make(chan struct{}),
 		inflight: make(map[string]struct{}),
 	}
@@ -314,6 +316,21 @@ func (w *writer) loop() {
 				return
 			}
 			batch = append(batch, a)
+			// Take what else has arrived, so that under load one commit
+			// carries everything that queued up during the last one.
+		more:
+			for {
+				select {
+				case a, ok := <-w.in:
+					if !ok {
+						flush()
+						return
+					}
+					batch = append(batch, a)
+				default:
+					break more
+				}
+			}
 			// Commit when the batch is full, or when it holds every
 			// answer still to come: nothing is gained by waiting then.
 			if len(batch) >= w.m.cfg.FlushRows || len(batch) >= w.outstanding() {
