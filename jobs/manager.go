@@ -72,6 +72,9 @@ type Manager struct {
 	boot time.Time
 	// sem bounds the checks in flight over all jobs.
 	sem chan struct{}
+	// saveTries and saveWait govern retries of a failed result commit.
+	saveTries int
+	saveWait  time.Duration
 
 	mu      sync.Mutex
 	base    context.Context // runners' parent, set by Start
@@ -126,6 +129,9 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 		boot: time.Now(),
 		sem:  make(chan struct{}, cfg.Concurrency),
 		runs: make(map[int64]*run),
+		// About half a minute in all: long enough for a lock to pass.
+		saveTries: 8,
+		saveWait:  50 * time.Millisecond,
 	}, nil
 }
 

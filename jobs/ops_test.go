@@ -403,3 +403,44 @@ func TestBlocked(t *testing.T) {
 		}
 	}
 }
+
+// failingStorage fails every save.
+type failingStorage struct{ storage }
+
+var errDiskFull = errors.New("disk full")
+
+func (failingStorage) save(context.Context, int64, []answer) error { return errDiskFull }
+
+// TestStorageFailureFailsJob: when results cannot be committed, the job
+// ends failed, with a message that names no internals, and its callback
+// is still sent.
+func TestStorageFailureFailsJob(t *testing.T) {
+	hook := newHookServer(t, 0)
+	db, _ := openDB(t)
+	m, err := New(context.Background(), Config{WebhookAllowPrivate: true}, db, Deps{Verifier: newRuleVerifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.st = failingStorage{m.st}
+	m.saveTries, m.saveWait = 2, time.Millisecond
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	st, err := m.Create(context.Background(), strings.NewReader("email\na@x.example\nb@x.example\n"), CreateOptions{CallbackURL: hook.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := waitState(t, m, st.ID, Failed)
+	if s.Error != "results could not be stored" || strings.Contains(s.Advice, "disk") {
+		t.Errorf("error %q, advice %q", s.Error, s.Advice)
+	}
+	select {
+	case <-hook.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback for the failed job")
+	}
+	if err := m.Export(context.Background(), st.ID, io.Discard, ExportOptions{}); !errors.Is(err, ErrNotDone) {
+		t.Errorf("export of a failed job: %v", err)
+	}
+}

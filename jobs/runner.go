@@ -348,9 +348,9 @@ func (w *writer) loop() {
 // not follow the run's context.
 func (w *writer) save(batch []answer) error {
 	ctx := context.Background()
-	wait := 50 * time.Millisecond
+	wait := w.m.saveWait
 	var err error
-	for range 8 {
+	for range w.m.saveTries {
 		if err = w.m.st.save(ctx, w.pk, batch); err == nil {
 			return nil
 		}
