@@ -20,7 +20,7 @@ import (
 // MX hosts, 127.0.0.2 to 127.0.0.21) through a job on the real pipeline,
 // and reports addresses per second, SMTP sessions per address and the 421
 // replies the fakes gave.
-func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config) {
+func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc Config) {
 	const n, hosts, domains = 20000, 20, 200
 	csv, known := listCSV(domainNames(domains), n, 10)
 	b.ReportAllocs()
@@ -33,7 +33,7 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config) {
 			return o
 		}, pc)
 		db, _ := openDB(b)
-		m := newManager(b, db, Config{}, w.v)
+		m := newManager(b, db, jc, w.v)
 		b.StartTimer()
 		start := time.Now()
 		st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
@@ -62,7 +62,7 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config) {
 // BenchmarkThroughput: limiters wide open.
 func BenchmarkThroughput(b *testing.B) {
 	benchList(b, func(int) smtptest.Options { return smtptest.Options{} },
-		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, MaxSessionsPerHost: 4, MaxSessions: 200, BatchSize: 100})
+		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, MaxSessionsPerHost: 4, MaxSessions: 200, BatchSize: 100}, Config{})
 }
 
 // BenchmarkPoliteness: every fake turns away a client that opens more
@@ -71,7 +71,7 @@ func BenchmarkThroughput(b *testing.B) {
 // sessions per host, 20 RCPTs per transaction).
 func BenchmarkPoliteness(b *testing.B) {
 	benchList(b, func(int) smtptest.Options { return smtptest.Options{SessionsPerSecond: 5, SessionBurst: 5} },
-		probe.Config{})
+		probe.Config{}, Config{})
 }
 
 func waitStateFor(t testing.TB, m *Manager, id string, want State, limit time.Duration) Status {
@@ -188,8 +188,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // BenchmarkPolitenessEager is the same list with a probe configured too
 // eagerly for these servers (8 sessions per host at once, no rate limit):
-// the 421 banners it meets make it back off the host.
+// the 421 banners it meets make it back off the host, and the addresses
+// still rate-limited after its attempts are asked again by the job.
 func BenchmarkPolitenessEager(b *testing.B) {
 	benchList(b, func(int) smtptest.Options { return smtptest.Options{SessionsPerSecond: 5, SessionBurst: 5} },
-		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, MaxSessionsPerHost: 8, MaxSessions: 200, BackoffMin: time.Second})
+		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, MaxSessionsPerHost: 8, MaxSessions: 200, BackoffMin: time.Second},
+		Config{GreylistDelay: 2 * time.Second})
 }

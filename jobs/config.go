@@ -22,9 +22,10 @@ type Config struct {
 	// the verifier's own probe timeout, so that a slow server's answer is
 	// waited for rather than recorded as a timeout.
 	CheckTimeout time.Duration
-	// GreylistDelay is the pause before a greylisted address is asked again
-	// (default 5 minutes); GreylistAttempts is how many times it is asked
-	// again (default 3) before it settles on unknown.
+	// GreylistDelay is the pause before a greylisted (or, after the probe's
+	// own backoff, still rate-limited) address is asked again (default 5
+	// minutes); GreylistAttempts is how many times it is asked again
+	// (default 3) before it settles on unknown.
 	GreylistDelay    time.Duration
 	GreylistAttempts int
 	// FlushRows and FlushInterval batch result writes: a transaction

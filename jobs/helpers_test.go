@@ -26,6 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 //	full…  risky          mailbox_full       35
 //	catch… risky          catch_all          30 (flags.catch_all)
 //	grey…  unknown        greylisted         15 (every time)
+//	busy…  unknown        rate_limited       20 (every time)
 //	no "@" undeliverable  invalid_syntax     100
 //	…@gmial.com gets the suggestion …@gmail.com
 //	anything else: deliverable, accepted, 2
@@ -102,6 +103,8 @@ func rule(email string) verify.Result {
 		r.Flags.CatchAll = true
 	case strings.HasPrefix(local, "grey"):
 		r.Verdict, r.Reason, r.Risk = outcome.Unknown, outcome.Greylisted, 15
+	case strings.HasPrefix(local, "busy"):
+		r.Verdict, r.Reason, r.Risk = outcome.Unknown, outcome.RateLimited, 20
 	default:
 		r.Verdict, r.Reason, r.Risk = outcome.Deliverable, outcome.Accepted, 2
 	}

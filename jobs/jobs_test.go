@@ -253,13 +253,14 @@ func TestCallbackURLChecked(t *testing.T) {
 
 // TestGreylistRetry: a greylisted address is asked again through Recheck
 // after the delay, and settles with the answer it then gets; one that
-// stays greylisted settles on unknown after GreylistAttempts retries.
+// stays greylisted (or rate-limited) settles on unknown after
+// GreylistAttempts retries.
 func TestGreylistRetry(t *testing.T) {
 	db, _ := openDB(t)
 	v := newRuleVerifier()
 	v.greyFirst["later@grey.example"] = 2
 	m := newManager(t, db, Config{GreylistDelay: 20 * time.Millisecond, GreylistAttempts: 3}, v)
-	st, err := m.Create(context.Background(), strings.NewReader("email\nlater@grey.example\ngrey.always@grey.example\nok@fine.example\n"), CreateOptions{})
+	st, err := m.Create(context.Background(), strings.NewReader("email\nlater@grey.example\ngrey.always@grey.example\nok@fine.example\nbusy@busy.example\n"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,10 @@ func TestGreylistRetry(t *testing.T) {
 	if vc, rc := v.calls("grey.always@grey.example"); vc != 1 || rc != 3 {
 		t.Errorf("grey.always@: %d Verify + %d Recheck, want 1 + 3", vc, rc)
 	}
-	if s.Counts[outcome.Deliverable] != 2 || s.Counts[outcome.Unknown] != 1 || s.Reasons[outcome.Greylisted] != 1 {
+	if vc, rc := v.calls("busy@busy.example"); vc != 1 || rc != 3 {
+		t.Errorf("busy@ (rate-limited): %d Verify + %d Recheck, want 1 + 3", vc, rc)
+	}
+	if s.Counts[outcome.Deliverable] != 2 || s.Counts[outcome.Unknown] != 2 || s.Reasons[outcome.Greylisted] != 1 || s.Reasons[outcome.RateLimited] != 1 {
 		t.Errorf("counts %v, reasons %v", s.Counts, s.Reasons)
 	}
 }

@@ -163,10 +163,11 @@ func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
 }
 
 // answer turns a check's result into what is stored: a final result, or a
-// deferral when the server greylisted us and retries are left.
+// deferral when the server greylisted or rate-limited us and retries are
+// left.
 func (m *Manager) answer(a address, r verify.Result) answer {
 	tries := a.tries + 1
-	if r.Reason == outcome.Greylisted && tries <= m.cfg.GreylistAttempts {
+	if retryable(r.Reason) && tries <= m.cfg.GreylistAttempts {
 		return answer{key: a.key, tries: tries, retryAt: time.Now().Add(m.cfg.GreylistDelay)}
 	}
 	res, err := json.Marshal(r)
@@ -177,6 +178,14 @@ func (m *Manager) answer(a address, r verify.Result) answer {
 		key: a.key, tries: tries, settled: true,
 		verdict: r.Verdict, risk: r.Risk, reason: r.Reason, suggest: r.Suggestion, result: res,
 	}
+}
+
+// retryable reports whether an answer is worth asking for again later: a
+// greylisting server accepts a retry after a delay, and a server that
+// rate-limited us (421) even after the probe backed off may have calmed
+// down by then. Both share GreylistDelay and GreylistAttempts.
+func retryable(r outcome.Reason) bool {
+	return r == outcome.Greylisted || r == outcome.RateLimited
 }
 
 // interleave reorders a page sorted by domain so that domains take turns
