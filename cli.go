@@ -22,6 +22,9 @@ const usage = `Preflight checks whether a message to an address would hard-bounc
 Usage:
   preflight serve [flags]                 start the HTTP API (default :8080)
   preflight verify [--json] [EMAIL...]    verify addresses (one per line on stdin when none given)
+  preflight verify --file IN.csv --out OUT.csv
+                                          verify a CSV list locally, with a progress bar;
+                                          re-run with the same --out to resume
   preflight bounce [--json] [TEXT...]     explain a bounce reply (one per line on stdin when none given; --file bounce.eml for a DSN)
   preflight help                          show this help
 
@@ -35,7 +38,7 @@ then flags. See README.md for the list.
 // that tests can drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"missing command: serve or verify"}
+		return usageError{"missing command: serve, verify or bounce"}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
@@ -48,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return usageError{fmt.Sprintf("unknown command %q: want serve or verify", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q: want serve, verify or bounce", cmd)}
 	}
 }
 
