@@ -22,8 +22,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/net/idna"
 
 	"github.com/preflight-email/preflight/outcome"
@@ -130,7 +132,26 @@ type List struct {
 	policy Policy
 	log    *slog.Logger
 	now    func() time.Time
+	// hits remembers recent lookups, since every /v1/verify call asks.
+	// Every write through this List purges it; lookupTTL bounds how stale
+	// it can be when another instance writes to a shared store.
+	hits *lru.Cache[string, cachedLookup]
+	// gen changes after every write, so that a lookup that raced a write
+	// does not cache what it read before the write.
+	gen atomic.Uint64
 }
+
+type cachedLookup struct {
+	entry   Entry
+	found   bool
+	expires time.Time
+}
+
+// lookupTTL and lookupCacheSize bound the lookup cache.
+const (
+	lookupTTL       = 5 * time.Second
+	lookupCacheSize = 65536
+)
 
 // New opens the list in db, creating its tables if needed.
 func New(ctx context.Context, db *store.DB, p Policy, logger *slog.Logger) (*List, error) {
@@ -148,7 +169,11 @@ func New(ctx context.Context, db *store.DB, p Policy, logger *slog.Logger) (*Lis
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedStore, db.Dialect)
 	}
-	return &List{st: st, policy: p.withDefaults(), log: logger, now: time.Now}, nil
+	hits, err := lru.New[string, cachedLookup](lookupCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &List{st: st, policy: p.withDefaults(), log: logger, now: time.Now, hits: hits}, nil
 }
 
 // Close releases the list's prepared statements; the database stays open.
@@ -210,6 +235,7 @@ func (l *List) Ingest(ctx context.Context, events []Event) ([]Applied, error) {
 		}
 	}
 	out := make([]Applied, len(recs))
+	defer l.invalidate()
 	err := l.st.write(ctx, func(tx writer) error {
 		for i := range recs {
 			a, err := l.apply(ctx, tx, &recs[i])
@@ -391,6 +417,10 @@ func isASCII(s string) bool {
 // Lookup returns the entry of a suppressed address. It is one primary-key
 // read, cheap enough for every verification.
 func (l *List) Lookup(ctx context.Context, email string) (Entry, bool, error) {
+	now, gen := l.now(), l.gen.Load()
+	if c, ok := l.hits.Get(email); ok && now.Before(c.expires) {
+		return c.entry, c.found, nil
+	}
 	e, _, err := normalize(email)
 	if err != nil {
 		return Entry{}, false, err
@@ -399,7 +429,16 @@ func (l *List) Lookup(ctx context.Context, email string) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("suppression lookup: %w", err)
 	}
+	if l.gen.Load() == gen {
+		l.hits.Add(email, cachedLookup{entry: ent, found: ok, expires: now.Add(lookupTTL)})
+	}
 	return ent, ok, nil
+}
+
+// invalidate forgets cached lookups after a write.
+func (l *List) invalidate() {
+	l.gen.Add(1)
+	l.hits.Purge()
 }
 
 // Remove un-suppresses an address by hand and keeps the reason in the
@@ -415,6 +454,7 @@ func (l *List) Remove(ctx context.Context, email, reason string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	defer l.invalidate()
 	ok, err := l.st.remove(ctx, e, reason, l.now().UTC())
 	if err != nil {
 		return false, fmt.Errorf("suppression remove: %w", err)

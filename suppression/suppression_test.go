@@ -504,3 +504,25 @@ func jsonIndent(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
 }
+
+// TestLookupCacheSeesWrites: a cached "not suppressed" must not hide a
+// bounce ingested a moment later, nor a cached entry an un-suppress.
+func TestLookupCacheSeesWrites(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	ctx := context.Background()
+	if _, ok, err := l.Lookup(ctx, "cache@example.com"); err != nil || ok {
+		t.Fatalf("fresh lookup = %v, %v; want not suppressed", ok, err)
+	}
+	if _, err := l.Ingest(ctx, []Event{{Email: "cache@example.com", Message: "550 5.1.1 User unknown", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := l.Lookup(ctx, "cache@example.com"); err != nil || !ok {
+		t.Fatalf("after a hard bounce: %v, %v; want suppressed", ok, err)
+	}
+	if _, err := l.Remove(ctx, "cache@example.com", "confirmed by the customer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := l.Lookup(ctx, "cache@example.com"); err != nil || ok {
+		t.Fatalf("after un-suppress: %v, %v; want not suppressed", ok, err)
+	}
+}
