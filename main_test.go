@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -148,6 +149,17 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Fatalf("verify through the service: %v %+v", err, r)
 	}
 	resp.Body.Close()
+	mresp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"preflight_probe_sessions_total 1", "preflight_probe_rcpts_total", `preflight_verifications_total{reason="accepted",verdict="deliverable"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
