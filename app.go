@@ -21,6 +21,7 @@ type app struct {
 	log      *slog.Logger
 	verifier *verify.Verifier
 	prober   *probe.Engine
+	lists    *disposable.List
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -49,7 +50,7 @@ func newApp(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*app,
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, lists: lists}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
 		helo, mailFrom := identity(cfg.Probe, log)

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -81,6 +84,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled)
+
+	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
+	// keeps the lists in force.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			if err := a.lists.Reload(cfg.Lists.Overrides); err != nil {
+				log.Error("reloading lists failed; the previous lists stay in force", "err", err)
+				continue
+			}
+			d, f, r := a.lists.Counts()
+			log.Info("lists reloaded", "disposable", d, "free", f, "role", r)
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
