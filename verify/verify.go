@@ -159,8 +159,9 @@ func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
 	return r
 }
 
-// Offline runs only the stages that need no network: syntax, lists and
-// scoring. It is the fast path of bulk pre-screening and of benchmarks.
+// Offline runs only the stages that need no I/O: syntax, lists and
+// scoring. It gives what the pipeline knows before any DNS or SMTP, at a
+// few hundred nanoseconds an address (BenchmarkOffline).
 func (v *Verifier) Offline(email string) Result {
 	a := assessment{input: email}
 	if !v.syntaxStage(context.Background(), &a) {
