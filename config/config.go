@@ -167,7 +167,7 @@ func defaults() map[string]any {
 		"verify.probe_timeout":        90 * time.Second,
 		"verify.cache_ttl":            24 * time.Hour,
 		"verify.unknown_cache_ttl":    5 * time.Minute,
-		"verify.cache_size":           200000,
+		"verify.cache_size":           100000,
 		"verify.batch_max":            100,
 		"lists.overrides":             "",
 		"store.url":                   "sqlite://preflight.db",

@@ -150,7 +150,7 @@ type cachedLookup struct {
 // lookupTTL and lookupCacheSize bound the lookup cache.
 const (
 	lookupTTL       = 5 * time.Second
-	lookupCacheSize = 65536
+	lookupCacheSize = 8192
 )
 
 // New opens the list in db, creating its tables if needed.
