@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/preflight-email/preflight/internal/dnstest"
 	"github.com/preflight-email/preflight/internal/smtptest"
+	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/verify"
 )
 
@@ -168,5 +171,46 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+}
+
+// TestVerifyConsultsExistingStore: the CLI reads the service's suppression
+// list when the store exists, and creates no store when it does not.
+func TestVerifyConsultsExistingStore(t *testing.T) {
+	env := cliWorld(t)
+	path := strings.TrimPrefix(env["PREFLIGHT_STORE_URL"], "sqlite://")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("the CLI created a store it did not need")
+	}
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["PREFLIGHT_STORE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := suppression.New(ctx, db, suppression.Policy{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := list.Ingest(ctx, []suppression.Event{{Email: "anna@shop.test", Message: "550 5.1.1 User unknown", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	list.Close()
+	db.Close()
+
+	out.Reset()
+	if err := run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var r verify.Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Reason != "suppressed" || r.Suppression == nil {
+		t.Fatalf("got %s/%s, want undeliverable/suppressed from the existing store", r.Verdict, r.Reason)
 	}
 }

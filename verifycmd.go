@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/verify"
 )
 
@@ -31,7 +35,12 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	if cfg.Log.Level == "debug" {
 		log = newLogger(cfg.Log, stderr)
 	}
-	a, err := newApp(cfg, log, nil)
+	sup, closeSup, err := localSuppressions(ctx, cfg.Store.URL, log)
+	if err != nil {
+		return err
+	}
+	defer closeSup()
+	a, err := newApp(cfg, log, sup)
 	if err != nil {
 		return err
 	}
@@ -169,4 +178,29 @@ func oneLine(s string, n int) string {
 		s = s[:n-1] + "…"
 	}
 	return s
+}
+
+// localSuppressions opens the suppression list of the store named by
+// store.url when that store already exists, so that the CLI answers
+// "suppressed" for addresses the service has suppressed. The CLI never
+// creates a store of its own: without one it runs without the list.
+func localSuppressions(ctx context.Context, storeURL string, log *slog.Logger) (verify.Suppressions, func(), error) {
+	none := func() {}
+	path, ok := strings.CutPrefix(storeURL, "sqlite://")
+	if !ok {
+		return nil, none, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, none, nil
+	}
+	db, err := store.Open(ctx, storeURL)
+	if err != nil {
+		return nil, none, err
+	}
+	list, err := suppression.New(ctx, db, suppression.Policy{}, log)
+	if err != nil {
+		db.Close()
+		return nil, none, fmt.Errorf("suppression list: %w", err)
+	}
+	return list, func() { list.Close(); db.Close() }, nil
 }
