@@ -90,7 +90,7 @@ func (m *Manager) work(ctx context.Context, j jobRecord) error {
 				break
 			}
 			last := page[len(page)-1]
-			after = cursor{last.domain, last.key}
+			after = cursor{set: true, domain: last.domain, key: last.key}
 		}
 		// Let every answer of the pass reach the database before counting
 		// what is left.

@@ -349,6 +349,12 @@ func placeholdersFrom(first, n int) string {
 }
 
 func (s *sqliteStorage) pending(ctx context.Context, pk int64, after cursor, limit int) ([]address, error) {
+	if !after.set {
+		// No "> ('', '')" here: it would skip the empty key.
+		return s.addresses(ctx, `SELECT akey, domain, tries FROM job_addresses
+			WHERE job = ? AND state = 0
+			ORDER BY domain, akey LIMIT ?`, pk, limit)
+	}
 	return s.addresses(ctx, `SELECT akey, domain, tries FROM job_addresses
 		WHERE job = ? AND state = 0 AND (domain, akey) > (?, ?)
 		ORDER BY domain, akey LIMIT ?`, pk, after.domain, after.key, limit)

@@ -107,8 +107,12 @@ type address struct {
 }
 
 // cursor is a position in (domain, key) order; the zero cursor is the
-// start.
-type cursor struct{ domain, key string }
+// start. set tells a position from the start: ("", "") is a real key, the
+// one of an empty email cell, and it sorts first.
+type cursor struct {
+	set         bool
+	domain, key string
+}
 
 // answer is the outcome of one check.
 type answer struct {
