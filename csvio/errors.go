@@ -27,8 +27,8 @@ var (
 	// as *LimitError.
 	ErrTooLarge = errors.New("the file is too large")
 	// ErrRagged: a row that cannot be read: an unterminated quoted field, a
-	// stray quote inside a quoted field, or a row over 1 MiB. Comes as
-	// *LineError.
+	// stray quote inside a quoted field, a row over 1 MiB, or a row with
+	// more fields than Limits.MaxFields. Comes as *LineError.
 	ErrRagged = errors.New("malformed row")
 )
 

@@ -25,10 +25,21 @@ import (
 // otherwise pull the rest of the file into one field.
 const maxRecordBytes = 1 << 20
 
-// Limits bounds what a Reader accepts. Zero means unlimited.
+// DefaultMaxFields is the number of fields a row may have when
+// Limits.MaxFields is zero. The widest real exports (Mailchimp, HubSpot
+// with custom properties) have a few hundred columns.
+const DefaultMaxFields = 1024
+
+// Limits bounds what a Reader accepts. Zero means unlimited, except for
+// MaxFields.
 type Limits struct {
 	MaxRows  int   // data rows (header and blank rows not counted)
 	MaxBytes int64 // bytes of the decompressed input, BOM included
+	// MaxFields bounds the fields of one row, header included: 0 means
+	// DefaultMaxFields and a negative value no limit. It is on by default
+	// because a row of many tiny fields costs far more memory than its
+	// bytes (a string header per field), and no contact list needs it.
+	MaxFields int
 }
 
 // Record is one data row.
@@ -63,6 +74,9 @@ func NewReader(r io.Reader, column string, lim Limits) (*Reader, error) {
 	dr, err := Decompress(r)
 	if err != nil {
 		return nil, err
+	}
+	if lim.MaxFields == 0 {
+		lim.MaxFields = DefaultMaxFields
 	}
 	br := bufio.NewReaderSize(&limitReader{r: dr, limit: lim.MaxBytes}, SampleSize)
 	d, err := Sniff(br, column)
@@ -126,7 +140,7 @@ func (r *Reader) BytesRead() int64 {
 // A quote inside an unquoted field (Jane "JJ" Doe) is kept as a literal
 // character. Errors are sticky: after one, Next returns it again. They are
 // a *LineError wrapping ErrRagged (unterminated quoted field, stray quote
-// in a quoted field, row over 1 MiB), a *LimitError (ErrTooManyRows,
+// in a quoted field, row over 1 MiB or over Limits.MaxFields fields), a *LimitError (ErrTooManyRows,
 // ErrTooLarge), an error wrapping ErrNotCSV (damaged gzip data), or an I/O
 // error of the source.
 func (r *Reader) Next() (Record, error) {
@@ -163,7 +177,7 @@ func (r *Reader) read() ([]string, int, error) {
 	if err == nil {
 		line, _ := r.cr.FieldPos(0)
 		r.t.release(off)
-		return fields, line, nil
+		return r.checkWidth(fields, line)
 	}
 	if err == io.EOF {
 		return nil, 0, io.EOF
@@ -183,6 +197,15 @@ func (r *Reader) read() ([]string, int, error) {
 	return nil, 0, fmt.Errorf("csvio: read input: %w", err)
 }
 
+// checkWidth refuses a record with more than Limits.MaxFields fields.
+func (r *Reader) checkWidth(fields []string, line int) ([]string, int, error) {
+	if n := r.lim.MaxFields; n > 0 && len(fields) > n {
+		return nil, 0, &LineError{Line: line, Err: ErrRagged,
+			Msg: fmt.Sprintf("%d fields; at most %d per row", len(fields), n)}
+	}
+	return fields, line, nil
+}
+
 // recover handles a parse error of the strict reader. A bare quote in an
 // unquoted field is harmless: the row is parsed again with LazyQuotes and
 // kept if every quoted field in it is well formed. Quote errors inside
@@ -193,7 +216,7 @@ func (r *Reader) recover(pe *csv.ParseError, off int64) ([]string, int, error) {
 	if errors.Is(pe.Err, csv.ErrBareQuote) {
 		if rec, ok := relaxed(raw, r.d.Delimiter); ok {
 			r.t.release(off)
-			return rec, pe.StartLine, nil
+			return r.checkWidth(rec, pe.StartLine)
 		}
 		return nil, 0, &LineError{Line: pe.StartLine, Err: ErrRagged,
 			Msg: "a quote (\") in the middle of a field breaks the row; put the field in quotes and double the quotes inside it (\"\")"}

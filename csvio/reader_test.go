@@ -266,6 +266,17 @@ func TestReader(t *testing.T) {
 			lines:   []int{2, 3, 4, 5, 6, 7}},
 		{name: "too_large", file: "mailchimp.csv", lim: Limits{MaxBytes: 1 << 10},
 			err: ErrTooLarge, errText: "the limit is 1 KiB once uncompressed"},
+		{name: "too_many_fields", file: "ragged.csv", lim: Limits{MaxFields: 4},
+			dialect: &dialect{',', true, 0, 3},
+			emails:  []string{"a@example.com"},
+			lines:   []int{2},
+			err:     ErrRagged, errLine: 3, errText: "line 3: 5 fields; at most 4 per row"},
+		{name: "fields_at_limit", file: "ragged.csv", lim: Limits{MaxFields: 5},
+			dialect: &dialect{',', true, 0, 3},
+			emails:  []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"},
+			lines:   []int{2, 3, 6, 8}},
+		{name: "header_too_wide", file: "ragged.csv", lim: Limits{MaxFields: 2},
+			err: ErrRagged, errText: "line 1: 3 fields; at most 2 per row"},
 		{name: "bytes_at_limit", file: "mailchimp.csv", lim: Limits{MaxBytes: 1572},
 			dialect: &dialect{',', true, 0, 23},
 			emails:  []string{"ann.lee@example.com", "bob.stone@example.org", "carla@example.net", "dmitri@example.com", "eve@example.co.uk", "FRANK@EXAMPLE.COM"},
@@ -492,6 +503,43 @@ func TestLongRecord(t *testing.T) {
 	}
 	if len(res.recs) != 2 {
 		t.Errorf("%d rows before the error; want 2", len(res.recs))
+	}
+}
+
+// TestWideRow: a row of many tiny fields is refused at its line under the
+// default MaxFields, before it costs a string header per field downstream;
+// a negative MaxFields lets it through.
+func TestWideRow(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("email,name\n")
+	for i := range 5 {
+		fmt.Fprintf(&b, "u%d@example.com,U\n", i)
+	}
+	b.WriteString("wide@example.com")
+	b.WriteString(strings.Repeat(",x", 200000-1))
+	b.WriteString("\nlast@example.com,L\n")
+
+	res := readAll(t, bytes.NewReader(b.Bytes()), "", Limits{})
+	if res.newErr != nil {
+		t.Fatal(res.newErr)
+	}
+	var le *LineError
+	if !errors.As(res.err, &le) || !errors.Is(res.err, ErrRagged) || le.Line != 7 {
+		t.Fatalf("error %v; want *LineError ErrRagged at line 7", res.err)
+	}
+	if want := "line 7: 200000 fields; at most 1024 per row"; res.err.Error() != want {
+		t.Errorf("message %q, want %q", res.err, want)
+	}
+	if len(res.recs) != 5 {
+		t.Errorf("%d rows before the error; want 5", len(res.recs))
+	}
+
+	res = readAll(t, bytes.NewReader(b.Bytes()), "", Limits{MaxFields: -1})
+	if res.newErr != nil || res.err != io.EOF {
+		t.Fatalf("no limit: %v, %v", res.newErr, res.err)
+	}
+	if len(res.recs) != 7 || len(res.recs[5].Fields) != 200000 {
+		t.Errorf("no limit: %d rows, the wide one with %d fields", len(res.recs), len(res.recs[5].Fields))
 	}
 }
 
