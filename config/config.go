@@ -346,12 +346,12 @@ func (c Config) Validate() error {
 	if c.Probe.Port < 1 || c.Probe.Port > 65535 {
 		bad("probe.port", "must be 1-65535, got %d", c.Probe.Port)
 	}
-	if c.Probe.HELO != "" && (strings.ContainsAny(c.Probe.HELO, " \t\r\n@") || !strings.Contains(c.Probe.HELO, ".")) {
+	if c.Probe.HELO != "" && (strings.ContainsAny(c.Probe.HELO, " \t\r\n@") || !strings.Contains(c.Probe.HELO, ".") || !isASCII(c.Probe.HELO)) {
 		bad("probe.helo", "must be a fully qualified host name (RFC 5321 §4.1.1.1), got %q", c.Probe.HELO)
 	}
 	if c.Probe.MailFrom != "" {
 		at := strings.LastIndexByte(c.Probe.MailFrom, '@')
-		if at < 1 || at == len(c.Probe.MailFrom)-1 || strings.ContainsAny(c.Probe.MailFrom, " \t\r\n<>") {
+		if at < 1 || at == len(c.Probe.MailFrom)-1 || strings.ContainsAny(c.Probe.MailFrom, " \t\r\n<>") || !isASCII(c.Probe.MailFrom) {
 			bad("probe.mail_from", "must be an address like verify@example.com, got %q", c.Probe.MailFrom)
 		}
 	}
@@ -434,4 +434,15 @@ func (c Config) Validate() error {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// isASCII reports whether s is plain ASCII: the probe's HELO name and
+// reverse path must not need SMTPUTF8 (RFC 6531) to be sent.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

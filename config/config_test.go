@@ -73,6 +73,8 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{map[string]string{"PREFLIGHT_HTTP_ADDR": "8080"}, "http.addr"},
 		{map[string]string{"PREFLIGHT_PROBE_HELO": "localhost"}, "probe.helo"},
 		{map[string]string{"PREFLIGHT_PROBE_MAIL_FROM": "nobody"}, "probe.mail_from"},
+		{map[string]string{"PREFLIGHT_PROBE_MAIL_FROM": "prüfung@example.com"}, "probe.mail_from"},
+		{map[string]string{"PREFLIGHT_PROBE_HELO": "prüfung.example.com"}, "probe.helo"},
 		{map[string]string{"PREFLIGHT_PROBE_BATCH_SIZE": "500"}, "probe.batch_size"},
 		{map[string]string{"PREFLIGHT_STORE_URL": "mysql://x"}, "store.url"},
 		{map[string]string{"PREFLIGHT_LOG_LEVEL": "loud"}, "log.level"},

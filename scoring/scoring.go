@@ -65,7 +65,7 @@ func smtpIs(r outcome.Reason) func(Evidence) bool {
 }
 
 // rules is ordered from the most certain evidence to the least. Risk bands:
-// 95–100 certain hard bounce, 50–70 likely, 15–45 unknown or risky, 0–2 safe.
+// 95–100 certain hard bounce, 50–70 likely, 10–45 unknown or risky, 0 safe.
 // The figures are our calibration from the bounce facts in DOMAIN.md: a
 // catch-all accepts everything and bounces later for a share of addresses,
 // disposable inboxes expire within hours or days, a full mailbox is often an
@@ -93,7 +93,7 @@ var rules = [...]Rule{
 		smtpIs(outcome.MailboxFull)},
 	{outcome.CatchAll, outcome.Risky, 25, "accepted, but the domain accepts any address (catch-all)",
 		func(e Evidence) bool { return e.SMTP == outcome.Accepted && e.CatchAll == CatchAllYes }},
-	{outcome.Accepted, outcome.Deliverable, 2, "accepted; the catch-all test gave no answer",
+	{outcome.Accepted, outcome.Risky, 10, "accepted, but the catch-all test gave no answer: the domain may accept any address",
 		func(e Evidence) bool { return e.SMTP == outcome.Accepted && e.CatchAll == CatchAllUnknown }},
 	{outcome.Accepted, outcome.Deliverable, 0, "accepted on a domain that rejects unknown addresses",
 		smtpIs(outcome.Accepted)},

@@ -29,7 +29,7 @@ func TestScore(t *testing.T) {
 		{"disposable but missing", with(func(e *Evidence) { e.Disposable = true; e.SMTP = outcome.MailboxNotFound }), outcome.Undeliverable, outcome.MailboxNotFound},
 		{"mailbox full", with(func(e *Evidence) { e.SMTP = outcome.MailboxFull }), outcome.Risky, outcome.MailboxFull},
 		{"catch-all", with(func(e *Evidence) { e.SMTP = outcome.Accepted; e.CatchAll = CatchAllYes }), outcome.Risky, outcome.CatchAll},
-		{"accepted, catch-all unknown", with(func(e *Evidence) { e.SMTP = outcome.Accepted }), outcome.Deliverable, outcome.Accepted},
+		{"accepted, catch-all unknown", with(func(e *Evidence) { e.SMTP = outcome.Accepted }), outcome.Risky, outcome.Accepted},
 		{"accepted", with(func(e *Evidence) { e.SMTP = outcome.Accepted; e.CatchAll = CatchAllNo }), outcome.Deliverable, outcome.Accepted},
 		{"role accepted stays deliverable", with(func(e *Evidence) { e.Role = true; e.SMTP = outcome.Accepted; e.CatchAll = CatchAllNo }), outcome.Deliverable, outcome.Accepted},
 		{"free accepted", with(func(e *Evidence) { e.Free = true; e.SMTP = outcome.Accepted; e.CatchAll = CatchAllNo }), outcome.Deliverable, outcome.Accepted},

@@ -48,6 +48,7 @@ var hosts = []struct {
 		"grey@ok.test":           {Code: 451, Enhanced: "4.7.1", Message: "Greylisted, please try again later"},
 		"blocked@ok.test":        {Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, Client host [127.0.0.1] blocked using zen.spamhaus.org"},
 		"implicit@implicit.test": smtptest.Accept(),
+		"later@ok.test":          {Code: 450, Enhanced: "4.1.1", Message: "<later@ok.test>: Recipient address rejected: User unknown in local recipient table"},
 	}}, nil, "mx.ok.test"},
 	{"127.0.0.3", &smtptest.Options{Default: smtptest.Accept()}, nil, "mx.catchall.test"},
 	{"127.0.0.4", &smtptest.Options{Replies: map[string]smtptest.Reply{"jane@tls.test": smtptest.Accept()}, TLS: true}, nil, "mx.tls.test"},
@@ -218,6 +219,10 @@ func TestEndToEnd(t *testing.T) {
 		{"jane@busy.test", outcome.Unknown, outcome.RateLimited, nil},
 		{"throwaway@mailinator.com", outcome.Risky, outcome.Disposable, nil},
 		{"jane@@ok.test", outcome.Undeliverable, outcome.InvalidSyntax, nil},
+		// A 4xx "user unknown" is no proof: Postfix sends 450 on purpose.
+		{"later@ok.test", outcome.Unknown, outcome.SMTPRejected, nil},
+		// Valid RFC 5322, but no SMTP path can carry it.
+		{`"a>b"@ok.test`, outcome.Unknown, outcome.SMTPRejected, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.email, func(t *testing.T) {
@@ -344,5 +349,29 @@ func TestSuppressedAddress(t *testing.T) {
 	}
 	if r := v.Verify(ctx, "jane@ok.test"); r.Verdict != outcome.Deliverable {
 		t.Fatalf("after un-suppress = %s/%s, want deliverable", r.Verdict, r.Reason)
+	}
+}
+
+// TestCacheTTL: answers that DNS may soon change are kept no longer than
+// DNS itself would keep them.
+func TestCacheTTL(t *testing.T) {
+	v := New(Config{CacheTTL: 24 * time.Hour, UnknownTTL: 5 * time.Minute}, Deps{})
+	defer v.Close()
+	tests := []struct {
+		verdict outcome.Verdict
+		reason  outcome.Reason
+		want    time.Duration
+	}{
+		{outcome.Deliverable, outcome.Accepted, 24 * time.Hour},
+		{outcome.Undeliverable, outcome.MailboxNotFound, 24 * time.Hour},
+		{outcome.Undeliverable, outcome.DomainNotFound, mx.MaxNegativeTTL},
+		{outcome.Undeliverable, outcome.NoMailServer, mx.MaxNegativeTTL},
+		{outcome.Unknown, outcome.DNSError, 0},
+		{outcome.Unknown, outcome.Greylisted, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := v.ttl(Result{Verdict: tt.verdict, Reason: tt.reason}); got != tt.want {
+			t.Errorf("ttl(%s/%s) = %s, want %s", tt.verdict, tt.reason, got, tt.want)
+		}
 	}
 }

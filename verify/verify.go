@@ -171,7 +171,16 @@ func (v *Verifier) Offline(email string) Result {
 }
 
 func (v *Verifier) ttl(r Result) time.Duration {
-	if r.Verdict == outcome.Unknown {
+	switch {
+	case r.Reason == outcome.DNSError:
+		// The resolver layer already remembers a temporary failure for a
+		// few seconds; caching it per address would outlive the outage.
+		return 0
+	case r.Reason == outcome.DomainNotFound || r.Reason == outcome.NoMailServer:
+		// A domain may be registered or get its MX at any time: keep such
+		// answers no longer than negative DNS answers (RFC 2308 §5).
+		return min(v.cfg.CacheTTL, mx.MaxNegativeTTL)
+	case r.Verdict == outcome.Unknown:
 		return v.cfg.UnknownTTL
 	}
 	return v.cfg.CacheTTL
@@ -269,7 +278,7 @@ func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {
 		return true
 	}
 	if !v.cfg.ProbeEnabled || v.deps.Prober == nil {
-		a.ev.SMTP = outcome.Timeout
+		// No SMTP evidence: scoring falls back to what the lists say.
 		a.detail = "SMTP probe disabled (probe.enabled=false)"
 	}
 	return false
@@ -322,9 +331,19 @@ func (v *Verifier) probeAsync(a *assessment) *call {
 			Targets:  targets(bgA.mx.Hosts),
 			SMTPUTF8: bgA.addr.SMTPUTF8,
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, probe.ErrBadRequest):
+			// Valid RFC 5322 syntax that cannot be put in an SMTP path
+			// (a quoted local part with < or >): nothing to ask.
+			res = probe.Result{Reason: outcome.SMTPRejected, Message: "the address cannot be sent in an SMTP RCPT command"}
+		case err != nil:
 			res = probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}
 			bgA.interrupted = true
+		case res.Code/100 == 4 && (res.Reason == outcome.MailboxNotFound || res.Reason == outcome.MailboxDisabled):
+			// "450 4.1.1 User unknown": Postfix sites send 4xx on purpose
+			// to keep the answer non-final (unknown_local_recipient_reject_code),
+			// so it is no proof the mailbox is missing.
+			res.Reason = outcome.SMTPRejected
 		}
 		bgA.probe = &res
 		bgA.ev.SMTP = res.Reason
