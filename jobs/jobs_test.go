@@ -200,6 +200,7 @@ func TestRejectedUploads(t *testing.T) {
 		{"empty", nil, "", csvio.ErrEmpty, 0, false},
 		{"header only", []byte("email,name\n"), "", ErrEmpty, 0, false},
 		{"damaged gzip", gz(t, []byte(many))[:30], "", csvio.ErrNotCSV, 0, false},
+		{"too many fields", []byte("email\na@x.example\nb@x.example" + strings.Repeat(",", csvio.DefaultMaxFields) + "\n"), "", csvio.ErrRagged, 3, false},
 		{"too many rows", []byte(many), "", csvio.ErrTooManyRows, 0, true},
 		{"too large", []byte(big), "", csvio.ErrTooLarge, 0, true},
 		{"too large gzipped", gz(t, []byte(big)), "", csvio.ErrTooLarge, 0, true},

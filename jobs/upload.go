@@ -67,6 +67,20 @@ func (e *UploadError) TooLarge() bool {
 // the runners writing results beside it.
 const uploadChunk = 2000
 
+// uploadChunkBytes also ends a chunk: rows may be up to 1 MiB each
+// (csvio's record limit), and 2,000 of them would hold gigabytes.
+const uploadChunkBytes = 4 << 20
+
+// rowBytes estimates the memory a row's fields hold: their bytes and a
+// string header each.
+func rowBytes(fields []string) int {
+	n := 16 * len(fields)
+	for _, f := range fields {
+		n += len(f)
+	}
+	return n
+}
+
 // Create stores an uploaded CSV as a new job and queues it. The body is
 // read as a stream, decompressed when gzipped, and never held whole. A
 // rejected upload (an *UploadError, or ErrCallback) leaves no job behind:
@@ -117,10 +131,12 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 	return m.Status(ctx, j.id)
 }
 
-// storeRows stores the rows in chunks and returns their number and the
-// largest number of fields in a row.
+// storeRows stores the rows in chunks of up to uploadChunk rows or
+// uploadChunkBytes, and returns their number and the largest number of
+// fields in a row.
 func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader) (total int64, width int, err error) {
 	chunk := make([]row, 0, uploadChunk)
+	size := 0
 	for {
 		rec, err := cr.Next()
 		if errors.Is(err, io.EOF) {
@@ -133,11 +149,14 @@ func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader) (to
 		chunk = append(chunk, row{line: rec.Line, key: key, domain: domain, fields: rec.Fields})
 		total++
 		width = max(width, len(rec.Fields))
-		if len(chunk) == uploadChunk {
+		size += rowBytes(rec.Fields)
+		if len(chunk) == uploadChunk || size >= uploadChunkBytes {
 			if err := m.st.appendRows(ctx, pk, chunk); err != nil {
 				return 0, 0, err
 			}
-			chunk = chunk[:0]
+			// Drop the stored rows' fields for the collector.
+			clear(chunk)
+			chunk, size = chunk[:0], 0
 		}
 	}
 	if len(chunk) > 0 {
