@@ -44,8 +44,10 @@ var resultColumns = []string{"preflight_verdict", "preflight_risk", "preflight_r
 //
 // CSV keeps the upload's delimiter, its BOM and its header row, and
 // appends preflight_verdict, preflight_risk, preflight_reason and
-// preflight_suggestion. A file uploaded without a header comes back
-// without one. Unless Raw is set, a cell a spreadsheet would run as a
+// preflight_suggestion after the header's columns (a file without a
+// header has its rows padded to the widest one first). A row with more
+// cells than the header keeps them, after the four result columns. A file
+// uploaded without a header comes back without one. Unless Raw is set, a cell a spreadsheet would run as a
 // formula is neutralised (csvio.Neutralize).
 //
 // JSONL writes one object per row: {"line", "fields", "result"}, where
@@ -103,26 +105,36 @@ func (m *Manager) exportCSV(ctx context.Context, j jobRecord, w *bufio.Writer, o
 		}
 	}
 	cw := csvio.NewWriter(w, j.delimiter, opts.Raw)
-	// A row longer than the header keeps all its cells, so every row is
-	// padded to the widest one and the result columns line up under their
-	// names.
+	// The result columns sit at the job's width on every row, so they
+	// line up under their names whatever the row's length: a short row is
+	// padded, and the cells of a row longer than the header (which have no
+	// name) come after the result columns. Padding every row to the
+	// widest one instead would let one long row widen the whole file.
+	// Without a header the width is the widest row's (see Create), so no
+	// cell moves; jobs stored by earlier versions recorded that width
+	// too, and export as they did.
 	width := max(j.width, len(j.header))
-	pad := func(dst, fields []string) []string {
-		dst = append(dst[:0], fields...)
+	build := func(dst, fields []string, results ...string) []string {
+		head, extra := fields, []string(nil)
+		if len(fields) > width {
+			head, extra = fields[:width], fields[width:]
+		}
+		dst = append(dst[:0], head...)
 		for len(dst) < width {
 			dst = append(dst, "")
 		}
-		return dst
+		dst = append(dst, results...)
+		return append(dst, extra...)
 	}
 	var rec []string
 	if j.hasHeader {
-		rec = append(pad(rec, j.header), resultColumns...)
+		rec = build(rec, j.header, resultColumns...)
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
 	}
 	err := m.st.export(ctx, j.pk, opts.Verdicts, func(r exportRow) error {
-		rec = append(pad(rec, r.fields),
+		rec = build(rec, r.fields,
 			string(r.verdict), strconv.Itoa(r.risk), string(r.reason), r.suggestion)
 		return cw.Write(rec)
 	})

@@ -25,7 +25,8 @@ type storage interface {
 	// addresses, in one transaction.
 	appendRows(ctx context.Context, pk int64, rows []row) error
 	// commitJob turns an uploading job into a queued one, with its row
-	// count and the widest row's number of fields.
+	// count and its width: the fields of the header, or of the widest row
+	// in a file without one.
 	commitJob(ctx context.Context, pk, total int64, width int) error
 	// job reads a visible job (not uploading) and its tallies.
 	job(ctx context.Context, id string) (jobRecord, []tally, error)
@@ -83,7 +84,7 @@ type jobRecord struct {
 	bom, hasHeader             bool
 	header                     []string
 	emailColumn                int
-	width                      int // fields of the widest row (header included)
+	width                      int // fields of the header, or of the widest row without one (and in jobs stored by earlier versions)
 	total, addresses, settled  int64
 	callbackURL                string
 	webhook                    webhookState

@@ -111,12 +111,19 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 	if err := m.st.createJob(ctx, &j); err != nil {
 		return Status{}, err
 	}
-	total, width, err := m.storeRows(ctx, j.pk, cr)
+	total, widest, err := m.storeRows(ctx, j.pk, cr)
 	if err == nil && total == 0 {
 		err = &UploadError{Err: ErrEmpty}
 	}
 	if err == nil {
-		err = m.st.commitJob(ctx, j.pk, total, max(width, d.Columns))
+		// The export puts its result columns after this many (see
+		// exportCSV): the header's, which name them; without a header
+		// the widest row's, for no row is more telling than another.
+		width := d.Columns
+		if !d.HasHeader {
+			width = max(widest, d.Columns)
+		}
+		err = m.st.commitJob(ctx, j.pk, total, width)
 	}
 	if err != nil {
 		// The caller may have gone; the cleanup must finish regardless.
