@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -309,12 +310,19 @@ func (m *Manager) status(j jobRecord, ts []tally) Status {
 		}
 		done := j.settled - r.base
 		if elapsed := time.Since(r.began); done > 0 && elapsed > 0 {
-			left := j.addresses - j.settled
-			eta := int64((time.Duration(left) * elapsed / time.Duration(done)).Round(time.Second).Seconds())
+			eta := etaSeconds(j.addresses-j.settled, done, elapsed)
 			s.ETASeconds = &eta
 		}
 	}
 	return s
+}
+
+// etaSeconds projects the time left at the rate so far: done addresses
+// in elapsed, left to go. It works in float64 seconds, since left times
+// elapsed in nanoseconds passes int64 (a million addresses left after
+// three hours is 1.08e19).
+func etaSeconds(left, done int64, elapsed time.Duration) int64 {
+	return int64(math.Round(float64(left) * elapsed.Seconds() / float64(done)))
 }
 
 func columnName(j jobRecord) string {

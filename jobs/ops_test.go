@@ -444,3 +444,24 @@ func TestStorageFailureFailsJob(t *testing.T) {
 		t.Errorf("export of a failed job: %v", err)
 	}
 }
+
+// TestETASeconds: the projection is left × elapsed / done, without the
+// int64 overflow of doing it in nanoseconds.
+func TestETASeconds(t *testing.T) {
+	for _, tt := range []struct {
+		left, done int64
+		elapsed    time.Duration
+		want       int64
+	}{
+		{1_000_000, 200_000, 3 * time.Hour, 54_000},
+		{5_000_000, 1, 24 * time.Hour, 432_000_000_000},
+		{100, 100, 10 * time.Second, 10},
+		{1, 3, time.Second, 0},
+		{2, 3, time.Second, 1},
+		{0, 50, time.Minute, 0},
+	} {
+		if got := etaSeconds(tt.left, tt.done, tt.elapsed); got != tt.want {
+			t.Errorf("etaSeconds(%d, %d, %v) = %d, want %d", tt.left, tt.done, tt.elapsed, got, tt.want)
+		}
+	}
+}
