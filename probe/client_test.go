@@ -201,42 +201,36 @@ func TestNoDATA(t *testing.T) {
 	}
 }
 
+// TestIsPublic reads testdata/ispublic.txt: an address, "public" or
+// "private", and why.
 func TestIsPublic(t *testing.T) {
-	tests := []struct {
-		addr   string
-		public bool
-	}{
-		{"8.8.8.8", true},
-		{"142.250.27.26", true},
-		{"2a00:1450:400c:c0b::1b", true},
-		{"127.0.0.1", false},
-		{"127.9.9.9", false},
-		{"10.0.0.1", false},
-		{"172.16.5.4", false},
-		{"192.168.1.1", false},
-		{"169.254.169.254", false}, // cloud metadata
-		{"100.64.0.1", false},
-		{"0.0.0.0", false},
-		{"0.1.2.3", false},
-		{"224.0.0.1", false},
-		{"255.255.255.255", false},
-		{"198.18.0.1", false},
-		{"192.0.2.10", false},
-		{"::1", false},
-		{"::", false},
-		{"fe80::1", false},
-		{"fc00::1", false},
-		{"fd12:3456::1", false},
-		{"ff02::1", false},
-		{"::ffff:127.0.0.1", false},
-		{"::ffff:8.8.8.8", true},
-		{"64:ff9b::a00:1", false},  // NAT64 of 10.0.0.1
-		{"64:ff9b::808:808", true}, // NAT64 of 8.8.8.8
+	f, err := os.Open("testdata/ispublic.txt")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		if got := isPublic(netip.MustParseAddr(tc.addr)); got != tc.public {
-			t.Errorf("isPublic(%s) = %v, want %v", tc.addr, got, tc.public)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for line := 1; sc.Scan(); line++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
 		}
+		if len(fields) < 2 || (fields[1] != "public" && fields[1] != "private") {
+			t.Fatalf("ispublic.txt:%d: want an address and public or private", line)
+		}
+		a, err := netip.ParseAddr(fields[0])
+		if err != nil {
+			t.Fatalf("ispublic.txt:%d: %v", line, err)
+		}
+		want := fields[1] == "public"
+		if got := isPublic(a); got != want {
+			t.Errorf("ispublic.txt:%d: isPublic(%s) = %v, want %v (%s)", line, a, got, want, strings.Join(fields[2:], " "))
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil || n < 50 {
+		t.Fatalf("read %d cases: %v", n, err)
 	}
 }
 

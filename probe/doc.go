@@ -21,9 +21,11 @@
 // recipients to the next MX host, in preference order (RFC 5321 §5.1).
 //
 // Every network step has its own timeout (connect, banner, each command),
-// within the caller's context. Loopback, private, link-local, multicast
-// and unspecified addresses are refused unless Config.AllowPrivate is set,
-// so the probe cannot be used to scan internal networks.
+// within the caller's context. Only global unicast addresses are dialled
+// unless Config.AllowPrivate is set: loopback, private, link-local,
+// multicast, unspecified and the other special-purpose ranges (RFC 6890),
+// including IPv6 forms that embed such an IPv4 address, are refused, so
+// the probe cannot be used to scan internal networks.
 //
 // Replies are classified by package reply, the one classifier Preflight
 // shares between the probe and the bounce explainer; the probe keeps the
