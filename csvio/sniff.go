@@ -57,7 +57,8 @@ type Dialect struct {
 //   - Header: the first row is a header when none of its cells looks like an
 //     address and either one of its cells is a known header name (email,
 //     first name, phone, …) or a later column holds addresses and the first
-//     row's cell in that column is not empty.
+//     row's cell in that column is neither empty nor a malformed address
+//     (one with an '@', "jane at example.com", "jane.example.com").
 //   - Email column: see emailColumn.
 func Sniff(br *bufio.Reader, column string) (Dialect, error) {
 	n := min(br.Size(), SampleSize)
@@ -270,8 +271,44 @@ func looksLikeHeader(first []string, rest [][]string) bool {
 			return true
 		}
 	}
+	// The first row's cell above a column of addresses names it only if
+	// it is not itself a (malformed) address: "jane@example" or "jane at
+	// example.com" is a data row whose address is wrong, and it must be
+	// verified, not dropped as a header.
 	vc := valueColumn(rest)
-	return vc >= 0 && vc < len(first) && trimCell(first[vc]) != ""
+	if vc < 0 || vc >= len(first) {
+		return false
+	}
+	c := trimCell(first[vc])
+	return c != "" && !addressLike(c)
+}
+
+// addressLike reports a cell that is meant as an address even though
+// looksLikeEmail refuses it: it has an '@', spells it " at " or "(at)"
+// before a dotted domain, or is one dotted word (jane.example.com). No
+// header name written by an ESP, CRM or spreadsheet looks like that.
+func addressLike(s string) bool {
+	s = trimCell(s)
+	if strings.IndexByte(s, '@') >= 0 {
+		return true
+	}
+	lower := strings.ToLower(s)
+	for _, at := range []string{" at ", "(at)", "[at]", "{at}"} {
+		i := strings.Index(lower, at)
+		if i <= 0 {
+			continue
+		}
+		if dom := strings.TrimSpace(lower[i+len(at):]); strings.IndexFunc(dom, unicode.IsSpace) < 0 && dottedWord(dom) {
+			return true
+		}
+	}
+	return strings.IndexFunc(s, unicode.IsSpace) < 0 && dottedWord(s)
+}
+
+// dottedWord reports a dot with something on both sides.
+func dottedWord(s string) bool {
+	dot := strings.IndexByte(s, '.')
+	return dot > 0 && dot < len(s)-1
 }
 
 // headerIndex finds the column the override names in the first row: first

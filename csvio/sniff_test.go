@@ -28,6 +28,37 @@ func TestLooksLikeEmail(t *testing.T) {
 	}
 }
 
+// TestAddressLike: the cells that keep a first row above a column of
+// addresses from being taken as its header, and header names that do not.
+func TestAddressLike(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"jane@example", true},
+		{"jane@@example.com", true},
+		{"@example.com", true},
+		{"Jane <jane@example.com>", true},
+		{"jane at example.com", true},
+		{"jane AT example.co.uk", true},
+		{"jane(at)example.com", true},
+		{"jane [at] example.com", true},
+		{"jane.example.com", true},
+		{" jane.doe ", true},
+		{"Contact", false},
+		{"E-Mail-Adr.", false},
+		{"Email at work", false},
+		{"Address at sign-up", false},
+		{"Work address", false},
+		{"at example.com", false},
+		{"", false},
+	} {
+		if got := addressLike(tt.in); got != tt.want {
+			t.Errorf("addressLike(%q) = %v; want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
 // TestEmailColumn covers the header-name rules: normalization, tiers, and
 // the value checks that keep look-alike names from winning.
 func TestEmailColumn(t *testing.T) {
