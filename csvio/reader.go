@@ -100,6 +100,13 @@ func NewReader(r io.Reader, column string, lim Limits) (*Reader, error) {
 	// Rows may have any number of fields: short ones are padded, long ones
 	// kept whole (see Next).
 	rd.cr.FieldsPerRecord = -1
+	if d.SepLine {
+		// Read as a record of its own, so that line numbers stay the
+		// file's.
+		if _, _, err := rd.read(); err != nil {
+			return nil, err
+		}
+	}
 	if d.HasHeader {
 		for {
 			rec, _, err := rd.read()

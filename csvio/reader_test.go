@@ -84,6 +84,9 @@ func (r result) dump() string {
 	d := r.d
 	fmt.Fprintf(&b, "dialect delimiter=%q bom=%v cr=%v header=%v columns=%d email=%d\n",
 		d.Delimiter, d.BOM, d.CR, d.HasHeader, d.Columns, d.EmailColumn)
+	if d.SepLine {
+		b.WriteString("sep line\n")
+	}
 	if d.HasHeader {
 		fmt.Fprintf(&b, "header %q\n", d.Header)
 	}
@@ -150,6 +153,18 @@ func TestReader(t *testing.T) {
 			dialect: &dialect{';', true, 2, 5},
 			emails:  []string{"juergen.mueller@example.de", "anna.schmidt@example.de", "oezlem@example.de", "luc@example.fr"},
 			lines:   []int{2, 3, 4, 5}},
+		{name: "excel_sep", file: "excel_sep.csv",
+			dialect: &dialect{';', true, 0, 2},
+			emails:  []string{"ann@example.com", "bob@example.org"},
+			lines:   []int{3, 4}},
+		{name: "excel_sep_comma", file: "excel_sep_comma.csv",
+			dialect: &dialect{',', true, 0, 2},
+			emails:  []string{"ann@example.com", "bob@example.org"},
+			lines:   []int{3, 4}},
+		{name: "excel_sep_noheader", file: "excel_sep_noheader.csv",
+			dialect: &dialect{'|', false, 0, 2},
+			emails:  []string{"ann@example.com", "bob@example.org"},
+			lines:   []int{2, 3}},
 		{name: "tab", file: "tab.tsv",
 			dialect: &dialect{'\t', true, 0, 3},
 			emails:  []string{"vera@example.com", "will@example.org", "xena@example.net"},

@@ -30,6 +30,9 @@ type Dialect struct {
 	Header      []string // header names as written (nil without header)
 	EmailColumn int      // 0-based index of the email column
 	Columns     int      // fields in the first record (the header, if any)
+	// SepLine: the input starts with Excel's "sep=X" line, which names
+	// the delimiter; it is line 1, and not a record.
+	SepLine bool
 }
 
 // Sniff looks at up to SampleSize bytes at the front of br without consuming
@@ -48,6 +51,8 @@ type Dialect struct {
 //     gzip magic, more than 1% control bytes or more than 10% bytes that
 //     are not UTF-8: ErrNotCSV. Bytes that are not UTF-8 below that share
 //     (a Windows-1252 export) pass through untouched.
+//   - Excel's "sep=X" first line (X one of , ; tab |): skipped, and X is
+//     the delimiter.
 //   - Delimiter: the sample is parsed with encoding/csv once per candidate
 //     (, ; tab |). The candidate whose modal field count (>1) covers the
 //     largest share of the sampled rows wins (shares compared in steps of
@@ -102,8 +107,15 @@ func sniff(sample []byte, atEOF bool, column string) (Dialect, error) {
 		sample = bytes.ReplaceAll(sample, []byte{'\r'}, []byte{'\n'})
 	}
 
-	recs, delim, err := pickDelimiter(sample, atEOF)
-	if err != nil {
+	var recs [][]string
+	var delim rune
+	var err error
+	if rest, sep, ok := sepLine(sample); ok {
+		d.SepLine, sample, delim = true, rest, sep
+		if recs = parseSample(sample, delim, atEOF); len(recs) == 0 {
+			return d, ErrEmpty
+		}
+	} else if recs, delim, err = pickDelimiter(sample, atEOF); err != nil {
 		return d, err
 	}
 	d.Delimiter = delim
@@ -186,6 +198,31 @@ func checkText(s []byte) error {
 		return fmt.Errorf("%w: it contains binary data, not text", ErrNotCSV)
 	}
 	return nil
+}
+
+// sepLine recognises the "sep=X" line Excel reads (and some exports
+// write) to learn the delimiter, and returns the sample after it. Only the
+// delimiters Sniff knows are taken; anything else is left to detection.
+func sepLine(sample []byte) (rest []byte, delim rune, ok bool) {
+	if len(sample) < 5 || !bytes.EqualFold(sample[:4], []byte("sep=")) {
+		return nil, 0, false
+	}
+	switch c := rune(sample[4]); c {
+	case ',', ';', '\t', '|':
+		delim = c
+	default:
+		return nil, 0, false
+	}
+	rest = sample[5:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("\r\n")):
+		rest = rest[2:]
+	case bytes.HasPrefix(rest, []byte("\n")):
+		rest = rest[1:]
+	case len(rest) > 0:
+		return nil, 0, false
+	}
+	return rest, delim, true
 }
 
 // parseSample reads up to sniffRecords non-blank records with delim. Lazy

@@ -111,3 +111,26 @@ func TestSizeText(t *testing.T) {
 		}
 	}
 }
+
+// TestSepLine: Excel's "sep=X" first line, and lines that only resemble it.
+func TestSepLine(t *testing.T) {
+	for _, tt := range []struct {
+		in    string
+		delim rune // 0: not a sep line
+		rest  string
+	}{
+		{"sep=;\nEmail;Name\n", ';', "Email;Name\n"},
+		{"SEP=,\r\nEmail,Name\r\n", ',', "Email,Name\r\n"},
+		{"sep=\t\nEmail\tName\n", '\t', "Email\tName\n"},
+		{"sep=|", '|', ""},
+		{"sep=:\nEmail:Name\n", 0, ""},
+		{"sep=;x\nEmail;Name\n", 0, ""},
+		{"sep=\nEmail\n", 0, ""},
+		{"separator,email\n", 0, ""},
+	} {
+		rest, delim, ok := sepLine([]byte(tt.in))
+		if ok != (tt.delim != 0) || delim != tt.delim || string(rest) != tt.rest {
+			t.Errorf("sepLine(%q) = %q, %q, %v; want %q, %q", tt.in, rest, delim, ok, tt.rest, tt.delim)
+		}
+	}
+}
