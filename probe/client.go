@@ -67,6 +67,7 @@ var (
 	errTLSHandshake    = errors.New("TLS handshake failed")
 	errTLSInjection    = errors.New("server sent bytes before the TLS handshake")
 	errClientBroken    = errors.New("connection is no longer usable")
+	errUnsolicited     = errors.New("server sent a reply nobody asked for; replies are out of step")
 	errUnexpectedReply = errors.New("unexpected reply")
 	errNoAddress       = errors.New("no address to connect to")
 )
@@ -304,6 +305,15 @@ func (c *client) cmd(step, verb, arg string) (reply.Reply, error) {
 	}
 	if !safeArgument(arg) {
 		return reply.Reply{}, &hostError{Host: c.host, Addr: c.addr, Step: step, Err: errBadArgument}
+	}
+	if c.r.Buffered() > 0 {
+		// We send one command at a time (no PIPELINING), so every byte the
+		// server sent belongs to a reply we have read. More bytes mean an
+		// extra reply, and every later reply would answer the command
+		// before it: a RCPT could be given the 250 meant for another. Give
+		// up on the session rather than risk a wrong answer.
+		c.broken = true
+		return reply.Reply{}, &hostError{Host: c.host, Addr: c.addr, Step: step, Err: errUnsolicited}
 	}
 	line := verb
 	if arg != "" {

@@ -315,6 +315,36 @@ func TestHostileReplies(t *testing.T) {
 	}
 }
 
+// TestUnsolicitedReply checks a server that sends an extra reply after
+// each RCPT: the probe must not take it for the answer to its next RCPT.
+// The extra "250 OK" follows the catch-all test's 550 here; read as the
+// reply to jane's RCPT, it would make a missing mailbox look accepted.
+func TestUnsolicitedReply(t *testing.T) {
+	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{Behavior: smtptest.ExtraReply})
+	e := newEngine(t, testConfig(raw.Port))
+	res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	// The first session breaks before jane's RCPT; the second asks for
+	// her first (the catch-all status is cached) and reads the right reply.
+	if res.Reason != outcome.MailboxNotFound || res.Code != 550 || res.CatchAll != probe.CatchAllNo {
+		t.Errorf("got %+v, want mailbox_not_found 550, catch-all no", res)
+	}
+	if raw.Conns() != 2 {
+		t.Errorf("fake saw %d connections, want 2 (the first given up when out of step)", raw.Conns())
+	}
+	var rcpts []string
+	for _, c := range raw.Commands() {
+		if strings.HasPrefix(c, "RCPT TO:<jane@") {
+			rcpts = append(rcpts, c)
+		}
+	}
+	if len(rcpts) != 1 {
+		t.Errorf("jane asked about %d times, want once (never on the session out of step)", len(rcpts))
+	}
+	if st := e.Stats(); st.Requeued != 1 {
+		t.Errorf("Requeued = %d, want 1", st.Requeued)
+	}
+}
+
 // TestSMTPUTF8 checks a non-ASCII local part with servers that do and do
 // not advertise SMTPUTF8 (RFC 6531 §3.4).
 func TestSMTPUTF8(t *testing.T) {

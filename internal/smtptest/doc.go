@@ -14,7 +14,8 @@
 //   - RawServer (StartRaw, ServeRaw) writes its replies by hand, for the
 //     behaviours a well-mannered library will not produce: a tarpit that
 //     never greets, a 421 or 554 banner, a hang-up right after EHLO, a
-//     server that only knows HELO, and replies that never end.
+//     server that only knows HELO, replies that never end, and a server
+//     that sends a reply nobody asked for.
 //
 // Every fake is a DATA tripwire: if a client ever sends DATA (or BDAT), the
 // test fails with "fake SMTP server received DATA". The probe must never

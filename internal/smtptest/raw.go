@@ -30,6 +30,13 @@ const (
 	EndlessLines
 	// EndlessLine answers EHLO with one line that never ends.
 	EndlessLine
+	// ExtraReply is an ESMTP server out of step with its client: it
+	// answers EHLO, MAIL, RCPT (with RawOptions.Replies and Default), RSET,
+	// NOOP and QUIT, but writes one more, unsolicited "250 2.0.0 OK" right
+	// after every RCPT reply, in the same write. A client that does not
+	// notice takes it for the answer to its next command, and every later
+	// answer is one behind.
+	ExtraReply
 )
 
 // RawOptions shape a RawServer.
@@ -37,7 +44,8 @@ type RawOptions struct {
 	Behavior Behavior
 	// Banner is the greeting of BannerReject (default 421 4.7.0).
 	Banner Reply
-	// Replies and Default answer RCPT in HELOOnly, as in Options.
+	// Replies and Default answer RCPT in HELOOnly and ExtraReply, as in
+	// Options.
 	Replies map[string]Reply
 	Default Reply
 }
@@ -77,7 +85,7 @@ func StartRaw(t testing.TB, addr string, opt RawOptions) *RawServer {
 func ServeRaw(t testing.TB, ln net.Listener, opt RawOptions) *RawServer {
 	t.Helper()
 	listenerLoopback(t, ln)
-	if opt.Behavior < Tarpit || opt.Behavior > EndlessLine {
+	if opt.Behavior < Tarpit || opt.Behavior > ExtraReply {
 		t.Fatalf("smtptest: unknown Behavior %d", opt.Behavior)
 	}
 	if opt.Banner.Code == 0 {
@@ -246,13 +254,22 @@ func (s *RawServer) serve(c net.Conn) {
 		var ok bool
 		switch verb {
 		case "EHLO":
+			if s.opt.Behavior == ExtraReply {
+				ok = w("250-raw.smtptest.invalid", "250 ENHANCEDSTATUSCODES")
+				break
+			}
 			ok = w("502 5.5.1 Command not implemented")
 		case "HELO":
 			ok = w("250 raw.smtptest.invalid")
 		case "MAIL", "RSET", "NOOP":
 			ok = w("250 2.0.0 OK")
 		case "RCPT":
-			ok = w(s.rcptReply(arg).Lines()...)
+			lines := s.rcptReply(arg).Lines()
+			if s.opt.Behavior == ExtraReply {
+				// One write, so that both replies reach the client together.
+				lines = []string{strings.Join(append(lines, "250 2.0.0 OK"), "\r\n")}
+			}
+			ok = w(lines...)
 		case "QUIT":
 			w("221 2.0.0 Bye")
 			return

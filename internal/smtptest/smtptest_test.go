@@ -285,6 +285,26 @@ func TestRawBehaviors(t *testing.T) {
 			t.Errorf("commands %q", cmds)
 		}
 	})
+	t.Run("extra reply", func(t *testing.T) {
+		raw := StartRaw(t, "127.0.0.1:0", RawOptions{Behavior: ExtraReply,
+			Replies: map[string]Reply{"jane@example.com": Accept()}})
+		c := dialFake(t, raw.Addr)
+		c.reply()
+		if r := c.cmd("EHLO client.test"); !strings.HasPrefix(r, "250-") {
+			t.Errorf("EHLO: %q", r)
+		}
+		c.cmd("MAIL FROM:<a@b.test>")
+		if r := c.cmd("RCPT TO:<ghost@example.com>"); r != "550 5.1.1 User unknown" {
+			t.Errorf("RCPT ghost: %q", r)
+		}
+		// The unsolicited reply is next in line, ahead of jane's.
+		if r := c.cmd("RCPT TO:<jane@example.com>"); r != "250 2.0.0 OK" {
+			t.Errorf("after RCPT ghost: %q, want the extra 250", r)
+		}
+		if r, _ := c.reply(); r != "250 2.1.5 OK" {
+			t.Errorf("RCPT jane: %q", r)
+		}
+	})
 	for _, b := range []Behavior{EndlessLines, EndlessLine} {
 		t.Run(fmt.Sprint("endless ", b), func(t *testing.T) {
 			raw := StartRaw(t, "127.0.0.1:0", RawOptions{Behavior: b})
