@@ -465,3 +465,60 @@ func TestETASeconds(t *testing.T) {
 		}
 	}
 }
+
+// cancelAtFinish cancels the job, as Delete does first, just before the
+// runner records its end.
+type cancelAtFinish struct{ storage }
+
+func (c cancelAtFinish) finish(ctx context.Context, pk int64, to State, errMsg string) (bool, error) {
+	if _, err := c.setState(ctx, pk, Canceled, "", Queued, Running); err != nil {
+		return false, err
+	}
+	return c.storage.finish(ctx, pk, to, errMsg)
+}
+
+// TestNoCallbackAfterCancel: a job canceled (being deleted) as it finishes
+// stays canceled and sends no callback.
+func TestNoCallbackAfterCancel(t *testing.T) {
+	hook := newHookServer(t, 0)
+	db, _ := openDB(t)
+	m, err := New(context.Background(), Config{WebhookAllowPrivate: true}, db, Deps{Verifier: newRuleVerifier(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.st = cancelAtFinish{m.st}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	st, err := m.Create(context.Background(), strings.NewReader("email\na@x.example\n"), CreateOptions{CallbackURL: hook.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, st.ID, Canceled)
+	// The runner calls notify before it leaves m.runs; once it has left,
+	// m.wg holds any delivery it started, and the delivery is not cut
+	// short until Close.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		n := len(m.runs)
+		m.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m.wg.Wait()
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if hook.calls != 0 {
+		t.Errorf("%d callbacks for a canceled job: %s", hook.calls, hook.bodies)
+	}
+	if s, err := m.Status(context.Background(), st.ID); err != nil || s.Status != Canceled {
+		t.Errorf("status %+v, %v; want canceled", s, err)
+	}
+}

@@ -33,17 +33,29 @@ func (m *Manager) runJob(ctx context.Context, j jobRecord) {
 		return // stopped, not finished: the next Start resumes it
 	}
 	fin := context.WithoutCancel(ctx)
+	var finished bool
 	if err != nil {
 		m.log.Error("job failed", "job", j.id, "err", err)
-		if ferr := m.st.finish(fin, j.pk, Failed, errStorage.Error()); ferr != nil {
+		var ferr error
+		if finished, ferr = m.st.finish(fin, j.pk, Failed, errStorage.Error()); ferr != nil {
 			m.log.Error("recording failed job", "job", j.id, "err", ferr)
+			// The callback is still owed: the job did end.
+			finished = true
 		}
 	} else {
-		if err := m.st.finish(fin, j.pk, Done, ""); err != nil {
-			m.log.Error("finishing job", "job", j.id, "err", err)
+		var ferr error
+		if finished, ferr = m.st.finish(fin, j.pk, Done, ""); ferr != nil {
+			m.log.Error("finishing job", "job", j.id, "err", ferr)
 			return
 		}
-		m.log.Info("job done", "job", j.id)
+		if finished {
+			m.log.Info("job done", "job", j.id)
+		}
+	}
+	if !finished {
+		// Canceled or deleted while it finished: no callback for it.
+		m.log.Info("job ended after it was canceled", "job", j.id)
+		return
 	}
 	if j.callbackURL != "" {
 		m.notify(j)

@@ -460,15 +460,19 @@ func (s *sqliteStorage) save(ctx context.Context, pk int64, batch []answer) erro
 	})
 }
 
-func (s *sqliteStorage) finish(ctx context.Context, pk int64, to State, errMsg string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, finished_at = ?,
+func (s *sqliteStorage) finish(ctx context.Context, pk int64, to State, errMsg string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, finished_at = ?,
 		webhook = CASE WHEN callback_url != '' THEN ? ELSE webhook END
 		WHERE pk = ? AND state IN (?, ?)`,
 		string(to), errMsg, ms(time.Now()), string(webhookPending), pk, string(Queued), string(Running))
 	if err != nil {
-		return fmt.Errorf("jobs: finish job: %w", err)
+		return false, fmt.Errorf("jobs: finish job: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("jobs: finish job: %w", err)
+	}
+	return n == 1, nil
 }
 
 func (s *sqliteStorage) setWebhook(ctx context.Context, pk int64, state webhookState) error {

@@ -48,9 +48,11 @@ type storage interface {
 	// the job's tallies, and deferrals. An address already settled is left
 	// alone, so a batch saved twice counts once.
 	save(ctx context.Context, pk int64, batch []answer) error
-	// finish ends a running job as done or failed; a pending webhook is
-	// recorded in the same transaction when the job has a callback.
-	finish(ctx context.Context, pk int64, to State, errMsg string) error
+	// finish ends a queued or running job as done or failed; a pending
+	// webhook is recorded in the same transaction when the job has a
+	// callback. It reports false when the job was in neither state (it
+	// was canceled or deleted meanwhile) and so was left alone.
+	finish(ctx context.Context, pk int64, to State, errMsg string) (bool, error)
 	// setWebhook records the delivery state of the job's callback.
 	setWebhook(ctx context.Context, pk int64, state webhookState) error
 	// export calls fn for every row of the job in the original order, with
