@@ -1,9 +1,45 @@
 package probe
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"sync"
 	"time"
 )
+
+// testLocalLen is the length of the catch-all test's local part.
+const testLocalLen = 20
+
+// testLocal returns the local part of the catch-all test for domain: 20
+// lowercase letters and digits drawn from an HMAC-SHA256 of the domain
+// under the engine's random key.
+//
+// It is the same for a domain for the life of the engine, because
+// greylisting (RFC 6647) defers the first message of each (client IP,
+// sender, recipient) triplet: a new random local part on every test would
+// be greylisted every time, and the domain would never leave "unknown".
+// With a stable one, the test repeated after the greylisting delay gets
+// through. The key is secret and new for every engine, so nobody can
+// predict the local part and make it a real mailbox, and no two runs of
+// the service use the same one.
+func (e *Engine) testLocal(domain string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, testLocalLen)
+	// Each block gives 32 bytes, of which about 31.5 are kept; one block
+	// is almost always enough, and the loop makes sure.
+	for block := byte(0); len(out) < testLocalLen; block++ {
+		mac := hmac.New(sha256.New, e.testKey[:])
+		mac.Write([]byte{block})
+		mac.Write([]byte(domain))
+		for _, b := range mac.Sum(nil) {
+			// 252 = 7*36: reject the top values to stay unbiased.
+			if b < 252 && len(out) < testLocalLen {
+				out = append(out, alphabet[b%36])
+			}
+		}
+	}
+	return string(out)
+}
 
 // catchAllCache remembers each domain's catch-all status, so a domain is
 // tested once per TTL rather than once per address (DESIGN.md "Rules of

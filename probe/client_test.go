@@ -264,15 +264,34 @@ func TestCatchAllCache(t *testing.T) {
 	}
 }
 
-func TestRandomLocal(t *testing.T) {
+// TestTestLocal checks the catch-all test's local part: 20 of [a-z0-9],
+// the same for a domain within one engine, different between domains and
+// between engines (each has its own random key).
+func TestTestLocal(t *testing.T) {
+	newE := func() *Engine {
+		e, err := New(Config{HELO: "probe.example.com", MailFrom: "v@example.com"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	e1, e2 := newE(), newE()
 	seen := map[string]bool{}
-	for range 1000 {
-		l := randomLocal()
-		if len(l) != 20 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
-			t.Fatalf("randomLocal() = %q", l)
+	for i := range 1000 {
+		domain := "d" + strconv.Itoa(i) + ".test"
+		l := e1.testLocal(domain)
+		if len(l) != testLocalLen || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			t.Fatalf("testLocal(%s) = %q", domain, l)
+		}
+		if again := e1.testLocal(domain); again != l {
+			t.Fatalf("testLocal(%s) = %q, then %q: want it stable", domain, l, again)
+		}
+		if other := e2.testLocal(domain); other == l {
+			t.Fatalf("two engines chose %q for %s: want a key per engine", l, domain)
 		}
 		if seen[l] {
-			t.Fatalf("randomLocal() repeated %q", l)
+			t.Fatalf("testLocal repeated %q across domains", l)
 		}
 		seen[l] = true
 	}

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net/netip"
 	"slices"
@@ -473,14 +472,7 @@ func (d *dispatcher) take(s *session) batch {
 			rest = append(rest, j)
 			continue
 		}
-		probe := false
-		if _, done := s.probed[j.domain]; !done && !slices.Contains(b.probe, j.domain) {
-			if _, ok := e.cache.get(j.domain, now); ok {
-				e.stats.catchAllCached.Add(1)
-			} else {
-				probe = true
-			}
-		}
+		probe := !slices.Contains(b.probe, j.domain) && !d.tested(s, j.domain, now)
 		need := 1
 		if probe {
 			need = 2
@@ -502,6 +494,22 @@ func (d *dispatcher) take(s *session) batch {
 	clear(d.queue[:i])
 	d.queue = append(rest, d.queue[i:]...)
 	return b
+}
+
+// tested reports whether the catch-all status of domain is known well
+// enough not to test it: found on this session, or cached. An unclear
+// answer on this session (the test was greylisted, say) counts only while
+// the cache keeps it: after that the test is worth repeating, and with the
+// same local part it gets through the greylisting.
+func (d *dispatcher) tested(s *session, domain string, now time.Time) bool {
+	if st, ok := s.probed[domain]; ok && st != CatchAllUnknown {
+		return true
+	}
+	if _, ok := d.e.cache.get(domain, now); ok {
+		d.e.stats.catchAllCached.Add(1)
+		return true
+	}
+	return false
 }
 
 // probed ends the catch-all test of domain: jobs held back for it may go.
@@ -585,7 +593,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		}
 		e.stats.rcpts.Add(1)
 		e.stats.catchAllProbes.Add(1)
-		r, err := c.rcpt(randomLocal() + "@" + domain)
+		r, err := c.rcpt(e.testLocal(domain) + "@" + domain)
 		if err != nil {
 			d.lost(jobs, failureResult(d.host, err), false)
 			return false
@@ -832,22 +840,4 @@ func tooManyRecipients(r reply.Reply) bool {
 		return false
 	}
 	return r.Enhanced == "4.5.3" || (r.Enhanced == "" && strings.Contains(strings.ToLower(r.Text), "too many recipients"))
-}
-
-// randomLocal returns 20 random lowercase letters and digits: a local part
-// no real mailbox has, for the catch-all test.
-func randomLocal() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	out := make([]byte, 0, 20)
-	var buf [32]byte
-	for len(out) < 20 {
-		rand.Read(buf[:]) // never fails (crypto/rand, Go 1.24+)
-		for _, b := range buf {
-			// 252 = 7*36: reject the top values to stay unbiased.
-			if b < 252 && len(out) < 20 {
-				out = append(out, alphabet[b%36])
-			}
-		}
-	}
-	return string(out)
 }

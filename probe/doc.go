@@ -9,7 +9,9 @@
 // domain, since thousands of domains share one provider's MX hosts), its
 // cap on concurrent sessions and its queue. The dispatcher packs waiting
 // recipients into sessions: MAIL FROM, one RCPT to a random local part for
-// each domain whose catch-all status is not cached, up to BatchSize real
+// each domain whose catch-all status is not cached (unpredictable, but the
+// same for a domain while the Engine lives, so that a test repeated after
+// a greylisting delay gets through), up to BatchSize real
 // RCPTs, RSET, and the session stays open for IdleTimeout so the next
 // callers skip the TCP, TLS and EHLO round trips. A burst of signups at one
 // provider, or a bulk list, therefore costs a handful of sessions.

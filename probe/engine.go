@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,10 @@ type Engine struct {
 	log   *slog.Logger
 	cache *catchAllCache
 	slots chan struct{} // one token per open session, MaxSessions in all
+	// testKey keys the HMAC that makes each domain's catch-all test local
+	// part (see testLocal). It comes from crypto/rand and never leaves
+	// the engine.
+	testKey [32]byte
 
 	// stopCtx ends at Close: no new work, idle sessions QUIT. killCtx
 	// ends a grace period later and closes every connection.
@@ -96,6 +101,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		slots: make(chan struct{}, cfg.MaxSessions),
 		hosts: make(map[string]*dispatcher),
 	}
+	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
 	e.stopCtx, e.stop = context.WithCancel(context.Background())
 	e.killCtx, e.kill = context.WithCancel(context.Background())
 	return e, nil

@@ -124,6 +124,38 @@ func TestCatchAll(t *testing.T) {
 	}
 }
 
+// TestCatchAllThroughGreylisting checks a domain behind triplet
+// greylisting: the first catch-all test is greylisted, and the test
+// repeated once the unclear answer has left the cache uses the same local
+// part, gets through and finds the domain is not catch-all.
+func TestCatchAllThroughGreylisting(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Greylist: true,
+		Replies: map[string]smtptest.Reply{"jane@grey.test": smtptest.Accept()}})
+	cfg := testConfig(srv.Port)
+	cfg.CatchAllTTL = time.Millisecond // the unclear answer expires at once
+	e := newEngine(t, cfg)
+	mx := target("mx.grey.test", "127.0.0.1")
+	res := check(t, e, request("jane@grey.test", mx))
+	if res.Reason != outcome.Greylisted || res.CatchAll != probe.CatchAllUnknown {
+		t.Fatalf("first check: got %+v, want greylisted, catch-all unknown", res)
+	}
+	time.Sleep(5 * time.Millisecond) // past CatchAllTTL
+	res = check(t, e, request("jane@grey.test", mx))
+	if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllNo {
+		t.Errorf("second check: got %+v, want accepted, catch-all no", res)
+	}
+	rcpts := srv.Recipients()
+	if len(rcpts) != 4 || rcpts[0] != rcpts[2] || rcpts[1] != "jane@grey.test" || rcpts[3] != "jane@grey.test" {
+		t.Fatalf("RCPTs %q: want the same test local part twice, each before jane", rcpts)
+	}
+	// Another engine has another key, so another local part.
+	e2 := newEngine(t, cfg)
+	check(t, e2, request("jane@grey.test", mx))
+	if got := srv.Recipients()[4]; got == rcpts[0] || !strings.HasSuffix(got, "@grey.test") {
+		t.Errorf("second engine tested with %q, first with %q: want a different local part", got, rcpts[0])
+	}
+}
+
 // TestSecondaryMX checks that a dead, refusing or silent primary passes the
 // address on to the secondary.
 func TestSecondaryMX(t *testing.T) {

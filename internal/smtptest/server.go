@@ -34,6 +34,12 @@ type Options struct {
 	Mail *Reply
 	// RcptDelay is slept before each RCPT reply.
 	RcptDelay time.Duration
+	// Greylist answers the first RCPT of each (MAIL FROM, recipient) pair
+	// with 451 4.7.1, as triplet greylisting does (the third part, the
+	// client's IP, is always loopback here); later RCPTs of the pair get
+	// their normal reply. A client that asks about a new random local part
+	// every time is greylisted every time.
+	Greylist bool
 
 	// TLS offers STARTTLS with a self-signed certificate made for this
 	// server. BrokenTLS offers STARTTLS but fails every handshake.
@@ -78,6 +84,8 @@ type Server struct {
 	mails      int
 	utf8Mails  int
 	recipients []string
+	greySeen   map[[2]string]bool
+	greylisted int
 	quits      int
 	data       int
 	closed     bool
@@ -195,6 +203,9 @@ func (s *Server) Recipients() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.recipients...)
 }
+
+// Greylisted is the number of RCPTs answered 451 by Options.Greylist.
+func (s *Server) Greylisted() int { s.mu.Lock(); defer s.mu.Unlock(); return s.greylisted }
 
 // Quits is the number of QUIT commands seen on connections that stayed in
 // plain text (after STARTTLS the fake cannot see commands on the wire).
@@ -320,10 +331,30 @@ type session struct {
 	s     *Server
 	c     *smtp.Conn
 	rcpts int
+	from  string // reverse path of the current transaction
+}
+
+// greylist reports whether the pair (x.from, to) is seen for the first
+// time, and remembers it.
+func (x *session) greylist(to string) bool {
+	s := x.s
+	key := [2]string{strings.ToLower(x.from), strings.ToLower(to)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.greySeen[key] {
+		return false
+	}
+	if s.greySeen == nil {
+		s.greySeen = make(map[[2]string]bool)
+	}
+	s.greySeen[key] = true
+	s.greylisted++
+	return true
 }
 
 func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 	s := x.s
+	x.from = from
 	s.mu.Lock()
 	s.mails++
 	if opts != nil && opts.UTF8 {
@@ -346,9 +377,12 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	x.rcpts++
 	var r Reply
-	if s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts {
+	switch {
+	case s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts:
 		r = Reply{421, "4.7.0", "Error: too many errors"}
-	} else {
+	case s.opt.Greylist && x.greylist(to):
+		r = Reply{451, "4.7.1", "Greylisted, please try again later"}
+	default:
 		r = s.replyFor(to)
 	}
 	if r.Code/100 == 2 {

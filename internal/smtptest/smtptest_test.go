@@ -235,6 +235,41 @@ func TestDropAfterRcpts(t *testing.T) {
 	}
 }
 
+// TestGreylist checks that the first RCPT of each (sender, recipient)
+// pair is greylisted, on any connection, and later ones are not.
+func TestGreylist(t *testing.T) {
+	srv := Start(t, "127.0.0.1:0", Options{Greylist: true, Replies: map[string]Reply{"jane@example.com": Accept()}})
+	const grey = "451 4.7.1 Greylisted, please try again later"
+	c := dialFake(t, srv.Addr)
+	c.reply()
+	c.cmd("EHLO client.test")
+	for _, step := range []struct{ cmd, want string }{
+		{"MAIL FROM:<v@client.test>", "250"},
+		{"RCPT TO:<jane@example.com>", grey},
+		{"RCPT TO:<ghost@example.com>", grey},
+		{"RCPT TO:<jane@example.com>", "250"},
+		{"RCPT TO:<ghost@example.com>", "550 5.1.1 User unknown"},
+		{"RSET", "250"},
+		{"MAIL FROM:<other@client.test>", "250"},
+		{"RCPT TO:<JANE@example.com>", grey}, // a new sender makes a new pair
+	} {
+		if r := c.cmd(step.cmd); !strings.HasPrefix(r, step.want) {
+			t.Errorf("%s: %q, want %q", step.cmd, r, step.want)
+		}
+	}
+	// The pair is remembered across connections.
+	c2 := dialFake(t, srv.Addr)
+	c2.reply()
+	c2.cmd("EHLO client.test")
+	c2.cmd("MAIL FROM:<other@client.test>")
+	if r := c2.cmd("RCPT TO:<jane@example.com>"); !strings.HasPrefix(r, "250") {
+		t.Errorf("second connection: %q, want 250", r)
+	}
+	if srv.Greylisted() != 3 {
+		t.Errorf("Greylisted = %d, want 3", srv.Greylisted())
+	}
+}
+
 // TestSessionsPerSecond checks the 421 banner for connections over the rate.
 func TestSessionsPerSecond(t *testing.T) {
 	srv := Start(t, "127.0.0.1:0", Options{SessionsPerSecond: 0.1})
