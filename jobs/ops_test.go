@@ -397,6 +397,18 @@ func TestBlocked(t *testing.T) {
 		{"224.0.0.1", true}, {"ff02::1", true}, {"0.0.0.0", true}, {"::", true}, {"0.1.2.3", true},
 		{"100.64.0.1", true}, {"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true},
 		{"203.0.113.9", false}, {"8.8.8.8", false}, {"2001:4860:4860::8888", false}, {"172.32.0.1", false},
+		// Reserved and special-purpose IPv4.
+		{"192.0.0.8", true}, {"192.0.1.1", false}, {"198.18.0.1", true}, {"198.19.255.255", true},
+		{"198.20.0.1", false}, {"240.0.0.1", true}, {"255.255.255.255", true}, {"100.127.255.255", true},
+		{"100.128.0.1", false}, {"223.255.255.255", false},
+		// NAT64: as allowed as the IPv4 address inside.
+		{"64:ff9b::127.0.0.1", true}, {"64:ff9b::10.0.0.1", true}, {"64:ff9b::169.254.169.254", true},
+		{"64:ff9b::8.8.8.8", false}, {"64:ff9b:1::8.8.8.8", true},
+		// 6to4: the IPv4 address is in bits 16-47.
+		{"2002:7f00:1::1", true}, {"2002:a9fe:a9fe::", true}, {"2002:c0a8:101:1::1", true},
+		{"2002:808:808::1", false},
+		// IPv4-compatible and IPv4-translated.
+		{"::127.0.0.1", true}, {"::8.8.8.8", true}, {"::ffff:0:8.8.8.8", true},
 	} {
 		if got := blocked(netip.MustParseAddr(tt.ip)); got != tt.blocked {
 			t.Errorf("blocked(%s) = %v, want %v", tt.ip, got, tt.blocked)
