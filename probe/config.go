@@ -50,7 +50,9 @@ type Config struct {
 	// many servers count rejected recipients against a client.
 	BatchSize int
 	// IdleTimeout is how long a session stays open, after its queue has
-	// emptied, waiting for more recipients (default 5s).
+	// emptied, waiting for more recipients (default 5s). An idle session
+	// closes sooner when another session waits for its place under
+	// MaxSessions.
 	IdleTimeout time.Duration
 	// CatchAllTTL is how long a domain's catch-all status is cached
 	// (default 24h). CatchAllCacheSize bounds the cache (default 100000).

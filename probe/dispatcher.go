@@ -159,26 +159,25 @@ func (d *dispatcher) run() {
 		}
 		// The global cap counts open sessions, not sessions waiting for
 		// their host's turn.
-		select {
-		case e.slots <- struct{}{}:
-		case <-e.stopCtx.Done():
+		if e.slots.acquire(e.stopCtx) != nil {
 			return
 		}
 		d.mu.Lock()
 		live := d.liveLocked()
 		d.mu.Unlock()
 		if live == 0 { // everyone left while we waited for a slot
-			<-e.slots
+			e.slots.release(false)
 			return
 		}
 		c, err := d.connect()
 		if err != nil {
-			<-e.slots
+			e.slots.release(false)
 			return
 		}
-		again := d.serve(c)
+		h := &hold{}
+		again := d.serve(c, h)
 		c.close()
-		<-e.slots
+		e.slots.release(h.slotYield)
 		if !again {
 			return
 		}
@@ -374,6 +373,11 @@ func (d *dispatcher) healthy() {
 	d.mu.Unlock()
 }
 
+// hold is what an open session holds besides its connection.
+type hold struct {
+	slotYield bool // it let go of its global place for a waiting session
+}
+
 // session is the state of one open connection.
 type session struct {
 	probed  map[string]CatchAll // catch-all tests done on this connection
@@ -389,7 +393,7 @@ type batch struct {
 // serve runs transactions on c until the queue has stayed empty for
 // IdleTimeout. It returns true when the session ended early (the server
 // dropped us, or asked us to slow down) and work may remain.
-func (d *dispatcher) serve(c *client) (again bool) {
+func (d *dispatcher) serve(c *client, h *hold) (again bool) {
 	d.mu.Lock()
 	d.connected++
 	d.down = nil
@@ -406,7 +410,7 @@ func (d *dispatcher) serve(c *client) (again bool) {
 		}
 		b := d.take(s)
 		if len(b.jobs) == 0 {
-			if !d.idle() {
+			if !d.idle(h) {
 				return false
 			}
 			continue
@@ -418,17 +422,31 @@ func (d *dispatcher) serve(c *client) (again bool) {
 }
 
 // idle waits up to IdleTimeout for new work, keeping the session open so
-// the next callers skip the TCP, TLS and EHLO round trips.
-func (d *dispatcher) idle() bool {
-	t := time.NewTimer(d.e.cfg.IdleTimeout)
+// the next callers skip the TCP, TLS and EHLO round trips. It gives up at
+// once when another session, of any host, waits for a place the idle one
+// holds: reuse saves round trips, but not at the price of a host that
+// cannot get a session at all.
+func (d *dispatcher) idle(h *hold) bool {
+	e := d.e
+	t := time.NewTimer(e.cfg.IdleTimeout)
 	defer t.Stop()
 	for {
+		// Take the channel before asking, so a waiter who arrives in
+		// between still wakes us.
+		wanted := e.slots.wantedCh()
+		if e.slots.yield() {
+			h.slotYield = true
+			e.stats.idleYields.Add(1)
+			e.log.Debug("probe: idle session makes way for a waiting one", "host", d.host)
+			return false
+		}
 		expired := false
 		select {
 		case <-d.wake:
+		case <-wanted:
 		case <-t.C:
 			expired = true
-		case <-d.e.stopCtx.Done():
+		case <-e.stopCtx.Done():
 			return false
 		}
 		d.mu.Lock()

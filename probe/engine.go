@@ -36,7 +36,7 @@ type Engine struct {
 	cfg   Config
 	log   *slog.Logger
 	cache *catchAllCache
-	slots chan struct{} // one token per open session, MaxSessions in all
+	slots *pool // one place per open session, MaxSessions in all
 	// testKey keys the HMAC that makes each domain's catch-all test local
 	// part (see testLocal). It comes from crypto/rand and never leaves
 	// the engine.
@@ -64,7 +64,7 @@ type Engine struct {
 type counters struct {
 	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
 	transactions, rcpts, catchAllProbes, catchAllCached,
-	replies421, backoffs, requeued atomic.Uint64
+	replies421, backoffs, requeued, idleYields atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -81,6 +81,7 @@ type Stats struct {
 	Replies421      uint64 // 421 replies in the middle of a session
 	Backoffs        uint64 // times a host was paused
 	Requeued        uint64 // recipients put back in a queue after a session was lost
+	IdleYields      uint64 // idle sessions closed early because another session waited for their place
 	Dispatchers     int    // MX hosts with a live dispatcher now
 }
 
@@ -98,7 +99,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		cfg:   cfg,
 		log:   logger,
 		cache: newCatchAllCache(cfg.CatchAllCacheSize),
-		slots: make(chan struct{}, cfg.MaxSessions),
+		slots: newPool(cfg.MaxSessions),
 		hosts: make(map[string]*dispatcher),
 	}
 	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
@@ -297,6 +298,7 @@ func (e *Engine) Stats() Stats {
 		Replies421:      e.stats.replies421.Load(),
 		Backoffs:        e.stats.backoffs.Load(),
 		Requeued:        e.stats.requeued.Load(),
+		IdleYields:      e.stats.idleYields.Load(),
 		Dispatchers:     n,
 	}
 }

@@ -733,6 +733,44 @@ func TestIdleSessionQuits(t *testing.T) {
 	}
 }
 
+// TestIdleSessionYields checks that a session kept open for reuse gives
+// up its place when another host waits for one: with MaxSessions=1, the
+// second host's check must not wait out the first host's IdleTimeout.
+func TestIdleSessionYields(t *testing.T) {
+	port, lns := smtptest.Listen(t, "127.0.0.2", "127.0.0.3")
+	first := smtptest.Serve(t, lns[0], smtptest.Options{Default: smtptest.Accept()})
+	second := smtptest.Serve(t, lns[1], smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(port)
+	cfg.MaxSessions, cfg.MaxSessionsPerHost = 1, 1
+	cfg.IdleTimeout = time.Minute
+	e := newEngine(t, cfg)
+	if res := check(t, e, request("jane@a.test", target("mx.a.test", "127.0.0.2"))); res.Reason != outcome.Accepted {
+		t.Fatalf("first host: %+v", res)
+	}
+	// The first session idles now, holding the only place. A deadline far
+	// below IdleTimeout tells waiting it out from making way.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.IdleTimeout/4)
+	defer cancel()
+	res, err := e.Check(ctx, request("bob@b.test", target("mx.b.test", "127.0.0.3")))
+	if err != nil || res.Reason != outcome.Accepted {
+		t.Fatalf("second host: %+v, %v; want accepted well before the first session's IdleTimeout", res, err)
+	}
+	if first.Quits() != 1 || second.Sessions() != 1 {
+		t.Errorf("first host QUITs %d, second host sessions %d; want 1 and 1", first.Quits(), second.Sessions())
+	}
+	if st := e.Stats(); st.IdleYields != 1 {
+		t.Errorf("IdleYields = %d, want 1", st.IdleYields)
+	}
+	// Nobody waits for the second session's place: it stays open for
+	// reuse.
+	if res := check(t, e, request("carol@b.test", target("mx.b.test", "127.0.0.3"))); res.Reason != outcome.Accepted {
+		t.Errorf("reuse: %+v", res)
+	}
+	if second.Sessions() != 1 {
+		t.Errorf("second host sessions %d, want 1 (reused)", second.Sessions())
+	}
+}
+
 // TestNoGoroutineLeak checks that Close ends every goroutine the engine
 // started.
 func TestNoGoroutineLeak(t *testing.T) {
