@@ -220,6 +220,9 @@ func (a *API) jobResults(c *gin.Context) {
 		return
 	}
 	if !c.Writer.Written() {
+		// Nothing is sent yet: the error goes out as JSON, without the
+		// file's headers (gin keeps a Content-Type already set).
+		c.Writer.Header().Del("Content-Type")
 		c.Writer.Header().Del("Content-Disposition")
 		a.jobError(c, err)
 		return

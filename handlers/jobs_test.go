@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -416,5 +418,53 @@ func goldenFile(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("body differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// exportFails is a Jobs whose one job is done but whose export fails
+// before writing anything (the job was deleted meanwhile, or the store
+// failed).
+type exportFails struct {
+	Jobs
+	err error
+}
+
+func (f exportFails) Status(_ context.Context, id string) (jobs.Status, error) {
+	return jobs.Status{ID: id, Status: jobs.Done}, nil
+}
+
+func (f exportFails) Export(context.Context, string, io.Writer, jobs.ExportOptions) error {
+	return f.err
+}
+
+// TestJobsExportErrorBeforeFirstByte: an export that fails before its first
+// byte is answered with a JSON error, not with the file's Content-Type and
+// Content-Disposition.
+func TestJobsExportErrorBeforeFirstByte(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code int
+		want string
+	}{
+		{jobs.ErrNotFound, http.StatusNotFound, "job_not_found"},
+		{errors.New("disk I/O error"), http.StatusInternalServerError, "internal"},
+	} {
+		for _, format := range []string{"csv", "jsonl"} {
+			e := New(Config{DefaultTimeout: time.Second, MaxTimeout: time.Second}, Deps{Jobs: exportFails{err: tt.err}})
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/jobs/abc/results?format="+format, nil))
+			if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Errorf("%s, %v: %d %s", format, tt.err, rec.Code, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("%s, %v: Content-Type %q", format, tt.err, ct)
+			}
+			if cd := rec.Header().Get("Content-Disposition"); cd != "" {
+				t.Errorf("%s, %v: Content-Disposition %q", format, tt.err, cd)
+			}
+			if strings.Contains(rec.Body.String(), "disk") {
+				t.Errorf("internal error echoed: %s", rec.Body)
+			}
+		}
 	}
 }
