@@ -37,11 +37,15 @@ type Config struct {
 	// RatePerHost is how many new sessions per second we open to one MX
 	// host (default 1), with bursts of BurstPerHost (default 3). Limits are
 	// per MX host, not per recipient domain: thousands of domains share
-	// Google's or Microsoft's MX hosts.
+	// Google's or Microsoft's MX hosts. A host is known by the address we
+	// dial (an IPv6 address by its /64), not by its name, so the MX names
+	// Microsoft 365 or Proofpoint give each tenant on shared addresses
+	// share one limit.
 	RatePerHost  float64
 	BurstPerHost int
-	// MaxSessionsPerHost caps concurrent sessions to one MX host (default 2);
-	// MaxSessions caps them in total (default 100).
+	// MaxSessionsPerHost caps concurrent sessions to one MX host, again
+	// per address dialled (default 2); MaxSessions caps them in total
+	// (default 100).
 	MaxSessionsPerHost int
 	MaxSessions        int
 	// BatchSize is how many real recipients one transaction asks about

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 )
@@ -38,15 +36,16 @@ type answer struct {
 	moveOn bool // the host could not be used: try the next MX host
 }
 
-// dispatcher owns everything about one MX host: its rate limiter, its
-// sessions and the queue of recipients waiting for them. Callers enqueue
-// and wait; only session goroutines talk SMTP (DESIGN.md "Probe
-// architecture: one dispatcher per MX host").
+// dispatcher owns everything about one MX host name: its sessions and the
+// queue of recipients waiting for them. Callers enqueue and wait; only
+// session goroutines talk SMTP (DESIGN.md "Probe architecture: one
+// dispatcher per MX host"). The limits on sessions belong to the address
+// a session goes to, and are shared with every other name on it (see
+// gate).
 type dispatcher struct {
-	e       *Engine
-	host    string
-	limiter *rate.Limiter // new sessions per second
-	wake    chan struct{} // nudges idle sessions when work arrives
+	e    *Engine
+	host string
+	wake chan struct{} // nudges idle sessions when work arrives
 
 	mu          sync.Mutex
 	addrs       []netip.Addr
@@ -68,7 +67,6 @@ func newDispatcher(e *Engine, host string) *dispatcher {
 	return &dispatcher{
 		e:          e,
 		host:       host,
-		limiter:    rate.NewLimiter(rate.Limit(e.cfg.RatePerHost), e.cfg.BurstPerHost),
 		wake:       make(chan struct{}, e.cfg.MaxSessionsPerHost),
 		connecting: make(map[*int]context.CancelFunc),
 		probing:    make(map[string]bool),
@@ -157,27 +155,13 @@ func (d *dispatcher) run() {
 		if !d.waitTurn() {
 			return
 		}
-		// The global cap counts open sessions, not sessions waiting for
-		// their host's turn.
-		if e.slots.acquire(e.stopCtx) != nil {
-			return
-		}
-		d.mu.Lock()
-		live := d.liveLocked()
-		d.mu.Unlock()
-		if live == 0 { // everyone left while we waited for a slot
-			e.slots.release(false)
-			return
-		}
-		c, err := d.connect()
+		c, h, err := d.connect()
 		if err != nil {
-			e.slots.release(false)
 			return
 		}
-		h := &hold{}
 		again := d.serve(c, h)
 		c.close()
-		e.slots.release(h.slotYield)
+		e.leave(h)
 		if !again {
 			return
 		}
@@ -199,8 +183,8 @@ func (d *dispatcher) exit() {
 	}
 }
 
-// waitTurn waits out the host's pause and its rate limiter. It returns
-// false when no caller is waiting any more or the engine is closing.
+// waitTurn waits out the host's pause. It returns false when no caller is
+// waiting any more or the engine is closing.
 func (d *dispatcher) waitTurn() bool {
 	stop := d.e.stopCtx
 	for {
@@ -222,25 +206,23 @@ func (d *dispatcher) waitTurn() bool {
 			return false
 		}
 	}
-	if err := d.limiter.Wait(stop); err != nil {
-		return false
-	}
-	d.mu.Lock()
-	live := d.liveLocked()
-	d.mu.Unlock()
-	return live > 0
+	return true
 }
 
 // connect opens a session: the host's addresses in order (at most
-// maxAddrsPerHost), STARTTLS when offered, and once more in plain text
-// when the TLS handshake fails, as MTAs do. A failure is recorded on the
-// dispatcher.
-func (d *dispatcher) connect() (*client, error) {
+// maxAddrsPerHost), each once its gate lets us in, STARTTLS when offered,
+// and once more in plain text when the TLS handshake fails, as MTAs do. A
+// failure is recorded on the dispatcher.
+func (d *dispatcher) connect() (*client, *hold, error) {
 	e := d.e
+	// ctx is the connection's: it ends when every caller has left, or a
+	// grace period after Close. wait bounds the waits for places and
+	// tokens, which end at Close itself.
 	ctx, cancel := context.WithCancel(e.killCtx)
+	wait, stopWait := context.WithCancel(e.stopCtx)
 	key := new(int)
 	d.mu.Lock()
-	d.connecting[key] = cancel
+	d.connecting[key] = func() { cancel(); stopWait() }
 	addrs := slices.Clone(d.addrs)
 	plainOnly := d.plainOnly
 	d.mu.Unlock()
@@ -248,6 +230,7 @@ func (d *dispatcher) connect() (*client, error) {
 		d.mu.Lock()
 		delete(d.connecting, key)
 		d.mu.Unlock()
+		stopWait()
 	}()
 
 	var err error = &hostError{Host: d.host, Step: stepConnect, Err: errNoAddress}
@@ -259,6 +242,11 @@ func (d *dispatcher) connect() (*client, error) {
 			// Check filtered these already; this is the last line of
 			// defence (DESIGN.md "Rules of conduct").
 			continue
+		}
+		var h *hold
+		h, err = d.enter(wait, a)
+		if err != nil {
+			break // closing, or nobody waits any more
 		}
 		ap := netip.AddrPortFrom(a, uint16(e.cfg.Port))
 		var c *client
@@ -279,21 +267,22 @@ func (d *dispatcher) connect() (*client, error) {
 				e.stats.tlsSessions.Add(1)
 			}
 			e.log.Debug("probe: session open", "host", d.host, "addr", ap.String(), "tls", c.tls, "esmtp", c.esmtp)
-			return c, nil
+			return c, h, nil
 		}
+		e.leave(h)
 		if ctx.Err() != nil || !isDialError(err) {
 			break
 		}
 	}
-	abandoned := ctx.Err() != nil
+	abandoned := ctx.Err() != nil || wait.Err() != nil || errors.Is(err, errNobodyWaits)
 	cancel()
 	if abandoned {
-		// Closing, or every caller left while we connected: not the
-		// host's fault.
-		return nil, context.Canceled
+		// Closing, or every caller left while we waited or connected: not
+		// the host's fault.
+		return nil, nil, context.Canceled
 	}
 	d.connectFailed(err)
-	return nil, err
+	return nil, nil, err
 }
 
 // open dials one address and greets it.
@@ -373,9 +362,12 @@ func (d *dispatcher) healthy() {
 	d.mu.Unlock()
 }
 
-// hold is what an open session holds besides its connection.
+// hold is what an open session holds besides its connection: a place in
+// its gate and one under MaxSessions.
 type hold struct {
+	g         *gate
 	slotYield bool // it let go of its global place for a waiting session
+	gateYield bool // it let go of its place in the gate for a waiting session
 }
 
 // session is the state of one open connection.
@@ -431,19 +423,24 @@ func (d *dispatcher) idle(h *hold) bool {
 	t := time.NewTimer(e.cfg.IdleTimeout)
 	defer t.Stop()
 	for {
-		// Take the channel before asking, so a waiter who arrives in
+		// Take the channels before asking, so a waiter who arrives in
 		// between still wakes us.
-		wanted := e.slots.wantedCh()
+		slotWanted, gateWanted := e.slots.wantedCh(), h.g.sessions.wantedCh()
 		if e.slots.yield() {
 			h.slotYield = true
+		} else if h.g.sessions.yield() {
+			h.gateYield = true
+		}
+		if h.slotYield || h.gateYield {
 			e.stats.idleYields.Add(1)
-			e.log.Debug("probe: idle session makes way for a waiting one", "host", d.host)
+			e.log.Debug("probe: idle session makes way for a waiting one", "host", d.host, "global", h.slotYield)
 			return false
 		}
 		expired := false
 		select {
 		case <-d.wake:
-		case <-wanted:
+		case <-slotWanted:
+		case <-gateWanted:
 		case <-t.C:
 			expired = true
 		case <-e.stopCtx.Done():

@@ -4,16 +4,22 @@
 // cannot even write those verbs.
 //
 // One Engine serves a whole process. Callers submit recipients with
-// Check; for each MX host there is a dispatcher that owns the host's rate
-// limiter (golang.org/x/time/rate, per MX host rather than per recipient
-// domain, since thousands of domains share one provider's MX hosts), its
-// cap on concurrent sessions and its queue. The dispatcher packs waiting
-// recipients into sessions: MAIL FROM, one RCPT to a random local part for
-// each domain whose catch-all status is not cached (unpredictable, but the
-// same for a domain while the Engine lives, so that a test repeated after
-// a greylisting delay gets through), up to BatchSize real
-// RCPTs, RSET, and the session stays open for IdleTimeout so the next
-// callers skip the TCP, TLS and EHLO round trips. A burst of signups at one
+// Check; for each MX host name there is a dispatcher that owns the name's
+// sessions and queue. Its sessions pass through the gate of the address
+// they dial, which holds that server's rate limiter
+// (golang.org/x/time/rate, per MX host rather than per recipient domain,
+// since thousands of domains share one provider's MX hosts) and its cap on
+// concurrent sessions. A gate is per address, not per name, because
+// Microsoft 365 and Proofpoint give each tenant its own MX name on shared
+// addresses.
+//
+// The dispatcher packs waiting recipients into sessions: MAIL FROM, one
+// RCPT to a random local part for each domain whose catch-all status is
+// not cached (unpredictable, but the same for a domain while the Engine
+// lives, so that a test repeated after a greylisting delay gets through),
+// up to BatchSize real RCPTs, RSET, and the session stays open for
+// IdleTimeout so the next callers skip the TCP, TLS and EHLO round trips,
+// unless another session waits for its place. A burst of signups at one
 // provider, or a bulk list, therefore costs a handful of sessions.
 //
 // Servers that hang up mid-batch (a 421, or Postfix's error limit) are

@@ -56,6 +56,9 @@ type Engine struct {
 	mu    sync.Mutex
 	hosts map[string]*dispatcher
 
+	gateMu sync.Mutex
+	gates  map[netip.Prefix]*gate // per address dialled (IPv6: per /64)
+
 	closeOnce sync.Once
 	stats     counters
 }
@@ -83,6 +86,7 @@ type Stats struct {
 	Requeued        uint64 // recipients put back in a queue after a session was lost
 	IdleYields      uint64 // idle sessions closed early because another session waited for their place
 	Dispatchers     int    // MX hosts with a live dispatcher now
+	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
 }
 
 // New returns an Engine. Zero fields of cfg take their defaults; a nil
@@ -101,6 +105,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		cache: newCatchAllCache(cfg.CatchAllCacheSize),
 		slots: newPool(cfg.MaxSessions),
 		hosts: make(map[string]*dispatcher),
+		gates: make(map[netip.Prefix]*gate),
 	}
 	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
 	e.stopCtx, e.stop = context.WithCancel(context.Background())
@@ -285,6 +290,9 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	n := len(e.hosts)
 	e.mu.Unlock()
+	e.gateMu.Lock()
+	gates := len(e.gates)
+	e.gateMu.Unlock()
 	return Stats{
 		Checks:          e.stats.checks.Load(),
 		Sessions:        e.stats.sessions.Load(),
@@ -300,6 +308,7 @@ func (e *Engine) Stats() Stats {
 		Requeued:        e.stats.requeued.Load(),
 		IdleYields:      e.stats.idleYields.Load(),
 		Dispatchers:     n,
+		Gates:           gates,
 	}
 }
 
@@ -323,6 +332,7 @@ func (e *Engine) Close() error {
 			d.mu.Unlock()
 		}
 		e.mu.Unlock()
+		e.stopGates()
 
 		done := make(chan struct{})
 		go func() {

@@ -725,11 +725,12 @@ func TestIdleSessionQuits(t *testing.T) {
 	e := newEngine(t, cfg)
 	check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
 	deadline := time.Now().Add(10 * time.Second)
-	for (srv.Quits() == 0 || e.Stats().Dispatchers != 0) && time.Now().Before(deadline) {
+	gone := func() bool { st := e.Stats(); return st.Dispatchers == 0 && st.Gates == 0 }
+	for (srv.Quits() == 0 || !gone()) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if srv.Quits() != 1 || e.Stats().Dispatchers != 0 {
-		t.Errorf("QUITs %d, dispatchers %d; want 1 and 0", srv.Quits(), e.Stats().Dispatchers)
+	if st := e.Stats(); srv.Quits() != 1 || st.Dispatchers != 0 || st.Gates != 0 {
+		t.Errorf("QUITs %d, dispatchers %d, gates %d; want 1, 0 and 0", srv.Quits(), st.Dispatchers, st.Gates)
 	}
 }
 
@@ -768,6 +769,41 @@ func TestIdleSessionYields(t *testing.T) {
 	}
 	if second.Sessions() != 1 {
 		t.Errorf("second host sessions %d, want 1 (reused)", second.Sessions())
+	}
+}
+
+// TestLimitsSharedByAddress checks that MX host names on one address
+// share its limits: Microsoft 365 and Proofpoint give every tenant its
+// own MX name on a few shared addresses. With MaxSessionsPerHost=1 the
+// server must never see two sessions at once, however many names point
+// at it.
+func TestLimitsSharedByAddress(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.2:0", smtptest.Options{Default: smtptest.Accept(), RcptDelay: time.Millisecond})
+	cfg := testConfig(srv.Port)
+	cfg.MaxSessionsPerHost = 1
+	e := newEngine(t, cfg)
+	mxs := []probe.Target{
+		target("tenant0-test.mail.protection.test", "127.0.0.2"),
+		target("tenant1-test.mail.protection.test", "127.0.0.2"),
+		target("tenant2-test.mail.protection.test", "127.0.0.2"),
+	}
+	const n = 45
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := check(t, e, request(fmt.Sprintf("user%d@tenant%d.test", i, i%3), mxs[i%3]))
+			if res.Reason != outcome.Accepted || res.Host != mxs[i%3].Host {
+				t.Errorf("user%d: got %+v", i, res)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d sessions, stats %+v", srv.Sessions(), e.Stats())
+	if got := srv.MaxConcurrent(); got != 1 {
+		t.Errorf("the shared server saw %d sessions at once, want 1 (MaxSessionsPerHost per address)", got)
+	}
+	if srv.Sessions() < 3 {
+		t.Errorf("%d sessions for 3 MX names, want at least 3 (a session serves one name)", srv.Sessions())
 	}
 }
 

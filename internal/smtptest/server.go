@@ -80,6 +80,8 @@ type Server struct {
 	conns      int
 	rejected   int
 	sessions   []time.Time
+	open       int // greeted sessions not yet over
+	maxOpen    int
 	tlsHellos  int
 	mails      int
 	utf8Mails  int
@@ -179,6 +181,12 @@ func (s *Server) Rejected() int { s.mu.Lock(); defer s.mu.Unlock(); return s.rej
 // Sessions is the number of connections that were greeted with 220.
 func (s *Server) Sessions() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.sessions) }
 
+// MaxConcurrent is the most greeted sessions that were open at once. A
+// session is over from its QUIT (seen while the connection is in plain
+// text) or the end of its connection, whichever comes first, so a client
+// that QUITs one session before it opens the next is never counted twice.
+func (s *Server) MaxConcurrent() int { s.mu.Lock(); defer s.mu.Unlock(); return s.maxOpen }
+
 // SessionTimes returns when each greeted connection was accepted.
 func (s *Server) SessionTimes() []time.Time {
 	s.mu.Lock()
@@ -255,6 +263,8 @@ func (l *listener) Accept() (net.Conn, error) {
 			s.rejected++
 		} else {
 			s.sessions = append(s.sessions, time.Now())
+			s.open++
+			s.maxOpen = max(s.maxOpen, s.open)
 		}
 		s.mu.Unlock()
 		if reject {
@@ -265,19 +275,26 @@ func (l *listener) Accept() (net.Conn, error) {
 			}()
 			continue
 		}
-		return &sniffConn{Conn: c, s: s}, nil
+		sc := &sniffConn{Conn: c, s: s}
+		sc.end = sync.OnceFunc(func() {
+			s.mu.Lock()
+			s.open--
+			s.mu.Unlock()
+		})
+		return sc, nil
 	}
 }
 
 // sniffConn watches the commands a client sends in plain text, for the
-// DATA tripwire and for counting QUITs. After STARTTLS the bytes are
-// ciphertext, so it stops; the Data method of the session is the tripwire
-// from then on.
+// DATA tripwire, for counting QUITs and for ending the session's count in
+// MaxConcurrent. After STARTTLS the bytes are ciphertext, so it stops; the
+// Data method of the session is the tripwire from then on.
 type sniffConn struct {
 	net.Conn
 	s    *Server
 	line []byte
 	off  bool
+	end  func() // the session is over; runs once
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -285,7 +302,15 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 	if !c.off {
 		c.scan(p[:n])
 	}
+	if err != nil {
+		c.end()
+	}
 	return n, err
+}
+
+func (c *sniffConn) Close() error {
+	c.end()
+	return c.Conn.Close()
 }
 
 func (c *sniffConn) scan(b []byte) {
@@ -308,6 +333,7 @@ func (c *sniffConn) scan(b []byte) {
 			c.s.mu.Lock()
 			c.s.quits++
 			c.s.mu.Unlock()
+			c.end()
 		case "STARTTLS":
 			c.off = true
 		}

@@ -270,6 +270,42 @@ func TestGreylist(t *testing.T) {
 	}
 }
 
+// TestMaxConcurrent checks the count of sessions open at once: a session
+// is over at its QUIT, before the connection closes.
+func TestMaxConcurrent(t *testing.T) {
+	srv := Start(t, "127.0.0.1:0", Options{})
+	for range 3 { // one after the other
+		c := dialFake(t, srv.Addr)
+		c.reply()
+		c.cmd("QUIT")
+	}
+	if got := srv.MaxConcurrent(); got != 1 {
+		t.Errorf("sequential sessions: MaxConcurrent = %d, want 1", got)
+	}
+	a, b := dialFake(t, srv.Addr), dialFake(t, srv.Addr)
+	a.reply()
+	b.reply() // both greeted: both open
+	if got := srv.MaxConcurrent(); got != 2 {
+		t.Errorf("two open sessions: MaxConcurrent = %d, want 2", got)
+	}
+	a.cmd("QUIT")
+	b.c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		srv.mu.Lock()
+		open := srv.open
+		srv.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d sessions still counted open after QUIT and hang-up", open)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestSessionsPerSecond checks the 421 banner for connections over the rate.
 func TestSessionsPerSecond(t *testing.T) {
 	srv := Start(t, "127.0.0.1:0", Options{SessionsPerSecond: 0.1})
