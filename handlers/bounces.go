@@ -269,14 +269,19 @@ func (r *bounceRoutes) remove(c *gin.Context) {
 
 // export streams the list as CSV. Export buffers its first rows, so a
 // failure to read the list still gets a JSON error; one after the first
-// bytes can only cut the download short.
+// bytes breaks the download (cutDownload), so that a truncated list is
+// never taken for the whole one.
 func (r *bounceRoutes) export(c *gin.Context) {
 	w := &lazyCSV{c: c}
 	if err := r.b.Export(c.Request.Context(), w); err != nil {
-		r.api.log.Error("suppression export", "err", err)
+		if c.Request.Context().Err() == nil {
+			r.api.log.Error("suppression export", "err", err)
+		}
 		if !w.started {
 			abort(c, http.StatusInternalServerError, "internal", "could not export the suppression list")
+			return
 		}
+		cutDownload(c)
 		return
 	}
 	if !w.started { // an empty export still has its header row; be safe anyway

@@ -227,13 +227,24 @@ func (a *API) jobResults(c *gin.Context) {
 		a.jobError(c, err)
 		return
 	}
-	// Part of the file is out: end the connection without the closing
-	// chunk, so the client sees a broken download, not a short file.
 	if c.Request.Context().Err() == nil {
 		a.log.Error("exporting job", "job", id, "err", err)
 	}
-	if hj, ok := c.Writer.(http.Hijacker); ok {
-		if conn, _, herr := hj.Hijack(); herr == nil {
+	cutDownload(c)
+}
+
+// cutDownload ends a download that failed after its first bytes: the
+// connection is closed without the closing chunk, so the client sees a
+// broken download, not a short file that looks complete. gin refuses to
+// hijack once body bytes are written, so the server's own writer, under
+// gin's, is asked.
+func cutDownload(c *gin.Context) {
+	var w http.ResponseWriter = c.Writer
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		w = u.Unwrap()
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
 			conn.Close()
 		}
 	}
