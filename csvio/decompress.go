@@ -16,7 +16,8 @@ import (
 // members are read as one stream.
 //
 // Damaged or truncated gzip data surfaces, when it is met, as an error
-// wrapping ErrNotCSV (and the gzip or flate error). Decompress sets no size
+// wrapping ErrNotCSV. Its message is ours, for the uploader; the gzip or
+// flate error it unwraps to is for logs. Decompress sets no size
 // limit itself: NewReader counts the decompressed bytes against
 // Limits.MaxBytes, which is what stops a gzip bomb.
 func Decompress(r io.Reader) (io.Reader, error) {
@@ -51,11 +52,24 @@ func gzipError(err error) error {
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
 		errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.EOF) || errors.As(err, &corrupt) {
-		return fmt.Errorf("%w: the gzip data is damaged or cut short: %w", ErrNotCSV, err)
+		return &gzipDamage{err: err}
 	}
 	// Anything else comes from the underlying reader (a dropped upload, say).
 	return fmt.Errorf("csvio: read input: %w", err)
 }
+
+// gzipDamage is damaged or truncated gzip data. Its message leaves out
+// the library's text ("flate: corrupt input before offset 5"), which means
+// nothing to the uploader; errors.As still reaches it.
+type gzipDamage struct{ err error }
+
+func (e *gzipDamage) Error() string {
+	return ErrNotCSV.Error() + ": the gzip data is damaged or cut short"
+}
+
+func (e *gzipDamage) Is(target error) bool { return target == ErrNotCSV }
+
+func (e *gzipDamage) Unwrap() error { return e.err }
 
 // limitReader counts the bytes read and fails with a *LimitError once more
 // than limit bytes arrive (limit 0: count only). It asks the source for at

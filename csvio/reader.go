@@ -148,8 +148,8 @@ func (r *Reader) BytesRead() int64 {
 // character. Errors are sticky: after one, Next returns it again. They are
 // a *LineError wrapping ErrRagged (unterminated quoted field, stray quote
 // in a quoted field, row over 1 MiB or over Limits.MaxFields fields), a *LimitError (ErrTooManyRows,
-// ErrTooLarge), an error wrapping ErrNotCSV (damaged gzip data), or an I/O
-// error of the source.
+// ErrTooLarge), a *LineError wrapping ErrNotCSV (damaged gzip data; the
+// line is the first one not read), or an I/O error of the source.
 func (r *Reader) Next() (Record, error) {
 	for r.err == nil {
 		fields, line, err := r.read()
@@ -198,8 +198,12 @@ func (r *Reader) read() ([]string, int, error) {
 			Msg: "the row is longer than 1 MiB; a quoted field is probably never closed (a \" without its closing \")"}
 	}
 	var le *LimitError
-	if errors.As(err, &le) || errors.Is(err, ErrNotCSV) {
+	if errors.As(err, &le) {
 		return nil, 0, err
+	}
+	if errors.Is(err, ErrNotCSV) {
+		// Damaged gzip data: say how far the rows were good.
+		return nil, 0, &LineError{Line: r.t.nextLine(), Err: err}
 	}
 	return nil, 0, fmt.Errorf("csvio: read input: %w", err)
 }

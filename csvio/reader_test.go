@@ -3,6 +3,7 @@ package csvio
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"flag"
@@ -567,6 +568,51 @@ func TestWideRow(t *testing.T) {
 	}
 	if len(res.recs) != 7 || len(res.recs[5].Fields) != 200000 {
 		t.Errorf("no limit: %d rows, the wide one with %d fields", len(res.recs), len(res.recs[5].Fields))
+	}
+}
+
+// TestGzipDamagedMidStream: gzip data cut short or corrupted after the
+// sample ends the rows with a *LineError wrapping ErrNotCSV at the first
+// line not read, in our own words; the gzip or flate error stays
+// reachable for logs but is not in the message.
+func TestGzipDamagedMidStream(t *testing.T) {
+	data, lines := bigCSV(20000)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data)
+	zw.Close()
+	full := buf.Bytes()
+	corrupt := bytes.Clone(full)
+	corrupt[len(corrupt)-8] ^= 0xff // the CRC-32 of the trailer (RFC 1952 §2.3)
+	for _, tt := range []struct {
+		name string
+		in   []byte
+	}{
+		{"cut short", full[:len(full)*2/3]},
+		{"bad checksum", corrupt},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := readAll(t, bytes.NewReader(tt.in), "", Limits{})
+			if res.newErr != nil {
+				t.Fatal(res.newErr)
+			}
+			var le *LineError
+			if !errors.As(res.err, &le) || !errors.Is(res.err, ErrNotCSV) {
+				t.Fatalf("error %v; want a *LineError wrapping ErrNotCSV", res.err)
+			}
+			n := len(res.recs)
+			if n == 0 || le.Line <= res.recs[n-1].Line || (n < len(lines) && le.Line > lines[n]) {
+				t.Fatalf("line %d after %d good rows", le.Line, n)
+			}
+			want := fmt.Sprintf("line %d: not a CSV file: the gzip data is damaged or cut short", le.Line)
+			if res.err.Error() != want {
+				t.Errorf("message %q, want %q", res.err, want)
+			}
+			var corrupt flate.CorruptInputError
+			if !errors.Is(res.err, io.ErrUnexpectedEOF) && !errors.As(res.err, &corrupt) && !errors.Is(res.err, gzip.ErrChecksum) {
+				t.Errorf("the gzip error is not reachable from %v", res.err)
+			}
+		})
 	}
 }
 
