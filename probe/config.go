@@ -43,6 +43,19 @@ type Config struct {
 	// share one limit.
 	RatePerHost  float64
 	BurstPerHost int
+	// RcptRatePerHost is how many RCPT TO commands per second, catch-all
+	// tests included, we send to one MX host, per address dialled like
+	// RatePerHost (default 20), with bursts of RcptBurstPerHost (default
+	// 40). Sessions are reused, so RCPTs, not sessions, are the load a
+	// server sees; a reused session is not a licence to ask about
+	// hundreds of addresses a second.
+	RcptRatePerHost  float64
+	RcptBurstPerHost int
+	// MaxRcptsPerSession is how many RCPTs, catch-all tests included, one
+	// session sends before it QUITs; the recipients still waiting get a
+	// new session, through the session limiter (default 100, at least 2:
+	// a catch-all test and an address).
+	MaxRcptsPerSession int
 	// MaxSessionsPerHost caps concurrent sessions to one MX host, again
 	// per address dialled (default 2); MaxSessions caps them in total
 	// (default 100).
@@ -85,6 +98,9 @@ const (
 	DefaultCommandTimeout     = 30 * time.Second
 	DefaultRatePerHost        = 1.0
 	DefaultBurstPerHost       = 3
+	DefaultRcptRatePerHost    = 20.0
+	DefaultRcptBurstPerHost   = 40
+	DefaultMaxRcptsPerSession = 100
 	DefaultMaxSessionsPerHost = 2
 	DefaultMaxSessions        = 100
 	DefaultBatchSize          = 20
@@ -116,6 +132,11 @@ func (c Config) withDefaults() Config {
 		c.RatePerHost = DefaultRatePerHost
 	}
 	setInt(&c.BurstPerHost, DefaultBurstPerHost)
+	if c.RcptRatePerHost == 0 {
+		c.RcptRatePerHost = DefaultRcptRatePerHost
+	}
+	setInt(&c.RcptBurstPerHost, DefaultRcptBurstPerHost)
+	setInt(&c.MaxRcptsPerSession, DefaultMaxRcptsPerSession)
 	setInt(&c.MaxSessionsPerHost, DefaultMaxSessionsPerHost)
 	setInt(&c.MaxSessions, DefaultMaxSessions)
 	setInt(&c.BatchSize, DefaultBatchSize)
@@ -164,14 +185,22 @@ func (c Config) validate() error {
 	if c.BackoffMax < c.BackoffMin {
 		bad("BackoffMax (%v) must not be below BackoffMin (%v)", c.BackoffMax, c.BackoffMin)
 	}
-	if c.RatePerHost < 0 {
+	// Zero took the default; NaN and negative rates are refused.
+	if !(c.RatePerHost > 0) {
 		bad("RatePerHost must be positive, got %g", c.RatePerHost)
+	}
+	if !(c.RcptRatePerHost > 0) {
+		bad("RcptRatePerHost must be positive, got %g", c.RcptRatePerHost)
+	}
+	if c.MaxRcptsPerSession < 2 {
+		bad("MaxRcptsPerSession must be at least 2 (a catch-all test and an address), got %d", c.MaxRcptsPerSession)
 	}
 	for _, n := range []struct {
 		name string
 		v    int
 	}{
-		{"BurstPerHost", c.BurstPerHost}, {"MaxSessionsPerHost", c.MaxSessionsPerHost},
+		{"BurstPerHost", c.BurstPerHost}, {"RcptBurstPerHost", c.RcptBurstPerHost},
+		{"MaxSessionsPerHost", c.MaxSessionsPerHost},
 		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
 		{"MaxAttempts", c.MaxAttempts},
 	} {

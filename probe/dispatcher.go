@@ -372,14 +372,17 @@ type hold struct {
 
 // session is the state of one open connection.
 type session struct {
+	g       *gate               // of the address it is connected to
 	probed  map[string]CatchAll // catch-all tests done on this connection
 	rcptMax int                 // the server's RCPTMAX (RFC 9422), 0 if none
+	rcpts   int                 // RCPTs sent, catch-all tests included
 }
 
 // batch is the work of one transaction.
 type batch struct {
 	jobs  []*job
 	probe []string // domains to test for catch-all first
+	full  bool     // the next job does not fit in what MaxRcptsPerSession leaves
 }
 
 // serve runs transactions on c until the queue has stayed empty for
@@ -395,12 +398,21 @@ func (d *dispatcher) serve(c *client, h *hold) (again bool) {
 		d.connected--
 		d.mu.Unlock()
 	}()
-	s := &session{probed: make(map[string]CatchAll), rcptMax: c.rcptMax()}
+	s := &session{g: h.g, probed: make(map[string]CatchAll), rcptMax: c.rcptMax()}
 	for {
 		if d.e.stopCtx.Err() != nil {
 			return false
 		}
+		if s.rcpts >= d.e.cfg.MaxRcptsPerSession {
+			// Enough for one connection: QUIT, and let the next session
+			// go through the host's session limiter like any other.
+			d.e.log.Debug("probe: session reached MaxRcptsPerSession", "host", d.host, "rcpts", s.rcpts)
+			return true
+		}
 		b := d.take(s)
+		if b.full {
+			return true
+		}
 		if len(b.jobs) == 0 {
 			if !d.idle(h) {
 				return false
@@ -460,13 +472,15 @@ func (d *dispatcher) idle(h *hold) bool {
 
 // take removes the next transaction's jobs from the queue: up to
 // BatchSize, and no more RCPTs (catch-all tests included) than the server
-// takes in one transaction.
+// takes in one transaction or the session has left under
+// MaxRcptsPerSession.
 func (d *dispatcher) take(s *session) batch {
 	e := d.e
 	limit := maxRcptsPerTransaction
 	if s.rcptMax > 0 {
 		limit = min(limit, s.rcptMax)
 	}
+	left := e.cfg.MaxRcptsPerSession - s.rcpts // at least 1: serve checks
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -492,8 +506,14 @@ func (d *dispatcher) take(s *session) batch {
 		if probe {
 			need = 2
 		}
-		if rcpts+need > limit {
+		if rcpts+need > min(limit, left) {
 			if rcpts > 0 {
+				break
+			}
+			if need > left {
+				// The test and the address no longer fit in this
+				// session; a new one has room for both.
+				b.full = true
 				break
 			}
 			// Room for the address only: it matters more than the test.
@@ -606,6 +626,10 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if !slices.ContainsFunc(jobs, func(j *job) bool { return j.domain == domain }) {
 			continue
 		}
+		if !d.rcptTurn(s.g, nil) {
+			return false // closing: the callers got ErrClosed already
+		}
+		s.rcpts++
 		e.stats.rcpts.Add(1)
 		e.stats.catchAllProbes.Add(1)
 		r, err := c.rcpt(e.testLocal(domain) + "@" + domain)
@@ -640,6 +664,13 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if j.ctx.Err() != nil {
 			continue
 		}
+		if !d.rcptTurn(s.g, j.ctx.Done()) {
+			if e.stopCtx.Err() != nil {
+				break
+			}
+			continue // the caller left while we waited
+		}
+		s.rcpts++
 		e.stats.rcpts.Add(1)
 		r, err := c.rcpt(j.address)
 		if err != nil {

@@ -6,10 +6,12 @@
 // One Engine serves a whole process. Callers submit recipients with
 // Check; for each MX host name there is a dispatcher that owns the name's
 // sessions and queue. Its sessions pass through the gate of the address
-// they dial, which holds that server's rate limiter
+// they dial, which holds that server's rate limiters
 // (golang.org/x/time/rate, per MX host rather than per recipient domain,
-// since thousands of domains share one provider's MX hosts) and its cap on
-// concurrent sessions. A gate is per address, not per name, because
+// since thousands of domains share one provider's MX hosts), one for new
+// sessions and one for RCPT commands, and its cap on concurrent sessions.
+// A session QUITs after MaxRcptsPerSession RCPTs, and the next one goes
+// through the session limiter. A gate is per address, not per name, because
 // Microsoft 365 and Proofpoint give each tenant its own MX name on shared
 // addresses.
 //

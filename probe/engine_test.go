@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -636,6 +637,105 @@ func TestConnectionRateLimit(t *testing.T) {
 	}
 }
 
+// TestRcptRateLimit checks the per-host RCPT limiter on a reused
+// session: 61 RCPTs (60 addresses and one catch-all test) at 50 a second
+// with bursts of 10 take at least a second, and no stretch of them goes
+// faster than the token bucket allows. The check is on the times the fake
+// received each RCPT, which cannot be earlier than the limiter let them go.
+func TestRcptRateLimit(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.RcptRatePerHost, cfg.RcptBurstPerHost = 50, 10
+	cfg.MaxSessionsPerHost = 1
+	e := newEngine(t, cfg)
+	runConcurrent(t, e, 60, outcome.Accepted)
+	times := srv.RcptTimes()
+	if len(times) != 61 {
+		t.Fatalf("fake got %d RCPTs, want 61", len(times))
+	}
+	t.Logf("61 RCPTs in %v over %d sessions", times[60].Sub(times[0]), srv.Sessions())
+	// RCPT k+1 is sent after the reply to RCPT k, so the limiter let RCPTs
+	// i+1..j go within [times[i], times[j]]: at most burst + rate × span.
+	for i := range times {
+		for j := i + 1; j < len(times); j++ {
+			allowed := float64(cfg.RcptBurstPerHost) + cfg.RcptRatePerHost*times[j].Sub(times[i]).Seconds()
+			if float64(j-i) > allowed+0.01 {
+				t.Fatalf("RCPTs %d to %d: %d in %v, the limiter allows %.1f", i+1, j, j-i, times[j].Sub(times[i]), allowed)
+			}
+		}
+	}
+	if st := e.Stats(); st.Sessions != 1 {
+		t.Errorf("sessions = %d, want 1: the limit holds within a reused session", st.Sessions)
+	}
+}
+
+// TestRcptRateLimitClose checks that a session waiting for the RCPT
+// limiter stops waiting at Close, and still ends with QUIT.
+func TestRcptRateLimitClose(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.RcptRatePerHost, cfg.RcptBurstPerHost = 0.01, 1 // the catch-all test takes the only token for 100s
+	e, err := probe.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+		errc <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Rcpts() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	e.Close()
+	if err := <-errc; !errors.Is(err, probe.ErrClosed) {
+		t.Errorf("Check: %v, want ErrClosed", err)
+	}
+	if srv.Rcpts() != 1 || srv.Quits() != 1 {
+		t.Errorf("fake saw %d RCPTs and %d QUITs, want 1 (the test only) and 1", srv.Rcpts(), srv.Quits())
+	}
+}
+
+// TestMaxRcptsPerSession checks that a session QUITs after
+// MaxRcptsPerSession RCPTs and the rest go to new sessions.
+func TestMaxRcptsPerSession(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg := testConfig(srv.Port)
+	cfg.MaxRcptsPerSession = 10
+	e := newEngine(t, cfg)
+	runConcurrent(t, e, 35, outcome.Accepted) // 36 RCPTs with the catch-all test
+	e.Close()
+	t.Logf("%d sessions, stats %+v", srv.Sessions(), e.Stats())
+	if srv.Sessions() < 4 {
+		t.Errorf("%d sessions for 36 RCPTs, want at least 4", srv.Sessions())
+	}
+	if got := srv.MaxSessionRcpts(); got > 10 {
+		t.Errorf("a session sent %d RCPTs, want at most 10", got)
+	}
+	if srv.Rcpts() != 36 || srv.Quits() != srv.Sessions() {
+		t.Errorf("RCPTs %d, QUITs %d for %d sessions; want 36 and a QUIT per session", srv.Rcpts(), srv.Quits(), srv.Sessions())
+	}
+
+	// With 3 RCPTs a session and a new domain for every address, a
+	// session has room for one test and its address, then a new session
+	// takes over: the test is never skipped to fill the third place.
+	srv = smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
+	cfg = testConfig(srv.Port)
+	cfg.MaxRcptsPerSession = 3
+	cfg.MaxSessionsPerHost = 1
+	e = newEngine(t, cfg)
+	for i := range 4 {
+		res := check(t, e, request(fmt.Sprintf("u@d%d.test", i), target("mx.example.com", "127.0.0.1")))
+		if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllYes {
+			t.Errorf("d%d: got %+v, want accepted, catch-all yes", i, res)
+		}
+	}
+	if srv.Sessions() != 4 || srv.Rcpts() != 8 || srv.MaxSessionRcpts() != 2 {
+		t.Errorf("sessions %d, RCPTs %d, most on a session %d; want 4, 8 and 2", srv.Sessions(), srv.Rcpts(), srv.MaxSessionRcpts())
+	}
+}
+
 // TestRecipientLimit checks that RCPTMAX (RFC 9422) and 452 4.5.3 (RFC
 // 5321 §4.5.3.1.10) split recipients over transactions.
 func TestRecipientLimit(t *testing.T) {
@@ -877,12 +977,28 @@ func TestNewConfig(t *testing.T) {
 		"batch too big":       func(c *probe.Config) { c.BatchSize = 101 },
 		"sessions below host": func(c *probe.Config) { c.MaxSessions, c.MaxSessionsPerHost = 2, 5 },
 		"negative rate":       func(c *probe.Config) { c.RatePerHost = -1 },
+		"negative RCPT rate":  func(c *probe.Config) { c.RcptRatePerHost = -1 },
+		"NaN RCPT rate":       func(c *probe.Config) { c.RcptRatePerHost = math.NaN() },
+		"negative RCPT burst": func(c *probe.Config) { c.RcptBurstPerHost = -1 },
+		"one RCPT a session":  func(c *probe.Config) { c.MaxRcptsPerSession = 1 },
 		"backoff inverted":    func(c *probe.Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second },
 	} {
 		cfg := good
 		mod(&cfg)
 		if _, err := probe.New(cfg, nil); !errors.Is(err, probe.ErrConfig) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		}
+	}
+	// The message names the field, for the operator to find the key.
+	for field, mod := range map[string]func(*probe.Config){
+		"RcptRatePerHost":    func(c *probe.Config) { c.RcptRatePerHost = -5 },
+		"RcptBurstPerHost":   func(c *probe.Config) { c.RcptBurstPerHost = -1 },
+		"MaxRcptsPerSession": func(c *probe.Config) { c.MaxRcptsPerSession = 1 },
+	} {
+		cfg := good
+		mod(&cfg)
+		if _, err := probe.New(cfg, nil); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("bad %s: err = %v, want it named", field, err)
 		}
 	}
 }

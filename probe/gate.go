@@ -10,7 +10,7 @@ import (
 )
 
 // gate holds the limits of one receiving server: the cap on its
-// concurrent sessions and its session rate limiter. A server is known by
+// concurrent sessions, its session rate limiter and its RCPT rate limiter. A server is known by
 // the IP address we dial, not by its MX host name: Microsoft 365 and
 // Proofpoint give each customer its own MX name
 // (example-com.mail.protection.outlook.com) on a few shared addresses, so
@@ -26,6 +26,7 @@ type gate struct {
 	key      netip.Prefix
 	sessions *pool         // MaxSessionsPerHost places
 	connect  *rate.Limiter // new sessions per second
+	rcpt     *rate.Limiter // RCPT TO commands per second, over all its sessions
 	refs     int           // sessions holding or waiting for it; guarded by Engine.gateMu
 	timer    *time.Timer   // forgets the gate once unused and refilled; guarded by Engine.gateMu
 }
@@ -53,6 +54,7 @@ func (e *Engine) gate(a netip.Addr) *gate {
 			key:      k,
 			sessions: newPool(e.cfg.MaxSessionsPerHost),
 			connect:  rate.NewLimiter(rate.Limit(e.cfg.RatePerHost), e.cfg.BurstPerHost),
+			rcpt:     rate.NewLimiter(rate.Limit(e.cfg.RcptRatePerHost), e.cfg.RcptBurstPerHost),
 		}
 		e.gates[k] = g
 	}
@@ -73,14 +75,15 @@ func (e *Engine) unref(g *gate) {
 }
 
 // forgetLocked drops an unused gate from the map, so the map does not grow
-// with every address ever dialled. A limiter still paying back a burst is
-// kept until it is full again: a fresh one would give the next session a
+// with every address ever dialled. Limiters still paying back a burst are
+// kept until they are full again: fresh ones would give the next session a
 // new burst.
 func (e *Engine) forgetLocked(g *gate) {
 	if g.refs > 0 || e.gates[g.key] != g {
 		return
 	}
-	wait := untilFull(g.connect, time.Now())
+	now := time.Now()
+	wait := max(untilFull(g.connect, now), untilFull(g.rcpt, now))
 	if wait <= 0 || e.stopCtx.Err() != nil {
 		delete(e.gates, g.key)
 		return
@@ -122,6 +125,27 @@ func (e *Engine) stopGates() {
 // errNobodyWaits ends a session start whose callers all left, or were
 // served by another session, while it waited for its turn.
 var errNobodyWaits = errors.New("nobody waits for the session any more")
+
+// rcptTurn waits for a token of g's RCPT limiter. It gives up, handing
+// the token back, when the engine closes or gone is closed (the caller of
+// a real recipient has left; nil for a catch-all test).
+func (d *dispatcher) rcptTurn(g *gate, gone <-chan struct{}) bool {
+	r := g.rcpt.Reserve() // n=1 never exceeds the burst, so r is OK
+	wait := r.Delay()
+	if wait == 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.e.stopCtx.Done():
+	case <-gone:
+	}
+	r.Cancel()
+	return false
+}
 
 // enter waits for the right to open a session to a: a place under the
 // address's MaxSessionsPerHost, a token of its session limiter, then a

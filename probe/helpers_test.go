@@ -24,6 +24,8 @@ func testConfig(port int) probe.Config {
 		CommandTimeout:     2 * time.Second,
 		RatePerHost:        200,
 		BurstPerHost:       20,
+		RcptRatePerHost:    1e5,
+		RcptBurstPerHost:   1000,
 		MaxSessionsPerHost: 2,
 		MaxSessions:        20,
 		BatchSize:          20,

@@ -86,6 +86,8 @@ type Server struct {
 	mails      int
 	utf8Mails  int
 	recipients []string
+	rcptTimes  []time.Time
+	maxRcpts   int // most RCPTs on one session
 	greySeen   map[[2]string]bool
 	greylisted int
 	quits      int
@@ -211,6 +213,19 @@ func (s *Server) Recipients() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.recipients...)
 }
+
+// RcptTimes returns when each RCPT TO arrived, in the order of
+// Recipients.
+func (s *Server) RcptTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.rcptTimes...)
+}
+
+// MaxSessionRcpts is the most RCPT TO commands one session sent, over all
+// its transactions. (After STARTTLS go-smtp starts a new session on the
+// connection, and the count starts over.)
+func (s *Server) MaxSessionRcpts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.maxRcpts }
 
 // Greylisted is the number of RCPTs answered 451 by Options.Greylist.
 func (s *Server) Greylisted() int { s.mu.Lock(); defer s.mu.Unlock(); return s.greylisted }
@@ -395,13 +410,15 @@ func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s := x.s
+	x.rcpts++
 	s.mu.Lock()
 	s.recipients = append(s.recipients, to)
+	s.rcptTimes = append(s.rcptTimes, time.Now())
+	s.maxRcpts = max(s.maxRcpts, x.rcpts)
 	s.mu.Unlock()
 	if s.opt.RcptDelay > 0 {
 		time.Sleep(s.opt.RcptDelay)
 	}
-	x.rcpts++
 	var r Reply
 	switch {
 	case s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts:

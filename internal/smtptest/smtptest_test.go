@@ -268,6 +268,19 @@ func TestGreylist(t *testing.T) {
 	if srv.Greylisted() != 3 {
 		t.Errorf("Greylisted = %d, want 3", srv.Greylisted())
 	}
+	// Five RCPTs on the first session, one on the second, each timed.
+	if srv.MaxSessionRcpts() != 5 {
+		t.Errorf("MaxSessionRcpts = %d, want 5", srv.MaxSessionRcpts())
+	}
+	times := srv.RcptTimes()
+	if len(times) != 6 || len(srv.Recipients()) != 6 {
+		t.Fatalf("%d RCPT times for %d recipients, want 6 and 6", len(times), len(srv.Recipients()))
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i].Before(times[i-1]) {
+			t.Errorf("RCPT times out of order: %v", times)
+		}
+	}
 }
 
 // TestMaxConcurrent checks the count of sessions open at once: a session
