@@ -57,7 +57,9 @@ func ParseEvents(body []byte, contentType string) ([]Event, error) {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return nil, fmt.Errorf("%w: content type %q: %v", ErrMalformed, contentType, err)
+			// mime's own text ("mime: invalid media parameter") means
+			// nothing to the sender, and this message reaches it.
+			return nil, fmt.Errorf("%w: the Content-Type header cannot be parsed (RFC 9110 §8.3); want application/json", ErrMalformed)
 		}
 		if mt != "application/json" && mt != "text/plain" && !strings.HasSuffix(mt, "+json") {
 			return nil, fmt.Errorf("%w: content type %s: want application/json", ErrMalformed, mt)
