@@ -383,6 +383,7 @@ type batch struct {
 	jobs  []*job
 	probe []string // domains to test for catch-all first
 	full  bool     // the next job does not fit in what MaxRcptsPerSession leaves
+	split bool     // one RCPT per transaction: the test has a transaction of its own
 }
 
 // serve runs transactions on c until the queue has stayed empty for
@@ -510,14 +511,24 @@ func (d *dispatcher) take(s *session) batch {
 			if rcpts > 0 {
 				break
 			}
+			// The first job, and it needs a test: limit and left are at
+			// least 1, so need is 2.
 			if need > left {
 				// The test and the address no longer fit in this
 				// session; a new one has room for both.
 				b.full = true
 				break
 			}
-			// Room for the address only: it matters more than the test.
-			probe, need = false, 1
+			// The server takes one RCPT per transaction (RCPTMAX=1, or it
+			// said 452 4.5.3 after one): test the domain in a transaction
+			// of its own, then ask about the address in the next, rather
+			// than never test a new domain on this host again.
+			b.split = true
+			b.probe = append(b.probe, j.domain)
+			d.probing[j.domain] = true
+			b.jobs = append(b.jobs, j)
+			i++ // taken
+			break
 		}
 		if probe {
 			b.probe = append(b.probe, j.domain)
@@ -595,30 +606,8 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	if len(jobs) == 0 {
 		return true
 	}
-	e.stats.transactions.Add(1)
-	r, err := c.mail(e.cfg.MailFrom, smtputf8)
-	if err != nil {
-		d.lost(jobs, failureResult(d.host, err), false)
-		return false
-	}
-	if r.Code == 421 {
-		d.dropped(jobs, r, c, false)
-		return false
-	}
-	if r.Code != 250 {
-		// A refused MAIL FROM is about us, not about any recipient.
-		res := d.sessionResult(r, c)
-		if res.Reason == outcome.RateLimited {
-			d.slowDown(jobs, res, false)
-			c.rset()
-			return false
-		}
-		for _, j := range jobs {
-			res.CatchAll = d.catchAll(s, j.domain)
-			d.answer(j, answer{res: res})
-		}
-		e.log.Info("probe: MAIL FROM refused", "host", d.host, "code", r.Code, "enhanced", r.Enhanced, "reason", string(res.Reason))
-		return true
+	if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
+		return cont
 	}
 
 	accepted := 0 // RCPTs the server took in this transaction
@@ -656,6 +645,23 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	// The tests are done: let other sessions take this domain's jobs.
 	d.probed(pending...)
 	pending = nil
+	if b.split {
+		// RFC 5321 §4.1.1.5: RSET ends the test's transaction; the
+		// address gets a transaction of its own.
+		r, err := c.rset()
+		if err != nil {
+			d.lost(jobs, failureResult(d.host, err), false)
+			return false
+		}
+		if r.Code != 250 {
+			d.lost(jobs, d.sessionResult(r, c), false)
+			return false
+		}
+		if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
+			return cont
+		}
+		accepted = 0
+	}
 
 	for i, j := range jobs {
 		if e.stopCtx.Err() != nil {
@@ -709,6 +715,39 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		d.healthy()
 	}
 	return d.reset(c)
+}
+
+// mail starts a transaction for jobs with MAIL FROM. When it fails, ok is
+// false, the jobs are answered or back in the queue, and cont is what
+// transaction returns: whether the session can go on.
+func (d *dispatcher) mail(c *client, s *session, jobs []*job, smtputf8 bool) (ok, cont bool) {
+	e := d.e
+	e.stats.transactions.Add(1)
+	r, err := c.mail(e.cfg.MailFrom, smtputf8)
+	if err != nil {
+		d.lost(jobs, failureResult(d.host, err), false)
+		return false, false
+	}
+	if r.Code == 421 {
+		d.dropped(jobs, r, c, false)
+		return false, false
+	}
+	if r.Code != 250 {
+		// A refused MAIL FROM is about us, not about any recipient.
+		res := d.sessionResult(r, c)
+		if res.Reason == outcome.RateLimited {
+			d.slowDown(jobs, res, false)
+			c.rset()
+			return false, false
+		}
+		for _, j := range jobs {
+			res.CatchAll = d.catchAll(s, j.domain)
+			d.answer(j, answer{res: res})
+		}
+		e.log.Info("probe: MAIL FROM refused", "host", d.host, "code", r.Code, "enhanced", r.Enhanced, "reason", string(res.Reason))
+		return false, true
+	}
+	return true, true
 }
 
 // reset ends a transaction with RSET. Every job has its answer by now, so a

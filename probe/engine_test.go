@@ -763,6 +763,37 @@ func TestRecipientLimit(t *testing.T) {
 	})
 }
 
+// TestCatchAllOneRcptPerTransaction checks servers that take one RCPT per
+// transaction, advertised (RCPTMAX=1, RFC 9422) or learnt from a 452 4.5.3
+// after one accepted RCPT: every new domain is still tested, in a
+// transaction of its own before its address.
+func TestCatchAllOneRcptPerTransaction(t *testing.T) {
+	for name, opt := range map[string]smtptest.Options{
+		"RCPTMAX=1": {Default: smtptest.Accept(), MaxRcptPerSession: 1},
+		"452 4.5.3": {Default: smtptest.Accept(), RcptsPerTransaction: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := smtptest.Start(t, "127.0.0.1:0", opt)
+			e := newEngine(t, testConfig(srv.Port))
+			mx := target("mx.example.com", "127.0.0.1")
+			for i := range 3 {
+				res := check(t, e, request(fmt.Sprintf("u@d%d.test", i), mx))
+				if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllYes {
+					t.Errorf("d%d: got %+v, want accepted, catch-all yes", i, res)
+				}
+			}
+			st := e.Stats()
+			t.Logf("%d sessions, stats %+v", srv.Sessions(), st)
+			if st.CatchAllProbes != 3 {
+				t.Errorf("CatchAllProbes = %d, want 3 (one per domain)", st.CatchAllProbes)
+			}
+			if got := srv.MaxSessionRcpts(); got > 7 { // 3 tests, 3 addresses, at most one refused
+				t.Errorf("%d RCPTs on one session", got)
+			}
+		})
+	}
+}
+
 func runConcurrent(t *testing.T, e *probe.Engine, n int, want outcome.Reason) {
 	t.Helper()
 	mx := target("mx.example.com", "127.0.0.1")

@@ -52,6 +52,10 @@ type Options struct {
 	// MaxRcptPerSession limits RCPTs per transaction: it is advertised as
 	// LIMITS RCPTMAX (RFC 9422) and RCPTs past it get 452 4.5.3.
 	MaxRcptPerSession int
+	// RcptsPerTransaction is a limit that is not advertised, as on servers
+	// without LIMITS: the RCPTs of one transaction past it, accepted or
+	// not, get "452 4.5.3 Too many recipients" (RFC 5321 §4.5.3.1.10).
+	RcptsPerTransaction int
 	// DropAfterRcpts, when positive, answers the RCPT after that many on one
 	// connection with "421 4.7.0 Error: too many errors" and hangs up, as
 	// Postfix does after smtpd_hard_error_limit (20) errors.
@@ -372,6 +376,7 @@ type session struct {
 	s     *Server
 	c     *smtp.Conn
 	rcpts int
+	txn   int    // RCPTs in the current transaction
 	from  string // reverse path of the current transaction
 }
 
@@ -396,6 +401,7 @@ func (x *session) greylist(to string) bool {
 func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 	s := x.s
 	x.from = from
+	x.txn = 0
 	s.mu.Lock()
 	s.mails++
 	if opts != nil && opts.UTF8 {
@@ -411,6 +417,7 @@ func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s := x.s
 	x.rcpts++
+	x.txn++
 	s.mu.Lock()
 	s.recipients = append(s.recipients, to)
 	s.rcptTimes = append(s.rcptTimes, time.Now())
@@ -423,6 +430,8 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch {
 	case s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts:
 		r = Reply{421, "4.7.0", "Error: too many errors"}
+	case s.opt.RcptsPerTransaction > 0 && x.txn > s.opt.RcptsPerTransaction:
+		r = Reply{452, "4.5.3", "Too many recipients"}
 	case s.opt.Greylist && x.greylist(to):
 		r = Reply{451, "4.7.1", "Greylisted, please try again later"}
 	default:
@@ -455,7 +464,7 @@ func (x *session) Data(r io.Reader) error {
 	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "smtptest: this fake never takes DATA"}
 }
 
-func (x *session) Reset()        {}
+func (x *session) Reset()        { x.txn = 0 }
 func (x *session) Logout() error { return nil }
 
 type discardLogger struct{}

@@ -283,6 +283,35 @@ func TestGreylist(t *testing.T) {
 	}
 }
 
+// TestRcptsPerTransaction checks the unadvertised recipient limit: it
+// counts per transaction, refused recipients included.
+func TestRcptsPerTransaction(t *testing.T) {
+	srv := Start(t, "127.0.0.1:0", Options{RcptsPerTransaction: 2, Replies: map[string]Reply{"a@example.com": Accept()}})
+	c := dialFake(t, srv.Addr)
+	c.reply()
+	if r := c.cmd("EHLO client.test"); strings.Contains(r, "LIMITS") {
+		t.Errorf("limit advertised: %q", r)
+	}
+	const tooMany = "452 4.5.3 Too many recipients"
+	for _, step := range []struct{ cmd, want string }{
+		{"MAIL FROM:<v@client.test>", "250"},
+		{"RCPT TO:<a@example.com>", "250"},
+		{"RCPT TO:<ghost@example.com>", "550"},
+		{"RCPT TO:<a@example.com>", tooMany},
+		{"RSET", "250"},
+		{"MAIL FROM:<v@client.test>", "250"},
+		{"RCPT TO:<a@example.com>", "250"},
+		{"RCPT TO:<a@example.com>", "250"},
+		{"RCPT TO:<a@example.com>", tooMany},
+		{"MAIL FROM:<v@client.test>", "250"}, // go-smtp lets a new MAIL start over
+		{"RCPT TO:<a@example.com>", "250"},
+	} {
+		if r := c.cmd(step.cmd); !strings.HasPrefix(r, step.want) {
+			t.Errorf("%s: %q, want %q", step.cmd, r, step.want)
+		}
+	}
+}
+
 // TestMaxConcurrent checks the count of sessions open at once: a session
 // is over at its QUIT, before the connection closes.
 func TestMaxConcurrent(t *testing.T) {
