@@ -30,22 +30,46 @@ type Jobs interface {
 // uploadSlack is what a multipart envelope may add to the CSV itself.
 const uploadSlack = 1 << 20
 
-// transferIdle bounds a stall in an upload or an export. Big lists take
-// longer to send than the server's read and write timeouts allow, which
-// are sized for real-time checks; these routes instead push their deadline
-// forward while bytes flow, so only a peer that stops is cut off.
-const transferIdle = 2 * time.Minute
+// transferIdle and transferProgress bound a slow upload or export. Big
+// lists take longer to send than the server's read and write timeouts
+// allow, which are sized for real-time checks; these routes instead give
+// the peer transferIdle for every transferProgress bytes, so a peer that
+// stops, or trickles a byte now and then to hold the connection, is cut
+// off while a slow but real transfer (over 546 bytes/s) goes on.
+const (
+	transferIdle     = 2 * time.Minute
+	transferProgress = 64 << 10
+)
 
-// sliding moves a connection deadline forward as a transfer progresses.
+// sliding moves a connection deadline forward as a transfer progresses:
+// idle from the start, and idle again each time min more bytes have moved.
 type sliding struct {
-	set  func(time.Time) error
-	next time.Time
+	set     func(time.Time) error
+	idle    time.Duration
+	min     int64
+	started bool
+	moved   int64 // bytes since the deadline was last pushed
 }
 
-func (s *sliding) touch() {
-	if now := time.Now(); now.After(s.next) {
-		_ = s.set(now.Add(transferIdle)) // unsupported by recorders in tests
-		s.next = now.Add(transferIdle / 4)
+func newSliding(set func(time.Time) error) sliding {
+	return sliding{set: set, idle: transferIdle, min: transferProgress}
+}
+
+// begin sets the first deadline, before the first read or write.
+func (s *sliding) begin() {
+	if !s.started {
+		s.started = true
+		_ = s.set(time.Now().Add(s.idle)) // unsupported by recorders in tests
+	}
+}
+
+// progress counts n bytes moved and pushes the deadline once there are
+// enough. Calls alone earn nothing: only bytes do.
+func (s *sliding) progress(n int) {
+	s.moved += int64(n)
+	if s.moved >= s.min {
+		s.moved = 0
+		_ = s.set(time.Now().Add(s.idle))
 	}
 }
 
@@ -55,8 +79,10 @@ type slidingReader struct {
 }
 
 func (r *slidingReader) Read(p []byte) (int, error) {
-	r.s.touch()
-	return r.ReadCloser.Read(p)
+	r.s.begin()
+	n, err := r.ReadCloser.Read(p)
+	r.s.progress(n)
+	return n, err
 }
 
 type slidingWriter struct {
@@ -65,8 +91,10 @@ type slidingWriter struct {
 }
 
 func (w *slidingWriter) Write(p []byte) (int, error) {
-	w.s.touch()
-	return w.w.Write(p)
+	w.s.begin()
+	n, err := w.w.Write(p)
+	w.s.progress(n)
+	return n, err
 }
 
 func (a *API) registerJobs(g *gin.RouterGroup) {
@@ -94,7 +122,7 @@ func (a *API) jobCreate(c *gin.Context) {
 	rc := http.NewResponseController(c.Writer)
 	c.Request.Body = &slidingReader{
 		ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, limit+uploadSlack),
-		s:          sliding{set: rc.SetReadDeadline},
+		s:          newSliding(rc.SetReadDeadline),
 	}
 	var body io.Reader = c.Request.Body
 	mediaType, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -214,7 +242,7 @@ func (a *API) jobResults(c *gin.Context) {
 		c.Header("Content-Disposition", `attachment; filename="preflight-`+id+`.csv"`)
 	}
 	c.Status(http.StatusOK)
-	out := &slidingWriter{w: c.Writer, s: sliding{set: http.NewResponseController(c.Writer).SetWriteDeadline}}
+	out := &slidingWriter{w: c.Writer, s: newSliding(http.NewResponseController(c.Writer).SetWriteDeadline)}
 	err = a.jobs.Export(c.Request.Context(), id, out, opts)
 	if err == nil {
 		return
