@@ -44,6 +44,8 @@ func fileTestApp(t *testing.T, w *crashWorld) (config.Config, *app) {
 		"PREFLIGHT_PROBE_MAIL_FROM":             "verify@preflight.test",
 		"PREFLIGHT_PROBE_RATE_PER_HOST":         "1000",
 		"PREFLIGHT_PROBE_BURST_PER_HOST":        "1000",
+		"PREFLIGHT_PROBE_RCPT_RATE_PER_HOST":    "1000",
+		"PREFLIGHT_PROBE_RCPT_BURST_PER_HOST":   "1000",
 		"PREFLIGHT_PROBE_MAX_SESSIONS_PER_HOST": "3",
 		"PREFLIGHT_JOBS_CONCURRENCY":            "64",
 	}

@@ -65,6 +65,9 @@ type Probe struct {
 	BurstPerHost       int           `mapstructure:"burst_per_host"`
 	MaxSessionsPerHost int           `mapstructure:"max_sessions_per_host"`
 	MaxSessions        int           `mapstructure:"max_sessions"`
+	RcptRatePerHost    float64       `mapstructure:"rcpt_rate_per_host"`
+	RcptBurstPerHost   int           `mapstructure:"rcpt_burst_per_host"`
+	MaxRcptsPerSession int           `mapstructure:"max_rcpts_per_session"`
 	BatchSize          int           `mapstructure:"batch_size"`
 	IdleTimeout        time.Duration `mapstructure:"idle_timeout"`
 	CatchAllTTL        time.Duration `mapstructure:"catch_all_ttl"`
@@ -160,6 +163,9 @@ func defaults() map[string]any {
 		"probe.max_sessions_per_host": 2,
 		"probe.max_sessions":          100,
 		"probe.batch_size":            20,
+		"probe.rcpt_rate_per_host":    20.0,
+		"probe.rcpt_burst_per_host":   40,
+		"probe.max_rcpts_per_session": 100,
 		"probe.idle_timeout":          5 * time.Second,
 		"probe.catch_all_ttl":         24 * time.Hour,
 		"verify.timeout":              10 * time.Second,
@@ -369,6 +375,16 @@ func (c Config) Validate() error {
 	}
 	if c.Probe.MaxSessions < c.Probe.MaxSessionsPerHost {
 		bad("probe.max_sessions", "must be at least probe.max_sessions_per_host (%d), got %d", c.Probe.MaxSessionsPerHost, c.Probe.MaxSessions)
+	}
+	if c.Probe.RcptRatePerHost <= 0 {
+		bad("probe.rcpt_rate_per_host", "must be positive, got %g", c.Probe.RcptRatePerHost)
+	}
+	if c.Probe.RcptBurstPerHost < 1 {
+		bad("probe.rcpt_burst_per_host", "must be at least 1, got %d", c.Probe.RcptBurstPerHost)
+	}
+	if c.Probe.MaxRcptsPerSession < 2 {
+		// One catch-all test and one real recipient at the least.
+		bad("probe.max_rcpts_per_session", "must be at least 2, got %d", c.Probe.MaxRcptsPerSession)
 	}
 	if c.Probe.BatchSize < 1 || c.Probe.BatchSize > 100 {
 		// RFC 5321 §4.5.3.1.8: servers must take at least 100 recipients.
