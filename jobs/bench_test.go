@@ -62,7 +62,7 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc
 // BenchmarkThroughput: limiters wide open.
 func BenchmarkThroughput(b *testing.B) {
 	benchList(b, func(int) smtptest.Options { return smtptest.Options{} },
-		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, MaxSessionsPerHost: 4, MaxSessions: 200, BatchSize: 100}, Config{})
+		probe.Config{RatePerHost: 1e6, BurstPerHost: 1000, RcptRatePerHost: 1e6, RcptBurstPerHost: 1000, MaxSessionsPerHost: 4, MaxSessions: 200, BatchSize: 100}, Config{})
 }
 
 // BenchmarkPoliteness: every fake turns away a client that opens more

@@ -115,7 +115,7 @@ func TestGroupsByMX(t *testing.T) {
 	csv, known := listCSV(domainNames(domains), n, 10)
 	w := newWorld(t, hosts, domains, func(int) smtptest.Options {
 		return smtptest.Options{Replies: known}
-	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, MaxSessionsPerHost: 2, MaxSessions: 100, BatchSize: 50})
+	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, MaxSessionsPerHost: 2, MaxSessions: 100, BatchSize: 50})
 	db, _ := openDB(t)
 	m := newManager(t, db, Config{Concurrency: 256}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
@@ -151,7 +151,7 @@ func TestReconnectAfterDrop(t *testing.T) {
 	csv, known := listCSV(domainNames(3), n, 0)
 	w := newWorld(t, 1, 3, func(int) smtptest.Options {
 		return smtptest.Options{Replies: known, DropAfterRcpts: 7}
-	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, MaxSessionsPerHost: 2, BatchSize: 20, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
+	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, MaxSessionsPerHost: 2, BatchSize: 20, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
 	db, _ := openDB(t)
 	m := newManager(t, db, Config{}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
@@ -189,7 +189,7 @@ func TestGreylistThroughProbe(t *testing.T) {
 			}
 			return smtptest.Accept(), true
 		}}
-	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, BatchSize: 20})
+	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, BatchSize: 20})
 	db, _ := openDB(t)
 	m := newManager(t, db, Config{GreylistDelay: 50 * time.Millisecond, GreylistAttempts: 2}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
