@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/preflight-email/preflight/internal/netguard"
 )
 
 // SignatureHeader carries the HMAC-SHA256 of a callback's body, keyed with
@@ -62,50 +64,9 @@ func newWebhook(cfg Config, res Resolver) *webhook {
 	return h
 }
 
-// blocked reports whether the SSRF guard refuses ip.
-func blocked(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback(), ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
-		ip.IsInterfaceLocalMulticast(), ip.IsMulticast(), ip.IsUnspecified():
-		return true
-	}
-	// IPv6 addresses that carry an IPv4 address reach that address: the
-	// NAT64 well-known prefix (RFC 6052 §2.1) through a translator, 6to4
-	// (RFC 3056 §2) through a relay. They are as allowed as what they
-	// carry, so 64:ff9b::7f00:1 is loopback.
-	if ip.Is6() {
-		b := ip.As16()
-		switch {
-		case netip.MustParsePrefix("64:ff9b::/96").Contains(ip):
-			return blocked(netip.AddrFrom4([4]byte(b[12:16])))
-		case netip.MustParsePrefix("2002::/16").Contains(ip):
-			return blocked(netip.AddrFrom4([4]byte(b[2:6])))
-		}
-	}
-	for _, p := range []netip.Prefix{
-		// Not on the public internet: "this network" (RFC 791),
-		// carrier-grade NAT (RFC 6598), IETF protocol assignments (RFC
-		// 6890 §2.2.2), benchmarking (RFC 2544) and the reserved 240/4
-		// with the broadcast address (RFC 1112 §4).
-		netip.MustParsePrefix("0.0.0.0/8"),
-		netip.MustParsePrefix("100.64.0.0/10"),
-		netip.MustParsePrefix("192.0.0.0/24"),
-		netip.MustParsePrefix("198.18.0.0/15"),
-		netip.MustParsePrefix("240.0.0.0/4"),
-		// IPv4-compatible (deprecated, RFC 4291 §2.5.5.1), IPv4-translated
-		// (RFC 2765 §2.1) and local-use NAT64 (RFC 8215) addresses: never
-		// public, and a host may route them to the IPv4 address inside.
-		netip.MustParsePrefix("::/96"),
-		netip.MustParsePrefix("::ffff:0:0:0/96"),
-		netip.MustParsePrefix("64:ff9b:1::/48"),
-	} {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+// blocked reports whether the SSRF guard refuses ip: anything that is not
+// a public address (netguard).
+func blocked(ip netip.Addr) bool { return !netguard.Public(ip) }
 
 // allowedHost checks a literal-address host at job creation; names are
 // checked when dialled.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 )
@@ -238,7 +239,7 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 		if i == maxAddrsPerHost {
 			break
 		}
-		if !e.cfg.AllowPrivate && !isPublic(a) {
+		if !e.cfg.AllowPrivate && !netguard.Public(a) {
 			// Check filtered these already; this is the last line of
 			// defence (DESIGN.md "Rules of conduct").
 			continue
