@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/internal/app"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/verify"
@@ -31,16 +32,16 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	log := newLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
+	log := app.NewLogger(config.Log{Level: "warn", Format: cfg.Log.Format}, stderr)
 	if cfg.Log.Level == "debug" {
-		log = newLogger(cfg.Log, stderr)
+		log = app.NewLogger(cfg.Log, stderr)
 	}
 	sup, closeSup, err := localSuppressions(ctx, cfg.Store.URL, log)
 	if err != nil {
 		return err
 	}
 	defer closeSup()
-	a, err := newApp(cfg, log, sup)
+	a, err := app.New(cfg, log, sup)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 				defer func() { <-sem }()
 				cctx, cancel := context.WithTimeout(ctx, cfg.Verify.MaxTimeout)
 				defer cancel()
-				f <- a.verifier.Verify(cctx, e)
+				f <- a.Verifier.Verify(cctx, e)
 			}()
 		}
 	}()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,17 +17,26 @@ import (
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
-	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/internal/app"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
 )
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// serveOptions lets a caller hand serve a socket it made, as miekg/dns's
+// Server does: tests listen on 127.0.0.1:0 themselves, so there is no
+// listen-close-reuse race, and NotifyStarted tells them when requests are
+// served, so they need not poll.
+type serveOptions struct {
+	Listener      net.Listener
+	NotifyStarted func(addr net.Addr)
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, opts serveOptions) error {
 	cfg, err := parseFlags(config.Flags("serve"), args, getenv)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log := app.NewLogger(cfg.Log, stderr)
 	// The store holds jobs and the suppression list. Deferred calls run in
 	// reverse: the jobs stop first, then the pipeline, then the store.
 	db, err := store.Open(ctx, cfg.Store.URL)
@@ -42,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("suppression list: %w", err)
 	}
 	defer sup.Close()
-	a, err := newApp(cfg, log, sup)
+	a, err := app.New(cfg, log, sup)
 	if err != nil {
 		return err
 	}
@@ -50,7 +60,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	// Bulk jobs: the manager resumes the jobs a previous process left
 	// unfinished.
-	jm, err := newJobs(ctx, cfg, a, db, log)
+	jm, err := a.NewJobs(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -61,15 +71,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if a.prober != nil {
-		registerProbeMetrics(reg, a.prober)
-	}
+	a.RegisterMetrics(reg)
 	engine := handlers.New(handlers.Config{
 		DefaultTimeout: cfg.Verify.Timeout,
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup})
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup})
 
 	srv := &http.Server{
 		Handler:           engine,
@@ -79,35 +87,48 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = listen(cfg.HTTP.Addr, getenv); err != nil {
+			return err
+		}
 	}
+	defer ln.Close()
 	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled)
 
 	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
 	// keeps the lists in force.
+	// The goroutine ends with serve, on the error paths too.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-served:
+				return
 			case <-hup:
 			}
-			if err := a.lists.Reload(cfg.Lists.Overrides); err != nil {
+			if err := a.Lists.Reload(cfg.Lists.Overrides); err != nil {
 				log.Error("reloading lists failed; the previous lists stay in force", "err", err)
 				continue
 			}
-			d, f, r := a.lists.Counts()
+			d, f, r := a.Lists.Counts()
 			log.Info("lists reloaded", "disposable", d, "free", f, "role", r)
 		}
 	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if opts.NotifyStarted != nil {
+		// The socket is listening already: connections made from now on
+		// wait in its backlog until Serve accepts them.
+		opts.NotifyStarted(ln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -125,20 +146,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// registerProbeMetrics exposes the probe's counters: how polite we are
-// (sessions, RCPTs, 421 replies, back-offs) is what operators watch.
-func registerProbeMetrics(reg *prometheus.Registry, p *probe.Engine) {
-	counter := func(name, help string, get func(probe.Stats) uint64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preflight_probe_" + name, Help: help},
-			func() float64 { return float64(get(p.Stats())) }))
+// listen opens the HTTP socket: the one a service manager passed in
+// (systemd socket activation: LISTEN_FDS=1, descriptor 3, LISTEN_PID this
+// process or unset), else a new one on addr.
+func listen(addr string, getenv func(string) string) (net.Listener, error) {
+	if getenv("LISTEN_FDS") == "1" && (getenv("LISTEN_PID") == "" || getenv("LISTEN_PID") == strconv.Itoa(os.Getpid())) {
+		f := os.NewFile(3, "listen-fd")
+		defer f.Close()
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("LISTEN_FDS: descriptor 3 is not a listening socket: %w", err)
+		}
+		return ln, nil
 	}
-	counter("checks_total", "Recipients checked over SMTP.", func(s probe.Stats) uint64 { return s.Checks })
-	counter("sessions_total", "SMTP sessions opened.", func(s probe.Stats) uint64 { return s.Sessions })
-	counter("connect_failures_total", "Failed attempts to open a session.", func(s probe.Stats) uint64 { return s.ConnectFailures })
-	counter("rcpts_total", "RCPT TO commands sent, catch-all tests included.", func(s probe.Stats) uint64 { return s.Rcpts })
-	counter("catch_all_probes_total", "RCPT TO a random local part.", func(s probe.Stats) uint64 { return s.CatchAllProbes })
-	counter("replies_421_total", "421 replies in the middle of a session.", func(s probe.Stats) uint64 { return s.Replies421 })
-	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
-		func() float64 { return float64(p.Stats().Dispatchers) }))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }

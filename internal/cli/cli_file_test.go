@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/internal/app"
+	"github.com/preflight-email/preflight/internal/testworld"
 	"github.com/preflight-email/preflight/store"
 )
 
@@ -34,26 +36,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func fileTestApp(t *testing.T, w *crashWorld) (config.Config, *app) {
+func fileTestApp(t *testing.T, w *testworld.World) (config.Config, *app.App) {
 	t.Helper()
-	env := map[string]string{
-		"PREFLIGHT_DNS_RESOLVERS":               w.dns.Addr,
-		"PREFLIGHT_PROBE_ALLOW_PRIVATE":         "true",
-		"PREFLIGHT_PROBE_PORT":                  fmt.Sprint(w.port),
-		"PREFLIGHT_PROBE_HELO":                  "probe.preflight.test",
-		"PREFLIGHT_PROBE_MAIL_FROM":             "verify@preflight.test",
-		"PREFLIGHT_PROBE_RATE_PER_HOST":         "1000",
-		"PREFLIGHT_PROBE_BURST_PER_HOST":        "1000",
-		"PREFLIGHT_PROBE_RCPT_RATE_PER_HOST":    "1000",
-		"PREFLIGHT_PROBE_RCPT_BURST_PER_HOST":   "1000",
-		"PREFLIGHT_PROBE_MAX_SESSIONS_PER_HOST": "3",
-		"PREFLIGHT_JOBS_CONCURRENCY":            "64",
-	}
+	env := w.Env()
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler), nil)
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +54,10 @@ func fileTestApp(t *testing.T, w *crashWorld) (config.Config, *app) {
 // TestVerifyFileResume interrupts `preflight verify --file --out` part way,
 // runs it again, and compares the output with an uninterrupted run.
 func TestVerifyFileResume(t *testing.T) {
-	w := newCrashWorld(t)
+	w := testworld.New(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "list.csv")
-	if err := os.WriteFile(in, w.csv, 0o644); err != nil {
+	if err := os.WriteFile(in, w.CSV, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -78,7 +68,7 @@ func TestVerifyFileResume(t *testing.T) {
 		t.Fatalf("%v\n%s", err, refErr.String())
 	}
 	want, _ := os.ReadFile(refOut)
-	for _, s := range []string{"rows/s", fmt.Sprintf("%d rows (2400 distinct addresses) written to %s", w.rows, refOut), "deliverable"} {
+	for _, s := range []string{"rows/s", fmt.Sprintf("%d rows (2400 distinct addresses) written to %s", w.Rows, refOut), "deliverable"} {
 		if !strings.Contains(refErr.String(), s) {
 			t.Errorf("stderr lacks %q:\n%s", s, refErr.String())
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -53,7 +54,7 @@ func TestVerifyJSON(t *testing.T) {
 	env := cliWorld(t)
 	var out, errOut bytes.Buffer
 	stdin := strings.NewReader("anna@shop.test\n\nbob@shop.test\n  x@null.test  \nnot-an-address\n")
-	if err := run(context.Background(), []string{"verify", "--json"}, getenv(env), stdin, &out, &errOut); err != nil {
+	if err := Run(context.Background(), []string{"verify", "--json"}, getenv(env), stdin, &out, &errOut); err != nil {
 		t.Fatalf("run: %v (stderr %s)", err, errOut.String())
 	}
 	want := []struct{ email, verdict, reason string }{
@@ -80,7 +81,7 @@ func TestVerifyJSON(t *testing.T) {
 func TestVerifyTable(t *testing.T) {
 	env := cliWorld(t)
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"verify", "anna@shop.test", "anna@shop.tset"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+	if err := Run(context.Background(), []string{"verify", "anna@shop.test", "anna@shop.tset"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
@@ -108,12 +109,12 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
-			err := run(context.Background(), tt.args, getenv(tt.env), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+			err := Run(context.Background(), tt.args, getenv(tt.env), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
 			var u usageError
 			if !errors.As(err, &u) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("err = %v, want a usage error mentioning %q", err, tt.msg)
 			}
-			if code := exitCode(err, &stderr); code != 2 {
+			if code := ExitCode(err, &stderr); code != 2 {
 				t.Fatalf("exit code %d, want 2", code)
 			}
 			if !strings.Contains(stderr.String(), tt.msg) {
@@ -121,7 +122,7 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
-	if code := exitCode(nil, &bytes.Buffer{}); code != 0 {
+	if code := ExitCode(nil, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("success exit code %d", code)
 	}
 }
@@ -130,22 +131,25 @@ func TestUsageErrors(t *testing.T) {
 // request and stops cleanly when its context is cancelled.
 func TestServeShutsDownGracefully(t *testing.T) {
 	env := cliWorld(t)
-	port := freePort(t)
-	env["PREFLIGHT_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, getenv(env), nil, &bytes.Buffer{}, &bytes.Buffer{}) }()
-
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=anna@shop.test", port)
-	var resp *http.Response
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err = http.Get(url); err == nil {
-			break
-		}
+	started := make(chan net.Addr, 1)
+	opts := serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }}
+	go func() { done <- runServe(ctx, nil, getenv(env), &bytes.Buffer{}, opts) }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
 	}
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=anna@shop.test", port))
 	if err != nil {
-		t.Fatalf("service did not come up: %v", err)
+		t.Fatal(err)
 	}
 	var r verify.Result
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Verdict != "deliverable" {
@@ -180,7 +184,7 @@ func TestVerifyConsultsExistingStore(t *testing.T) {
 	env := cliWorld(t)
 	path := strings.TrimPrefix(env["PREFLIGHT_STORE_URL"], "sqlite://")
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+	if err := Run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err == nil {
@@ -203,7 +207,7 @@ func TestVerifyConsultsExistingStore(t *testing.T) {
 	db.Close()
 
 	out.Reset()
-	if err := run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+	if err := Run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	var r verify.Result

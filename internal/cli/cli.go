@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -34,15 +34,15 @@ preflight.yaml (or --config FILE), then PREFLIGHT_* environment variables,
 then flags. See README.md for the list.
 `
 
-// run is the whole program behind main, with its environment passed in so
+// Run is the whole program behind main, with its environment passed in so
 // that tests can drive it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"missing command: serve, verify or bounce"}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
-		return runServe(ctx, rest, getenv, stderr)
+		return runServe(ctx, rest, getenv, stderr, serveOptions{})
 	case "verify":
 		return runVerify(ctx, rest, getenv, stdin, stdout, stderr)
 	case "bounce":
@@ -53,6 +53,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	default:
 		return usageError{fmt.Sprintf("unknown command %q: want serve, verify or bounce", cmd)}
 	}
+}
+
+// ExitCode reports err on stderr and maps it to the process exit status: 0
+// for success, 2 for bad usage, 1 for anything else.
+func ExitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "preflight:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(stderr, "run 'preflight help' for usage")
+		return 2
+	}
+	return 1
 }
 
 // parseFlags parses args into fs (which holds every config key) and loads

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 // server, scoring and the jobs store, but no SMTP; this measures the
 // memory of the upload, the job and the export, not the network.
 //
-//	go test -run XXX -bench ServeMillionRows -benchtime 1x -timeout 30m .
+//	go test -run XXX -bench ServeMillionRows -benchtime 1x -timeout 30m ./internal/e2e
 func BenchmarkServeMillionRows(b *testing.B) {
 	rows := 1_000_000
 	if s := os.Getenv("JOBS_BENCH_ROWS"); s != "" {
@@ -35,13 +35,13 @@ func BenchmarkServeMillionRows(b *testing.B) {
 	for d := range domains {
 		fmt.Fprintf(&zone, "d%d IN MX 10 mx.example.\n", d)
 	}
-	w := &crashWorld{dns: dnstest.NewServer(b, zone.String()), port: 25}
+	dns := dnstest.NewServer(b, zone.String())
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "preflight")
 	buildBinary(b, bin)
 	b.ReportAllocs()
 	for i := range b.N {
-		s := startServer(b, bin, filepath.Join(dir, fmt.Sprintf("m%d.db", i)), w, "PREFLIGHT_PROBE_ENABLED=false")
+		s := startServer(b, bin, filepath.Join(dir, fmt.Sprintf("m%d.db", i)), map[string]string{"PREFLIGHT_DNS_RESOLVERS": dns.Addr}, "PREFLIGHT_PROBE_ENABLED=false")
 		t0 := time.Now()
 		id := s.uploadFrom(b, millionCSV(rows, domains))
 		t1 := time.Now()

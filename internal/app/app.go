@@ -1,6 +1,10 @@
-package main
+// Package app builds Preflight's pipeline once from the configuration:
+// lists, resolver, probe, verifier and the bulk-jobs manager. The commands
+// in internal/cli and the HTTP layer receive what it builds.
+package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,16 +19,17 @@ import (
 	"github.com/preflight-email/preflight/verify"
 )
 
-// app is the pipeline built once from the configuration.
-type app struct {
-	cfg      config.Config
-	log      *slog.Logger
-	verifier *verify.Verifier
-	prober   *probe.Engine
-	lists    *disposable.List
+// App is the pipeline built once from the configuration.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Verifier *verify.Verifier
+	Prober   *probe.Engine // nil when probe.enabled is false
+	Lists    *disposable.List
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// NewLogger returns the logger that log.level and log.format ask for.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
@@ -34,9 +39,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// newApp builds the pipeline. sup is the suppression list, or nil where
+// New builds the pipeline. sup is the suppression list, or nil where
 // none is kept (the local CLI).
-func newApp(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*app, error) {
+func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, error) {
 	lists, err := disposable.Load(cfg.Lists.Overrides)
 	if err != nil {
 		return nil, fmt.Errorf("lists: %w", err)
@@ -50,11 +55,11 @@ func newApp(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*app,
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	a := &app{cfg: cfg, log: log, lists: lists}
+	a := &App{Config: cfg, Log: log, Lists: lists}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
 		helo, mailFrom := identity(cfg.Probe, log)
-		a.prober, err = probe.New(probe.Config{
+		a.Prober, err = probe.New(probe.Config{
 			Port:               cfg.Probe.Port,
 			HELO:               helo,
 			MailFrom:           mailFrom,
@@ -76,9 +81,9 @@ func newApp(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*app,
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)
 		}
-		deps.Prober = a.prober
+		deps.Prober = a.Prober
 	}
-	a.verifier = verify.New(verify.Config{
+	a.Verifier = verify.New(verify.Config{
 		ProbeEnabled: cfg.Probe.Enabled,
 		ProbeTimeout: cfg.Verify.ProbeTimeout,
 		CacheTTL:     cfg.Verify.CacheTTL,
@@ -107,10 +112,12 @@ func identity(p config.Probe, log *slog.Logger) (helo, mailFrom string) {
 	return helo, mailFrom
 }
 
-func (a *app) Close() error {
-	err := a.verifier.Close()
-	if a.prober != nil {
-		err = a.prober.Close()
+// Close stops the verifier's background work, then the probe, and reports
+// every error.
+func (a *App) Close() error {
+	err := a.Verifier.Close()
+	if a.Prober != nil {
+		err = errors.Join(err, a.Prober.Close())
 	}
 	return err
 }

@@ -1,8 +1,7 @@
-package main
+package app
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/preflight-email/preflight/config"
@@ -10,10 +9,10 @@ import (
 	"github.com/preflight-email/preflight/store"
 )
 
-// jobsConfig maps the jobs.* keys onto jobs.Config. A check is given the
+// JobsConfig maps the jobs.* keys onto jobs.Config. A check is given the
 // probe's own time budget and some slack, so that a slow server's answer
 // is waited for rather than recorded as a timeout.
-func jobsConfig(cfg config.Config) jobs.Config {
+func JobsConfig(cfg config.Config) jobs.Config {
 	return jobs.Config{
 		MaxUploadBytes:      cfg.Jobs.MaxUploadBytes,
 		MaxRows:             cfg.Jobs.MaxRows,
@@ -28,7 +27,7 @@ func jobsConfig(cfg config.Config) jobs.Config {
 	}
 }
 
-// newJobs builds the bulk-jobs manager on db with the app's pipeline.
-func newJobs(ctx context.Context, cfg config.Config, a *app, db *store.DB, log *slog.Logger) (*jobs.Manager, error) {
-	return jobs.New(ctx, jobsConfig(cfg), db, jobs.Deps{Verifier: a.verifier, Logger: log})
+// NewJobs builds the bulk-jobs manager on db with the app's pipeline.
+func (a *App) NewJobs(ctx context.Context, db *store.DB) (*jobs.Manager, error) {
+	return jobs.New(ctx, JobsConfig(a.Config), db, jobs.Deps{Verifier: a.Verifier, Logger: a.Log})
 }

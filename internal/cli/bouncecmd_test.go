@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func TestBounceCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"bounce"}, tt.args...), func(string) string { return "" },
+			err := Run(context.Background(), append([]string{"bounce"}, tt.args...), func(string) string { return "" },
 				strings.NewReader(tt.stdin), &stdout, &stderr)
 			if err != nil {
 				t.Fatalf("err = %v; stderr %s", err, stderr.String())
@@ -75,7 +75,7 @@ func TestBounceCommandErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"bounce"}, tt.args...), func(string) string { return "" },
+			err := Run(context.Background(), append([]string{"bounce"}, tt.args...), func(string) string { return "" },
 				strings.NewReader(tt.stdin), &stdout, &stderr)
 			var u usageError
 			if err == nil || errors.As(err, &u) != tt.usage || !strings.Contains(err.Error(), tt.mentions) {

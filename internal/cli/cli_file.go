@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/preflight-email/preflight/config"
+	"github.com/preflight-email/preflight/internal/app"
 	"github.com/preflight-email/preflight/jobs"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/store"
@@ -35,7 +36,7 @@ const stateSuffix = ".preflight-state"
 // Interrupted (Ctrl-C) or killed, it leaves the state file behind, and the
 // same command resumes where it stopped. out is written atomically: a
 // temporary file in its directory, renamed over it at the end.
-func runFile(ctx context.Context, cfg config.Config, a *app, in, out string, stderr io.Writer) error {
+func runFile(ctx context.Context, cfg config.Config, a *app.App, in, out string, stderr io.Writer) error {
 	if out == "" {
 		return usageError{"--file needs --out, the file to write the results to"}
 	}
@@ -50,8 +51,8 @@ func runFile(ctx context.Context, cfg config.Config, a *app, in, out string, std
 	}
 	defer db.Close()
 	// Job logs would tear the progress bar; warnings and errors still show.
-	log := a.log.With("component", "jobs")
-	m, err := jobs.New(ctx, jobsConfig(cfg), db, jobs.Deps{Verifier: a.verifier, Logger: slog.New(quietHandler{log.Handler()})})
+	log := a.Log.With("component", "jobs")
+	m, err := jobs.New(ctx, app.JobsConfig(cfg), db, jobs.Deps{Verifier: a.Verifier, Logger: slog.New(quietHandler{log.Handler()})})
 	if err != nil {
 		return err
 	}

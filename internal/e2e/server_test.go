@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects a child process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is one preflight serve process.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	logs *syncBuffer
+}
+
+// startServer runs `preflight serve` with env (PREFLIGHT_* keys) and
+// extraEnv (KEY=value) as its whole environment. The test makes the
+// listening socket and hands it over as systemd does (LISTEN_FDS=1,
+// descriptor 3): connections wait in its backlog until the server accepts
+// them, so there is no port to guess and no race for it.
+func startServer(t testing.TB, bin, dbPath string, env map[string]string, extraEnv ...string) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LISTEN_FDS=1", "PREFLIGHT_STORE_URL=sqlite://" + dbPath, "PREFLIGHT_LOG_LEVEL=info"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.ExtraFiles = []*os.File{f}
+	s := &server{cmd: cmd, base: "http://" + ln.Addr().String(), logs: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return s
+}
+
+// kill9 ends the process with SIGKILL: no deferred function, no flush.
+func (s *server) kill9(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Wait()
+}
+
+type jobStatus struct {
+	ID        string         `json:"id"`
+	Status    string         `json:"status"`
+	Total     int            `json:"total"`
+	Processed int            `json:"processed"`
+	Counts    map[string]int `json:"counts"`
+}
+
+func (s *server) upload(t testing.TB, body []byte) string {
+	t.Helper()
+	return s.uploadFrom(t, bytes.NewReader(body))
+}
+
+func (s *server) uploadFrom(t testing.TB, body io.Reader) string {
+	t.Helper()
+	resp, err := http.Post(s.base+"/v1/jobs", "text/csv", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st jobStatus
+	json.NewDecoder(resp.Body).Decode(&st)
+	if resp.StatusCode != http.StatusAccepted || st.ID == "" {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, st)
+	}
+	return st.ID
+}
+
+func (s *server) status(t testing.TB, id string) jobStatus {
+	t.Helper()
+	resp, err := http.Get(s.base + "/v1/jobs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st jobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status: %d %v", resp.StatusCode, err)
+	}
+	return st
+}
+
+func (s *server) waitDone(t testing.TB, id string) jobStatus {
+	t.Helper()
+	return s.waitDoneFor(t, id, 60*time.Second)
+}
+
+func (s *server) waitDoneFor(t testing.TB, id string, limit time.Duration) jobStatus {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		st := s.status(t, id)
+		if st.Status == "done" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s at %d/%d\n%s", id, st.Status, st.Processed, st.Total, s.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) results(t testing.TB, id string) []byte {
+	t.Helper()
+	resp, err := http.Get(s.base + "/v1/jobs/" + id + "/results")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("results: %d %v", resp.StatusCode, err)
+	}
+	return b
+}
+
+func buildBinary(t testing.TB, bin string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, "github.com/preflight-email/preflight")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
