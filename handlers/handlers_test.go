@@ -30,6 +30,7 @@ $TTL 300
 nullmx       IN MX  0 .
 mail         IN MX  10 mx.mail.test.
 mx.mail      IN A   127.0.0.1
+mailinator.com. IN MX 10 mx.mail.test.
 `
 
 func newTestEngine(t *testing.T) (*gin.Engine, *prometheus.Registry) {

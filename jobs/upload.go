@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/syntax"
 	"io"
 	"net/url"
 	"strings"
@@ -183,12 +184,16 @@ func uploadError(err error) error {
 	return &UploadError{Err: err}
 }
 
-// addressKey is the identity of an address within a job: trimmed, with the
-// domain lowercased (domains are case-insensitive, RFC 5321 §2.4; local
-// parts are not, so they are kept as written). domain is "" when the
-// value has no "@".
+// addressKey is the identity of an address within a job: its
+// syntax.Address.Key, so that rows spelling one mailbox differently are
+// verified once (it is also what is verified). A value that is not an
+// address keeps its trimmed text, and its domain is what follows its last
+// "@" ("" without one), so that it still sorts with its neighbours.
 func addressKey(email string) (key, domain string) {
 	e := strings.TrimSpace(email)
+	if a, err := syntax.Parse(e); err == nil {
+		return a.Key(), a.Domain
+	}
 	at := strings.LastIndexByte(e, '@')
 	if at < 0 {
 		return e, ""

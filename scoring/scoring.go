@@ -40,6 +40,10 @@ type Evidence struct {
 	// earlier).
 	SMTP     outcome.Reason
 	CatchAll CatchAll
+	// NoSMTPUTF8 is set when the local part is not ASCII and the receiving
+	// server does not offer SMTPUTF8: no message can reach the address
+	// there (RFC 6531 §3.4; a real MTA bounces it with 5.6.7).
+	NoSMTPUTF8 bool
 }
 
 // Result is the scored answer.
@@ -85,6 +89,8 @@ var rules = [...]Rule{
 		smtpIs(outcome.MailboxNotFound)},
 	{outcome.MailboxDisabled, outcome.Undeliverable, 95, "the server rejected the mailbox as disabled (5.2.1)",
 		smtpIs(outcome.MailboxDisabled)},
+	{outcome.SMTPRejected, outcome.Undeliverable, 95, "the local part is not ASCII and the server does not offer SMTPUTF8 (RFC 6531 §3.4): mail to it bounces (5.6.7)",
+		func(e Evidence) bool { return e.NoSMTPUTF8 }},
 	{outcome.Disposable, outcome.Risky, 60, "the domain is a disposable-address provider",
 		func(e Evidence) bool { return e.Disposable }},
 	{outcome.DNSError, outcome.Unknown, 40, "DNS failed temporarily (SERVFAIL or timeout)",

@@ -24,6 +24,7 @@ func TestScore(t *testing.T) {
 		{"dns temp fail", with(func(e *Evidence) { e.DNS = DNSTempFail }), outcome.Unknown, outcome.DNSError},
 		{"mailbox not found", with(func(e *Evidence) { e.SMTP = outcome.MailboxNotFound }), outcome.Undeliverable, outcome.MailboxNotFound},
 		{"mailbox disabled", with(func(e *Evidence) { e.SMTP = outcome.MailboxDisabled }), outcome.Undeliverable, outcome.MailboxDisabled},
+		{"non-ASCII local part, no SMTPUTF8", with(func(e *Evidence) { e.NoSMTPUTF8 = true; e.SMTP = outcome.SMTPRejected }), outcome.Undeliverable, outcome.SMTPRejected},
 		{"disposable accepted", with(func(e *Evidence) { e.Disposable = true; e.SMTP = outcome.Accepted }), outcome.Risky, outcome.Disposable},
 		{"disposable not probed", with(func(e *Evidence) { e.Disposable = true }), outcome.Risky, outcome.Disposable},
 		{"disposable but missing", with(func(e *Evidence) { e.Disposable = true; e.SMTP = outcome.MailboxNotFound }), outcome.Undeliverable, outcome.MailboxNotFound},
@@ -88,11 +89,13 @@ func TestEveryRuleReachable(t *testing.T) {
 					for _, d := range dnsStates {
 						for _, s := range smtp {
 							for _, ca := range []CatchAll{CatchAllUnknown, CatchAllNo, CatchAllYes} {
-								e := Evidence{SyntaxValid: valid, Suppressed: sup, Disposable: disp, Role: role, DNS: d, SMTP: s, CatchAll: ca}
-								for i := range rules {
-									if rules[i].match(e) {
-										reached[i] = true
-										break
+								for _, utf8 := range []bool{false, true} {
+									e := Evidence{SyntaxValid: valid, Suppressed: sup, Disposable: disp, Role: role, DNS: d, SMTP: s, CatchAll: ca, NoSMTPUTF8: utf8}
+									for i := range rules {
+										if rules[i].match(e) {
+											reached[i] = true
+											break
+										}
 									}
 								}
 							}

@@ -26,11 +26,11 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/net/idna"
 
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/syntax"
 )
 
 // Errors.
@@ -369,49 +369,22 @@ func eventKey(source, id, email string, at time.Time, message string) string {
 }
 
 // normalize returns the list's key for an address, and its domain: the
-// address lower-cased, with an internationalised domain in ASCII (IDNA,
-// RFC 5891). RFC 5321 §2.4 lets a local part be case-sensitive, but no
-// mailbox provider treats it so, and one address must not escape the list
-// by changing case.
+// address's identity as syntax.Address.Key defines it (local part
+// lower-cased, domain in ASCII), after removing what bounce reports wrap
+// around it: a DSN address type "rfc822;" (RFC 3464 §2.3.2), angle
+// brackets and a final dot on the domain. Anything syntax.Parse refuses
+// is ErrInvalidAddress: no message could be sent to it.
 func normalize(s string) (email, domain string, err error) {
 	s = strings.TrimSpace(s)
-	if len(s) > 7 && strings.EqualFold(s[:7], "rfc822;") { // a DSN address type (RFC 3464 §2.3.2)
+	if len(s) > 7 && strings.EqualFold(s[:7], "rfc822;") {
 		s = strings.TrimSpace(s[7:])
 	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
-	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 {
+	s = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">"), ".")
+	a, err := syntax.Parse(s)
+	if err != nil {
 		return "", "", ErrInvalidAddress
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' {
-			return "", "", ErrInvalidAddress
-		}
-	}
-	local, domain := s[:at], strings.TrimSuffix(strings.ToLower(s[at+1:]), ".")
-	if !isASCII(domain) {
-		ascii, err := idna.Lookup.ToASCII(domain)
-		if err != nil {
-			return "", "", ErrInvalidAddress
-		}
-		domain = ascii
-	}
-	email = strings.ToLower(local) + "@" + domain
-	// RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle
-	// brackets, so an address at most 254.
-	if len(local) > 64 || len(email) > 254 || domain == "" {
-		return "", "", ErrInvalidAddress
-	}
-	return email, domain, nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return a.Key(), a.Domain, nil
 }
 
 // Lookup returns the entry of a suppressed address. It is one primary-key

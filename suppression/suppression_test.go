@@ -350,7 +350,12 @@ func TestNormalize(t *testing.T) {
 		{"rfc822; A@B.example", "a@b.example"},
 		{"x@Bücher.example", "x@xn--bcher-kva.example"},
 		{"x@example.com.", "x@example.com"},
-		{"we@ird@example.com", "we@ird@example.com"},
+		{"Ä.Doe@example.com", "ä.doe@example.com"},
+	}
+	for _, bad := range []string{"we@ird@example.com", "a b@example.com", "x@[127.0.0.1]"} {
+		if _, _, err := normalize(bad); !errors.Is(err, ErrInvalidAddress) {
+			t.Errorf("normalize(%q): err = %v, want ErrInvalidAddress", bad, err)
+		}
 	}
 	for _, tt := range tests {
 		got, _, err := normalize(tt.in)
@@ -388,7 +393,7 @@ func TestExportCSV(t *testing.T) {
 	ingest(t, l,
 		ev("=2+5@example.com", hardMsg, base.Add(-3*time.Hour)),
 		ev("-cmd@example.com", "550 5.1.1 -user unknown", base.Add(-2*time.Hour)),
-		ev("@at@example.com", "smtp; 550 5.1.1 =HYPERLINK(\"http://attacker.example\")", base.Add(-90*time.Minute)),
+		ev("at@example.com", "smtp; 550 5.1.1 =HYPERLINK(\"http://attacker.example\")", base.Add(-90*time.Minute)),
 		ev("plain@example.com", "550 5.1.1 \"quoted\", with comma\nand newline", base.Add(-time.Hour)),
 		ev("blocked@example.com", blockMsg, base),
 	)

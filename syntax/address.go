@@ -63,6 +63,22 @@ type Address struct {
 // String returns the normalized address.
 func (a Address) String() string { return a.Normalized }
 
+// Key is the address's identity in Preflight: the normalized address with
+// its local part lowercased. Every cache, a job's de-duplication and the
+// suppression list key on it, so that one mailbox is one entry however it
+// is written. RFC 5321 §2.4 lets a receiving host treat local parts as
+// case-sensitive, but no mailbox provider does, and an address must not
+// escape the suppression list by changing case. Local, not Key, is what is
+// sent in RCPT TO. Key allocates only when the local part has upper case.
+func (a Address) Key() string {
+	for i := 0; i < len(a.Local); i++ {
+		if c := a.Local[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return strings.ToLower(a.Local) + "@" + a.Domain
+		}
+	}
+	return a.Normalized
+}
+
 // Parse parses a bare email address, such as "Jane.Doe@Example.com", and
 // normalizes it. Surrounding ASCII whitespace is ignored. Display names
 // ("Jane <jane@example.com>"), comments, domain literals and obsolete RFC 5322

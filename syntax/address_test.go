@@ -293,3 +293,25 @@ func TestIsAtext(t *testing.T) {
 		}
 	}
 }
+
+func TestKey(t *testing.T) {
+	for _, tc := range []struct{ in, key string }{
+		{"jane@example.com", "jane@example.com"},
+		{"Jane.Doe@Example.COM", "jane.doe@example.com"},
+		{"JANE@xn--bcher-kva.example", "jane@xn--bcher-kva.example"},
+		{"Jane@Bücher.example", "jane@xn--bcher-kva.example"},
+		{"ÄNNE@example.com", "änne@example.com"},
+		{`"John Doe"@example.com`, `"john doe"@example.com`},
+	} {
+		a, err := Parse(tc.in)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.in, err)
+		}
+		if got := a.Key(); got != tc.key {
+			t.Errorf("Parse(%q).Key() = %q, want %q", tc.in, got, tc.key)
+		}
+		if b, err := Parse(tc.key); err != nil || b.Key() != tc.key {
+			t.Errorf("the key %q is not its own key: %v", tc.key, err)
+		}
+	}
+}

@@ -43,9 +43,10 @@ func (c *cache) get(key string, now time.Time) (Result, bool) {
 	return e.r, true
 }
 
-func (c *cache) put(r Result, ttl time.Duration, now time.Time) {
+// put keeps r under key (syntax.Address.Key) for ttl.
+func (c *cache) put(key string, r Result, ttl time.Duration, now time.Time) {
 	if c.lru == nil || ttl <= 0 {
 		return
 	}
-	c.lru.Add(r.Normalized, entry{r: r, expires: now.Add(ttl)})
+	c.lru.Add(key, entry{r: r, expires: now.Add(ttl)})
 }

@@ -60,6 +60,7 @@ type SMTP struct {
 // assessment is the evidence the stages collect about one address.
 type assessment struct {
 	input       string
+	start       time.Time
 	fresh       bool // skip the cache
 	addr        syntax.Address
 	ev          scoring.Evidence
@@ -72,6 +73,14 @@ type assessment struct {
 	// interrupted means our own deadline cut the pipeline short, so the
 	// result must not be cached.
 	interrupted bool
+}
+
+// setProbe records the probe's answer as evidence.
+func (a *assessment) setProbe(res probe.Result, failed bool) {
+	a.probe = &res
+	a.ev.SMTP = res.Reason
+	a.ev.CatchAll = catchAll(res.CatchAll)
+	a.interrupted = a.interrupted || failed
 }
 
 func (a *assessment) cacheable() bool {

@@ -16,7 +16,6 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/scoring"
-	"github.com/preflight-email/preflight/suppression"
 	"github.com/preflight-email/preflight/syntax"
 )
 
@@ -36,9 +35,10 @@ type Lists interface {
 	Lookup(local, domain string) disposable.Flags
 }
 
-// Suppressions is the suppression list of earlier bounces.
+// Suppressions is the suppression list of earlier bounces. key is the
+// address's syntax.Address.Key.
 type Suppressions interface {
-	Lookup(ctx context.Context, email string) (suppression.Entry, bool, error)
+	Lookup(ctx context.Context, key string) (Suppression, bool, error)
 }
 
 // Suggester proposes a fix for a mistyped domain.
@@ -109,7 +109,7 @@ func New(cfg Config, deps Deps) *Verifier {
 	if deps.Suppressions != nil {
 		v.stages = append(v.stages, v.suppressionStage)
 	}
-	v.stages = append(v.stages, v.disposableStage, v.cacheStage, v.dnsStage)
+	v.stages = append(v.stages, v.cacheStage, v.dnsStage, v.disposableStage)
 	if cfg.ProbeEnabled && deps.Prober != nil {
 		v.stages = append(v.stages, v.probeStage)
 	}
@@ -138,23 +138,32 @@ func (v *Verifier) Recheck(ctx context.Context, email string) Result {
 }
 
 func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
-	start := time.Now()
-	a := assessment{input: email, fresh: fresh}
+	a := assessment{input: email, fresh: fresh, start: time.Now()}
 	for _, s := range v.stages {
 		if s(ctx, &a) {
 			break
 		}
 	}
 	if a.cached != nil {
+		// The cache is keyed by the address's Key: the entry may have
+		// been made for another spelling of the same mailbox.
 		r := *a.cached
-		r.Email = email
-		r.DurationMS = time.Since(start).Milliseconds()
+		r.Email, r.Normalized = email, a.addr.Normalized
+		r.DurationMS = time.Since(a.start).Milliseconds()
 		return r
 	}
+	return v.conclude(&a)
+}
+
+// conclude scores the evidence of a and caches the result when it may be
+// reused. It is the only place that does either: run calls it for every
+// answer, and a probe that outlives its caller calls it from the
+// background, so that the next call finds the answer.
+func (v *Verifier) conclude(a *assessment) Result {
 	r := a.result()
-	r.DurationMS = time.Since(start).Milliseconds()
+	r.DurationMS = time.Since(a.start).Milliseconds()
 	if a.cacheable() {
-		v.cache.put(r, v.ttl(r), start)
+		v.cache.put(a.addr.Key(), r, v.ttl(r), time.Now())
 	}
 	return r
 }
@@ -214,7 +223,7 @@ func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
 // suppressionStage stops at an address that bounced before. It runs before
 // the result cache, so a new suppression takes effect at once.
 func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
-	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.addr.Normalized)
+	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.addr.Key())
 	if err != nil {
 		// The list is advice on top of the checks: carry on without it.
 		v.log.Warn("suppression lookup failed", "domain", a.addr.Domain, "err", err)
@@ -224,13 +233,16 @@ func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
 		return false
 	}
 	a.ev.Suppressed = true
-	a.suppression = &Suppression{At: e.SuppressedAt, Reason: e.Reason, Class: string(e.Class), Diagnostic: e.Diagnostic, Source: e.Source}
+	a.suppression = &e
 	a.detail = "suppressed after an earlier bounce: " + string(e.Reason)
 	return true
 }
 
-// disposableStage decides a disposable address without touching the
-// network: it is risky whatever its mailbox says today.
+// disposableStage stops at a disposable address once DNS has spoken: it is
+// risky whatever its mailbox says today, so it is never probed. The DNS
+// look-up is cheap and matters, because disposable lists also hold typo
+// domains (gmial.com) that do not exist: NXDOMAIN or a null MX ends the
+// pipeline before this stage and makes the address undeliverable.
 func (v *Verifier) disposableStage(_ context.Context, a *assessment) bool {
 	return a.ev.Disposable
 }
@@ -239,7 +251,7 @@ func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
 	if a.fresh {
 		return false
 	}
-	if r, ok := v.cache.get(a.addr.Normalized, time.Now()); ok {
+	if r, ok := v.cache.get(a.addr.Key(), time.Now()); ok {
 		a.cached = &r
 		return true
 	}
@@ -288,7 +300,7 @@ func (v *Verifier) probeStage(ctx context.Context, a *assessment) bool {
 	c := v.probeAsync(a)
 	select {
 	case <-c.done:
-		a.cached = &c.res
+		a.setProbe(c.res, c.failed)
 	case <-ctx.Done():
 		a.ev.SMTP = outcome.Timeout
 		a.detail = "SMTP probe still running; the next call gets its answer"
@@ -298,17 +310,20 @@ func (v *Verifier) probeStage(ctx context.Context, a *assessment) bool {
 }
 
 // call is one probe in flight, shared by every caller asking for the same
-// address meanwhile.
+// address meanwhile. res is its evidence; failed means our own deadline or
+// shutdown ended it, so the answer must not be cached.
 type call struct {
-	done chan struct{}
-	res  Result
+	done   chan struct{}
+	res    probe.Result
+	failed bool
 }
 
 // probeAsync starts the probe for a, or joins the one already running. The
-// probe finishes in the background, scores the assessment and caches the
-// result, whether or not anybody still waits for it.
+// probe finishes in the background and, whether or not anybody still waits
+// for it, concludes its own copy of the assessment, which caches the answer
+// for the next call.
 func (v *Verifier) probeAsync(a *assessment) *call {
-	key := a.addr.Normalized
+	key := a.addr.Key()
 	v.mu.Lock()
 	if c, ok := v.inflight[key]; ok {
 		v.mu.Unlock()
@@ -322,44 +337,42 @@ func (v *Verifier) probeAsync(a *assessment) *call {
 	bgA := *a // the goroutine owns its copy; the caller may return early
 	go func() {
 		defer v.wg.Done()
-		start := time.Now()
 		ctx, cancel := context.WithTimeout(v.bg, v.cfg.ProbeTimeout)
 		defer cancel()
-		res, err := v.deps.Prober.Check(ctx, probe.Request{
-			Address:  bgA.addr.Normalized,
-			Domain:   bgA.addr.Domain,
-			Targets:  targets(bgA.mx.Hosts),
-			SMTPUTF8: bgA.addr.SMTPUTF8,
-		})
-		switch {
-		case errors.Is(err, probe.ErrBadRequest):
-			// Valid RFC 5322 syntax that cannot be put in an SMTP path
-			// (a quoted local part with < or >): nothing to ask.
-			res = probe.Result{Reason: outcome.SMTPRejected, Message: "the address cannot be sent in an SMTP RCPT command"}
-		case err != nil:
-			res = probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}
-			bgA.interrupted = true
-		case res.Code/100 == 4 && (res.Reason == outcome.MailboxNotFound || res.Reason == outcome.MailboxDisabled):
-			// "450 4.1.1 User unknown": Postfix sites send 4xx on purpose
-			// to keep the answer non-final (unknown_local_recipient_reject_code),
-			// so it is no proof the mailbox is missing.
-			res.Reason = outcome.SMTPRejected
-		}
-		bgA.probe = &res
-		bgA.ev.SMTP = res.Reason
-		bgA.ev.CatchAll = catchAll(res.CatchAll)
-		r := bgA.result()
-		r.DurationMS = time.Since(start).Milliseconds()
-		if bgA.cacheable() {
-			v.cache.put(r, v.ttl(r), time.Now())
-		}
-		c.res = r
+		c.res, c.failed = v.probe(ctx, &bgA)
+		bgA.setProbe(c.res, c.failed)
+		v.conclude(&bgA)
 		v.mu.Lock()
 		delete(v.inflight, key)
 		v.mu.Unlock()
 		close(c.done)
 	}()
 	return c
+}
+
+// probe asks the prober about a's address. failed reports that the probe
+// ended without an answer because of us (deadline, shutdown).
+func (v *Verifier) probe(ctx context.Context, a *assessment) (res probe.Result, failed bool) {
+	res, err := v.deps.Prober.Check(ctx, probe.Request{
+		Address:  a.addr.Normalized,
+		Domain:   a.addr.Domain,
+		Targets:  targets(a.mx.Hosts),
+		SMTPUTF8: a.addr.SMTPUTF8,
+	})
+	switch {
+	case errors.Is(err, probe.ErrBadRequest):
+		// Valid RFC 5322 syntax that cannot be put in an SMTP path
+		// (a quoted local part with < or >): nothing to ask.
+		return probe.Result{Reason: outcome.SMTPRejected, Message: "the address cannot be sent in an SMTP RCPT command"}, false
+	case err != nil:
+		return probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}, true
+	case res.Code/100 == 4 && (res.Reason == outcome.MailboxNotFound || res.Reason == outcome.MailboxDisabled):
+		// "450 4.1.1 User unknown": Postfix sites send 4xx on purpose
+		// to keep the answer non-final (unknown_local_recipient_reject_code),
+		// so it is no proof the mailbox is missing.
+		res.Reason = outcome.SMTPRejected
+	}
+	return res, false
 }
 
 func targets(hosts []mx.Host) []probe.Target {

@@ -52,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("suppression list: %w", err)
 	}
 	defer sup.Close()
-	a, err := app.New(cfg, log, sup)
+	a, err := app.New(cfg, log, app.Suppressions(sup))
 	if err != nil {
 		return err
 	}

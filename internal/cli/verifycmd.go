@@ -203,5 +203,5 @@ func localSuppressions(ctx context.Context, storeURL string, log *slog.Logger) (
 		db.Close()
 		return nil, none, fmt.Errorf("suppression list: %w", err)
 	}
-	return list, func() { list.Close(); db.Close() }, nil
+	return app.Suppressions(list), func() { list.Close(); db.Close() }, nil
 }
