@@ -289,7 +289,7 @@ func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {
 		a.detail = res.Detail
 		return true
 	}
-	if !v.cfg.ProbeEnabled || v.deps.Prober == nil {
+	if (!v.cfg.ProbeEnabled || v.deps.Prober == nil) && !a.ev.Disposable {
 		// No SMTP evidence: scoring falls back to what the lists say.
 		a.detail = "SMTP probe disabled (probe.enabled=false)"
 	}
