@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/viper"
 )
 
-// Config is the whole configuration. Field tags are the keys of DESIGN.md.
+// Config is the whole configuration. Field tags are the keys of docs/design.md.
 type Config struct {
 	HTTP        HTTP        `mapstructure:"http"`
 	DNS         DNS         `mapstructure:"dns"`

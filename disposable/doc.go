@@ -1,6 +1,6 @@
 // Package disposable tells whether an address uses a disposable (throwaway)
 // domain, a free mailbox provider, or a role local part such as info@ or
-// postmaster@. It is the "lists" stage of the pipeline (DESIGN.md, stage 2).
+// postmaster@. It is the "lists" stage of the pipeline (docs/design.md, stage 2).
 //
 // The lists are embedded text files under data/, generated from pinned npm
 // packages by `go generate` (see data/PROVENANCE.md for sources, versions and

@@ -1,7 +1,7 @@
 // Package handlers is Preflight's HTTP layer (gin). It is the only package
 // that imports gin. Handlers parse and validate requests, call the pipeline
 // and render JSON; every error body is {"error": {"code", "message"}} and
-// never carries an internal error's text (DESIGN.md "Interfaces").
+// never carries an internal error's text (docs/design.md "Interfaces").
 package handlers
 
 import (

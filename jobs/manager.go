@@ -1,7 +1,7 @@
 // Package jobs verifies whole lists: a CSV upload becomes a job whose rows
 // and distinct addresses are stored, a runner checks each distinct address
 // once through the verifier, and the results come back as the original CSV
-// with four columns appended, or as JSON lines (DESIGN.md "HTTP").
+// with four columns appended, or as JSON lines (docs/design.md "HTTP").
 //
 // Everything a job needs to resume is in the database: a process killed at
 // any moment (kill -9 included) picks its running jobs up on Start, redoing
@@ -55,8 +55,6 @@ var (
 	// ErrNotDone means the job's results are not ready: it is queued,
 	// running, failed or canceled.
 	ErrNotDone = errors.New("jobs: job is not done")
-	// ErrUnsupportedStore means the database has no jobs storage yet.
-	ErrUnsupportedStore = errors.New("jobs: unsupported store")
 	// ErrClosed means the Manager was closed.
 	ErrClosed = errors.New("jobs: manager closed")
 )
@@ -119,7 +117,7 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 		}
 		st = s
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrUnsupportedStore, db.Dialect)
+		return nil, fmt.Errorf("jobs: %w: %s", store.ErrUnsupported, db.Dialect)
 	}
 	return &Manager{
 		cfg:  cfg,

@@ -12,7 +12,7 @@ import (
 // State is where a job is in its life.
 type State string
 
-// States a client sees (DESIGN.md "HTTP"). A job being uploaded has no
+// States a client sees (docs/design.md "HTTP"). A job being uploaded has no
 // visible state: until its last row is stored it does not exist.
 const (
 	Queued   State = "queued"

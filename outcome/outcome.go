@@ -1,12 +1,12 @@
 // Package outcome is Preflight's shared vocabulary: the verdicts and reasons
-// that DESIGN.md fixes as the stable contract of every result. It holds only
+// that docs/design.md fixes as the stable contract of every result. It holds only
 // names, so every stage can speak them without importing another stage.
 package outcome
 
 // Verdict answers "will a message to this address hard-bounce?".
 type Verdict string
 
-// Verdicts, as fixed by DESIGN.md ("Result").
+// Verdicts, as fixed by docs/design.md ("Result").
 const (
 	Deliverable   Verdict = "deliverable"
 	Undeliverable Verdict = "undeliverable"
@@ -14,10 +14,10 @@ const (
 	Unknown       Verdict = "unknown"
 )
 
-// Reason explains a verdict. Add a value only by editing DESIGN.md first.
+// Reason explains a verdict. Add a value only by editing docs/design.md first.
 type Reason string
 
-// Reasons, as fixed by DESIGN.md ("Result").
+// Reasons, as fixed by docs/design.md ("Result").
 const (
 	InvalidSyntax    Reason = "invalid_syntax"
 	DomainNotFound   Reason = "domain_not_found"
@@ -39,7 +39,7 @@ const (
 	Suppressed       Reason = "suppressed"
 )
 
-// Reasons lists every reason in the order DESIGN.md gives them.
+// Reasons lists every reason in the order docs/design.md gives them.
 func Reasons() []Reason {
 	return []Reason{
 		InvalidSyntax, DomainNotFound, NoMailServer, MailboxNotFound,

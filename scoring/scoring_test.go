@@ -56,7 +56,7 @@ func TestScore(t *testing.T) {
 	}
 }
 
-// TestRiskOrdersVerdicts checks the ranking promise of DESIGN.md: every
+// TestRiskOrdersVerdicts checks the ranking promise of docs/design.md: every
 // undeliverable rule is riskier than every risky or unknown rule, and those
 // are riskier than every deliverable rule.
 func TestRiskOrdersVerdicts(t *testing.T) {

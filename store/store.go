@@ -1,6 +1,6 @@
 // Package store opens Preflight's database from store.url. The embedded
 // default is a SQLite file through modernc.org/sqlite (pure Go, no cgo), so
-// nothing needs installing; PostgreSQL is the scale-out option (DESIGN.md
+// nothing needs installing; PostgreSQL is the scale-out option (docs/design.md
 // "Storage and scale"). Feature packages (jobs, suppressions) own their
 // tables and queries and receive the *DB.
 package store
@@ -19,11 +19,8 @@ import (
 // Dialect names the SQL flavour behind a DB.
 type Dialect string
 
-// Dialects.
-const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-)
+// SQLite is the embedded default and, for now, the only dialect.
+const SQLite Dialect = "sqlite"
 
 // ErrUnsupported is returned for a store.url whose scheme has no driver in
 // this build.

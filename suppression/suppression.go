@@ -7,7 +7,7 @@
 // The list lives in the same database as the jobs (package store) and owns
 // its tables. Suppression is about the recipient: a hard bounce suppresses
 // at once, repeated soft bounces suppress, and a block never does, because
-// a block is the receiving server refusing the sender (DESIGN.md "Reading
+// a block is the receiving server refusing the sender (docs/design.md "Reading
 // SMTP replies"); blocks show up in Health instead.
 package suppression
 
@@ -40,8 +40,6 @@ var (
 	// ErrReasonRequired reports a manual un-suppress without a reason; the
 	// reason is kept in the audit trail.
 	ErrReasonRequired = errors.New("a reason is required to un-suppress an address")
-	// ErrUnsupportedStore reports a store dialect with no implementation yet.
-	ErrUnsupportedStore = errors.New("suppression: unsupported store")
 )
 
 // Policy decides when bounces suppress an address.
@@ -167,7 +165,7 @@ func New(ctx context.Context, db *store.DB, p Policy, logger *slog.Logger) (*Lis
 		}
 		st = s
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrUnsupportedStore, db.Dialect)
+		return nil, fmt.Errorf("suppression: %w: %s", store.ErrUnsupported, db.Dialect)
 	}
 	hits, err := lru.New[string, cachedLookup](lookupCacheSize)
 	if err != nil {
@@ -254,7 +252,7 @@ func (l *List) Ingest(ctx context.Context, events []Event) ([]Applied, error) {
 
 // countsAsSoft tells whether a diagnosis counts toward the soft limit: a
 // soft bounce to retry, except rate limiting, which is about the sender's
-// pace, not the recipient (DESIGN.md: "421 and 4.7.0 rate texts").
+// pace, not the recipient (docs/design.md: "421 and 4.7.0 rate texts").
 func countsAsSoft(d reply.Diagnosis) bool {
 	return d.Class == reply.Soft && d.Action == reply.Retry && d.Reason != outcome.RateLimited
 }

@@ -1,5 +1,5 @@
 // Package syntax parses and normalizes email addresses before anything touches
-// the network: the first stage of Preflight's pipeline (DESIGN.md).
+// the network: the first stage of Preflight's pipeline (docs/design.md).
 //
 // Parse accepts a bare mailbox as RFC 5321 §4.1.2 defines it (Mailbox =
 // Local-part "@" Domain), extended by RFC 6531 §3.3 to UTF-8 local parts, and

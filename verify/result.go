@@ -11,7 +11,7 @@ import (
 )
 
 // Result is the answer for one address. Its JSON field names are the stable
-// contract of DESIGN.md ("Result").
+// contract of docs/design.md ("Result").
 type Result struct {
 	Email      string          `json:"email"`
 	Normalized string          `json:"normalized"`

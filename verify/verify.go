@@ -1,5 +1,5 @@
 // Package verify assembles Preflight's pipeline: syntax, lists, DNS, SMTP
-// probe and scoring (DESIGN.md "The pipeline"). Each stage adds typed
+// probe and scoring (docs/design.md "The pipeline"). Each stage adds typed
 // evidence to one assessment and may stop the pipeline early; scoring reads
 // the evidence at the end. The pipeline is assembled once, in New.
 package verify

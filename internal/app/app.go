@@ -51,6 +51,7 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 		Timeout:   cfg.DNS.Timeout,
 		Attempts:  cfg.DNS.Attempts,
 		CacheSize: cfg.DNS.CacheSize,
+		Logger:    log.With("component", "dns"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/preflight-email/preflight/config"
@@ -50,31 +51,42 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		return runFile(ctx, cfg, a, *file, *outPath, stderr)
 	}
 
+	// Returning early (a failed write to stdout) cancels ctx, which stops
+	// the reader and the producer; the deferred wait keeps any goroutine
+	// from outliving the command.
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	emails := make(chan string)
 	readErr := make(chan error, 1)
-	go func() {
+	wg.Go(func() {
 		defer close(emails)
 		readErr <- feed(ctx, fs.Args(), stdin, emails)
-	}()
+	})
 
 	// Results print in input order: each address gets a one-slot future,
 	// and the window of futures bounds memory on long inputs.
 	futures := make(chan chan verify.Result, cliWorkers)
-	go func() {
+	wg.Go(func() {
 		defer close(futures)
 		sem := make(chan struct{}, cliWorkers)
 		for e := range emails {
 			f := make(chan verify.Result, 1)
-			futures <- f
+			select {
+			case futures <- f:
+			case <-ctx.Done():
+				continue // drain emails so that the reader can finish
+			}
 			sem <- struct{}{}
-			go func() {
+			wg.Go(func() {
 				defer func() { <-sem }()
 				cctx, cancel := context.WithTimeout(ctx, cfg.Verify.MaxTimeout)
 				defer cancel()
 				f <- a.Verifier.Verify(cctx, e)
-			}()
+			})
 		}
-	}()
+	})
 
 	out := newPrinter(stdout, *asJSON)
 	n := 0
