@@ -31,10 +31,13 @@ const (
 type Evidence struct {
 	SyntaxValid bool
 	Suppressed  bool // on the suppression list after an earlier bounce
-	Disposable  bool
-	Role        bool
-	Free        bool
-	DNS         DNS
+	// SuppressionUnread means the suppression list could not be read: the
+	// address may be on it, so no verdict may ignore it (fail closed).
+	SuppressionUnread bool
+	Disposable        bool
+	Role              bool
+	Free              bool
+	DNS               DNS
 	// SMTP is the reason the probe gave for the real RCPT TO, "" when no
 	// probe ran (disabled, or skipped because the address was decided
 	// earlier).
@@ -81,6 +84,8 @@ var rules = [...]Rule{
 		func(e Evidence) bool { return !e.SyntaxValid }},
 	{outcome.Suppressed, outcome.Undeliverable, 95, "the address is on the suppression list after an earlier bounce",
 		func(e Evidence) bool { return e.Suppressed }},
+	{outcome.Timeout, outcome.Unknown, 50, "the suppression list could not be read in time: the address may be on it",
+		func(e Evidence) bool { return e.SuppressionUnread }},
 	{outcome.DomainNotFound, outcome.Undeliverable, 99, "the domain does not exist (NXDOMAIN)",
 		func(e Evidence) bool { return e.DNS == DNSNXDomain }},
 	{outcome.NoMailServer, outcome.Undeliverable, 99, "null MX (RFC 7505) or no MX and no A/AAAA record",

@@ -19,6 +19,7 @@ func TestScore(t *testing.T) {
 		{"invalid syntax", Evidence{}, outcome.Undeliverable, outcome.InvalidSyntax},
 		{"invalid beats suppressed", Evidence{Suppressed: true}, outcome.Undeliverable, outcome.InvalidSyntax},
 		{"suppressed", with(func(e *Evidence) { e.Suppressed = true; e.SMTP = outcome.Accepted }), outcome.Undeliverable, outcome.Suppressed},
+		{"suppression list unread", with(func(e *Evidence) { e.SuppressionUnread = true; e.SMTP = outcome.Accepted; e.CatchAll = CatchAllNo }), outcome.Unknown, outcome.Timeout},
 		{"nxdomain", with(func(e *Evidence) { e.DNS = DNSNXDomain }), outcome.Undeliverable, outcome.DomainNotFound},
 		{"null mx", with(func(e *Evidence) { e.DNS = DNSNoMailServer }), outcome.Undeliverable, outcome.NoMailServer},
 		{"dns temp fail", with(func(e *Evidence) { e.DNS = DNSTempFail }), outcome.Unknown, outcome.DNSError},
@@ -84,17 +85,19 @@ func TestEveryRuleReachable(t *testing.T) {
 	smtp := append([]outcome.Reason{""}, outcome.Reasons()...)
 	for _, valid := range []bool{false, true} {
 		for _, sup := range []bool{false, true} {
-			for _, disp := range []bool{false, true} {
-				for _, role := range []bool{false, true} {
-					for _, d := range dnsStates {
-						for _, s := range smtp {
-							for _, ca := range []CatchAll{CatchAllUnknown, CatchAllNo, CatchAllYes} {
-								for _, utf8 := range []bool{false, true} {
-									e := Evidence{SyntaxValid: valid, Suppressed: sup, Disposable: disp, Role: role, DNS: d, SMTP: s, CatchAll: ca, NoSMTPUTF8: utf8}
-									for i := range rules {
-										if rules[i].match(e) {
-											reached[i] = true
-											break
+			for _, unread := range []bool{false, true} {
+				for _, disp := range []bool{false, true} {
+					for _, role := range []bool{false, true} {
+						for _, d := range dnsStates {
+							for _, s := range smtp {
+								for _, ca := range []CatchAll{CatchAllUnknown, CatchAllNo, CatchAllYes} {
+									for _, utf8 := range []bool{false, true} {
+										e := Evidence{SyntaxValid: valid, Suppressed: sup, SuppressionUnread: unread, Disposable: disp, Role: role, DNS: d, SMTP: s, CatchAll: ca, NoSMTPUTF8: utf8}
+										for i := range rules {
+											if rules[i].match(e) {
+												reached[i] = true
+												break
+											}
 										}
 									}
 								}

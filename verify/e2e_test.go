@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -364,6 +365,27 @@ func TestSuppressedAddress(t *testing.T) {
 	list.mu.Unlock()
 	if r := v.Verify(ctx, "jane@ok.test"); r.Verdict != outcome.Deliverable {
 		t.Fatalf("after un-suppress = %s/%s, want deliverable", r.Verdict, r.Reason)
+	}
+}
+
+// TestSuppressionListUnreadable: when the list cannot be read, the answer
+// is unknown with a detail, never a verdict that ignores the list, and it
+// is not cached.
+func TestSuppressionListUnreadable(t *testing.T) {
+	w := newWorld(t)
+	list := &fakeSuppressions{err: errors.New("database is locked")}
+	w.v.deps.Suppressions = list
+	v := New(w.v.cfg, w.v.deps)
+	t.Cleanup(func() { v.Close() })
+	r := v.Verify(context.Background(), "jane@ok.test")
+	if r.Verdict != outcome.Unknown || r.Detail == "" {
+		t.Fatalf("unreadable list: %s/%s %q, want unknown with a detail", r.Verdict, r.Reason, r.Detail)
+	}
+	list.mu.Lock()
+	list.err = nil
+	list.mu.Unlock()
+	if r := v.Verify(context.Background(), "jane@ok.test"); r.Verdict != outcome.Deliverable {
+		t.Fatalf("after the list recovers: %s/%s, want deliverable (the unknown must not be cached)", r.Verdict, r.Reason)
 	}
 }
 

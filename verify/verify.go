@@ -225,9 +225,13 @@ func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
 func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
 	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.addr.Key())
 	if err != nil {
-		// The list is advice on top of the checks: carry on without it.
+		// Fail closed: a verdict that ignores the list could send to an
+		// address that bounced before.
 		v.log.Warn("suppression lookup failed", "domain", a.addr.Domain, "err", err)
-		return false
+		a.ev.SuppressionUnread = true
+		a.detail = "the suppression list could not be read; try again"
+		a.interrupted = true
+		return true
 	}
 	if !ok {
 		return false
