@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -46,6 +47,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		if path == "" {
 			return nil, fmt.Errorf("store.url %q: missing file path", rawURL)
 		}
+		if path != ":memory:" {
+			if err := private(path); err != nil {
+				return nil, err
+			}
+		}
 		// WAL lets readers (exports, progress) run beside the one writer;
 		// synchronous=FULL makes every commit survive a crash or power cut;
 		// busy_timeout waits for the writer instead of failing at once.
@@ -68,4 +74,20 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, u.Scheme)
 	}
+}
+
+// private creates the database file readable by the service's user only,
+// or narrows an existing one to that: it holds addresses, which are
+// personal data. SQLite gives its -wal and -shm files the database file's
+// permissions.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return nil
 }

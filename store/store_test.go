@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -31,5 +33,38 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 	_, err := Open(context.Background(), "mysql://localhost/x")
 	if !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+}
+
+// TestFilesArePrivate: the database and its WAL hold personal data, so
+// only the service's user may read them, even under a permissive umask and
+// for a file that already existed world-readable.
+func TestFilesArePrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	existing := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(existing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "new.db"), existing} {
+		db, err := Open(ctx, "sqlite://"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			st, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %o, want 600", filepath.Base(f), st.Mode().Perm())
+			}
+		}
+		db.Close()
 	}
 }

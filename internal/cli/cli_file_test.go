@@ -117,6 +117,9 @@ func TestVerifyFileResume(t *testing.T) {
 	if !strings.Contains(second.String(), "resuming") {
 		t.Errorf("second run did not resume:\n%s", second.String())
 	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the output holds personal data; its mode is %v, %v, want 0600", st.Mode().Perm(), err)
+	}
 	got, _ := os.ReadFile(out)
 	if !bytes.Equal(got, want) {
 		t.Errorf("resumed output differs from the uninterrupted one")
