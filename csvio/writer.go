@@ -6,20 +6,46 @@ import (
 )
 
 // Neutralize defends a cell against CSV injection (OWASP "CSV Injection"):
-// a cell starting with = + - @ tab or CR may be run as a formula by the
-// spreadsheet that opens the file, so it gets a leading apostrophe, which
-// spreadsheets treat as "this is text". Other cells come back unchanged,
-// without allocating. The price is that negative numbers such as "-5" also
-// get the apostrophe.
+// a cell that a spreadsheet would run as a formula gets a leading
+// apostrophe, which spreadsheets treat as "this is text". Those are the
+// cells starting with = or @, a tab or a CR, and those starting with + or -
+// unless the rest is a plain number or a phone number ("-87.63",
+// "+1 555-0100", "+44 (20) 7946 0958"): digits with spaces, dots, commas,
+// hyphens, slashes and parentheses, and nothing a formula needs to call a
+// function or another program (letters, quotes, |, !, =, + and the other
+// operators). Such a cell can at worst be read as arithmetic on numbers;
+// changing it would damage data that users import into their CRM. Other
+// cells come back unchanged, without allocating.
 func Neutralize(cell string) string {
 	if cell == "" {
 		return cell
 	}
 	switch cell[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '=', '@', '\t', '\r':
 		return "'" + cell
+	case '+', '-':
+		if !numeric(cell[1:]) {
+			return "'" + cell
+		}
 	}
 	return cell
+}
+
+// numeric reports whether s, the rest of a cell after its sign, is a plain
+// number or a phone number: at least one digit, and only digits, spaces,
+// '.', ',', '-', '/', '(' and ')'.
+func numeric(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			digits++
+		case c == ' ' || c == '.' || c == ',' || c == '-' || c == '/' || c == '(' || c == ')':
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // Writer writes result rows as CSV. Unless raw, every cell passes through

@@ -12,8 +12,21 @@ func TestNeutralize(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"=1+1", "'=1+1"},
 		{"=HYPERLINK(\"http://example.invalid\",\"x\")", "'=HYPERLINK(\"http://example.invalid\",\"x\")"},
-		{"+33612345678", "'+33612345678"},
-		{"-5", "'-5"},
+		{"+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"},
+		{"-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"},
+		{"-SUM(1,2)", "'-SUM(1,2)"},
+		{"+A1", "'+A1"},
+		{"-", "'-"},
+		{"+ ", "'+ "},
+		{"-1*2", "'-1*2"},
+		{"+\"x\"", "'+\"x\""},
+		// Plain numbers and phone numbers are data, kept as they are.
+		{"+33612345678", "+33612345678"},
+		{"+1 555-0100", "+1 555-0100"},
+		{"+44 (20) 7946 0958", "+44 (20) 7946 0958"},
+		{"-5", "-5"},
+		{"-87.63", "-87.63"},
+		{"-1,234.50", "-1,234.50"},
 		{"@SUM(A1:A2)", "'@SUM(A1:A2)"},
 		{"\t=cmd", "'\t=cmd"},
 		{"\r=cmd", "'\r=cmd"},
@@ -35,7 +48,7 @@ func TestNeutralize(t *testing.T) {
 }
 
 func TestNeutralizeSafeCellsDoNotAllocate(t *testing.T) {
-	cells := []string{"ann@example.com", "Ann", "", "12", "a=b"}
+	cells := []string{"ann@example.com", "Ann", "", "12", "a=b", "-87.63", "+1 555-0100"}
 	var sink string
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, c := range cells {

@@ -223,6 +223,15 @@ func (a *API) jobResults(c *gin.Context) {
 		}
 		opts.Raw = raw
 	}
+	// ?neutralize=false is the documented name; ?raw=true its older alias.
+	if s := c.Query("neutralize"); s != "" {
+		n, err := strconv.ParseBool(s)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_neutralize", "neutralize must be true or false")
+			return
+		}
+		opts.Raw = !n
+	}
 	id := c.Param("id")
 	st, err := a.jobs.Status(c.Request.Context(), id)
 	if err != nil {

@@ -274,7 +274,9 @@ func TestJobsExportOptions(t *testing.T) {
 		contains, lacks    []string
 		lines              int
 	}{
-		{"", "text/csv; charset=utf-8", 200, []string{`'=HYPERLINK(""http://x.test"")`, "'+1 555 0100"}, []string{",=HYPERLINK"}, 4},
+		{"", "text/csv; charset=utf-8", 200, []string{`'=HYPERLINK(""http://x.test"")`, ",+1 555 0100,"}, []string{",=HYPERLINK", "'+1"}, 4},
+		{"?neutralize=false", "text/csv; charset=utf-8", 200, []string{`,"=HYPERLINK(""http://x.test"")"`, ",+1 555 0100,"}, nil, 4},
+		{"?neutralize=maybe", "application/json; charset=utf-8", 400, []string{"invalid_neutralize"}, nil, 1},
 		{"?raw=true", "text/csv; charset=utf-8", 200, []string{`,"=HYPERLINK(""http://x.test"")"`, ",+1 555 0100,"}, nil, 4},
 		{"?verdict=deliverable,risky", "text/csv; charset=utf-8", 200, []string{"ann@acme.test", "eve@corp.test"}, []string{"cy@corp.test"}, 3},
 		{"?verdict=undeliverable&format=jsonl", "application/x-ndjson", 200, []string{`"fields":{"Record ID":"5103"`, `"email":"cy@corp.test"`, `"code":550`}, []string{"ann@"}, 1},

@@ -124,17 +124,17 @@ func TestExportOptions(t *testing.T) {
 	}{
 		{"neutralised", ExportOptions{}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
 			"ok@x.example,\"'=HYPERLINK(\"\"http://evil.example\"\")\",deliverable,2,accepted,\n" +
-			"bad@x.example,'+1,undeliverable,97,mailbox_not_found,\n" +
+			"bad@x.example,+1,undeliverable,97,mailbox_not_found,\n" +
 			"catch@x.example,'@cmd,risky,30,catch_all,\n" +
 			"full@x.example,'\tTabbed,risky,35,mailbox_full,\n" +
-			"ok2@x.example,'-2,deliverable,2,accepted,\n"},
+			"ok2@x.example,-2,deliverable,2,accepted,\n"},
 		{"raw", ExportOptions{Raw: true, Verdicts: []outcome.Verdict{outcome.Undeliverable}}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
 			"bad@x.example,+1,undeliverable,97,mailbox_not_found,\n"},
 		{"keep", ExportOptions{Verdicts: []outcome.Verdict{outcome.Deliverable, outcome.Risky}}, "Email,Note,preflight_verdict,preflight_risk,preflight_reason,preflight_suggestion\n" +
 			"ok@x.example,\"'=HYPERLINK(\"\"http://evil.example\"\")\",deliverable,2,accepted,\n" +
 			"catch@x.example,'@cmd,risky,30,catch_all,\n" +
 			"full@x.example,'\tTabbed,risky,35,mailbox_full,\n" +
-			"ok2@x.example,'-2,deliverable,2,accepted,\n"},
+			"ok2@x.example,-2,deliverable,2,accepted,\n"},
 		{"jsonl", ExportOptions{Format: JSONL, Verdicts: []outcome.Verdict{outcome.Risky}},
 			`{"line":4,"fields":{"Email":"catch@x.example","Note":"@cmd"},"result":{"email":"catch@x.example","normalized":"catch@x.example","verdict":"risky","risk":30,"reason":"catch_all","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":true,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n" +
 				`{"line":5,"fields":{"Email":"full@x.example","Note":"\tTabbed"},"result":{"email":"full@x.example","normalized":"full@x.example","verdict":"risky","risk":35,"reason":"mailbox_full","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":false,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n"},
