@@ -26,6 +26,10 @@ type App struct {
 	Verifier *verify.Verifier
 	Prober   *probe.Engine // nil when probe.enabled is false
 	Lists    *disposable.List
+	// Warnings are what an operator should fix in the configuration, such
+	// as an unset probe.helo. serve logs them once at start-up; the CLI's
+	// one-off commands do not repeat them on every run.
+	Warnings []string
 }
 
 // NewLogger returns the logger that log.level and log.format ask for.
@@ -59,7 +63,8 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 	a := &App{Config: cfg, Log: log, Lists: lists}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
-		helo, mailFrom := identity(cfg.Probe, log)
+		helo, mailFrom, warnings := identity(cfg.Probe)
+		a.Warnings = append(a.Warnings, warnings...)
 		a.Prober, err = probe.New(probe.Config{
 			Port:               cfg.Probe.Port,
 			HELO:               helo,
@@ -94,23 +99,24 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 	return a, nil
 }
 
-// identity returns the HELO name and MAIL FROM address. Production must set
-// both to a domain it controls, with PTR and SPF records (README.md); the
-// fallback is the host name, never "localhost".
-func identity(p config.Probe, log *slog.Logger) (helo, mailFrom string) {
+// identity returns the HELO name and MAIL FROM address, with a warning
+// for each that is not set. Production must set both to a domain it
+// controls, with PTR and SPF records (README.md); the fallback is the host
+// name, never "localhost".
+func identity(p config.Probe) (helo, mailFrom string, warnings []string) {
 	helo, mailFrom = p.HELO, p.MailFrom
 	if helo == "" {
 		helo, _ = os.Hostname()
 		if !strings.Contains(helo, ".") {
 			helo = "preflight.invalid"
 		}
-		log.Warn("probe.helo is not set; receiving servers will distrust this name", "helo", helo)
+		warnings = append(warnings, "probe.helo is not set; receiving servers will distrust the name "+helo)
 	}
 	if mailFrom == "" {
 		mailFrom = "verify@" + helo
-		log.Warn("probe.mail_from is not set", "mail_from", mailFrom)
+		warnings = append(warnings, "probe.mail_from is not set; using "+mailFrom)
 	}
-	return helo, mailFrom
+	return helo, mailFrom, warnings
 }
 
 // Close stops the verifier's background work, then the probe, and reports

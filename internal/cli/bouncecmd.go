@@ -34,7 +34,7 @@ func runBounce(ctx context.Context, args []string, getenv func(string) string, s
 	file := fs.String("file", "", "read a delivery status notification (.eml) from `FILE`, - for stdin")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return usageError{"usage: preflight bounce [--json] [TEXT... | --file FILE]\n" + fs.FlagUsages()}
+			return helpRequested{"Usage: preflight bounce [--json] [TEXT... | --file FILE]\n\nFlags:\n" + fs.FlagUsages()}
 		}
 		return usageError{err.Error()}
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"runtime/debug"
 
 	"github.com/spf13/pflag"
 
@@ -26,6 +26,7 @@ Usage:
                                           verify a CSV list locally, with a progress bar;
                                           re-run with the same --out to resume
   preflight bounce [--json] [TEXT...]     explain a bounce reply (one per line on stdin when none given; --file bounce.eml for a DSN)
+  preflight version                       print the version (also --version)
   preflight help                          show this help
 
 Every configuration key is also a flag, for example --http.addr=:9090,
@@ -37,6 +38,16 @@ then flags. See README.md for the list.
 // Run is the whole program behind main, with its environment passed in so
 // that tests can drive it.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := run(ctx, args, getenv, stdin, stdout, stderr)
+	var h helpRequested
+	if errors.As(err, &h) {
+		fmt.Fprint(stdout, h.text)
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"missing command: serve, verify or bounce"}
 	}
@@ -50,16 +61,51 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, "preflight", version())
+		return nil
 	default:
 		return usageError{fmt.Sprintf("unknown command %q: want serve, verify or bounce", cmd)}
 	}
 }
 
+// helpRequested is --help on a command: its usage goes to stdout and the
+// command succeeds.
+type helpRequested struct{ text string }
+
+func (h helpRequested) Error() string { return "help requested" }
+
+// version is the module version and VCS revision the binary was built
+// from, as the Go toolchain records them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}
+
 // ExitCode reports err on stderr and maps it to the process exit status: 0
-// for success, 2 for bad usage, 1 for anything else.
+// for success, 2 for bad usage, 130 when interrupted (Ctrl-C or SIGTERM, as
+// a shell reports SIGINT), 1 for anything else.
 func ExitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "preflight: interrupted; re-run to resume")
+		return 130
 	}
 	fmt.Fprintln(stderr, "preflight:", err)
 	var u usageError
@@ -76,7 +122,7 @@ func parseFlags(fs *pflag.FlagSet, args []string, getenv func(string) string) (c
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return config.Config{}, usageError{"flags: " + strings.TrimSpace(fs.FlagUsages())}
+			return config.Config{}, helpRequested{usage + "\nFlags:\n" + fs.FlagUsages()}
 		}
 		return config.Config{}, usageError{err.Error()}
 	}

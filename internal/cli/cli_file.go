@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/internal/app"
@@ -66,15 +67,15 @@ func runFile(ctx context.Context, cfg config.Config, a *app.App, in, out string,
 		return err
 	}
 	if resumed {
-		fmt.Fprintf(stderr, "resuming %s: %d of %d rows already checked\n", in, st.Processed, st.Total)
+		fmt.Fprintf(stderr, "resuming %s: %d of %s already checked\n", in, st.Processed, plural(st.Total, "row"))
 	}
 	st, err = follow(ctx, m, st, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			m.Close() // commit the answers in hand before saying so
 			s, _ := m.Status(context.WithoutCancel(ctx), st.ID)
-			fmt.Fprintf(stderr, "\ninterrupted after %d of %d rows; run the same command again to resume (progress is kept in %s)\n",
-				s.Processed, s.Total, statePath)
+			fmt.Fprintf(stderr, "\ninterrupted after %d of %s; run the same command again to resume (progress is kept in %s)\n",
+				s.Processed, plural(s.Total, "row"), statePath)
 		}
 		return err
 	}
@@ -137,22 +138,14 @@ func fileJob(ctx context.Context, m *jobs.Manager, in, source string, stderr io.
 	return st, false, err
 }
 
-// follow shows the job's progress until it is done.
+// follow shows the job's progress until it is done: a progress bar when
+// stderr is a terminal, else a plain line every progressEvery, so that a
+// log file or CI output gets no bar frames.
 func follow(ctx context.Context, m *jobs.Manager, st jobs.Status, stderr io.Writer) (jobs.Status, error) {
 	// The bar counts this run's rows only, so that its rate and ETA are
 	// not skewed by the rows a previous run already checked.
 	base := st.Processed
-	bar := progressbar.NewOptions64(max(st.Total-base, 1),
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("verifying"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rows"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionFullWidth(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	show := newProgress(stderr, max(st.Total-base, 1))
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -161,10 +154,10 @@ func follow(ctx context.Context, m *jobs.Manager, st jobs.Status, stderr io.Writ
 			return st, err
 		}
 		st = s
-		bar.Set64(st.Processed - base)
+		show.set(st.Processed-base, st)
 		switch st.Status {
 		case jobs.Done:
-			bar.Finish()
+			show.finish()
 			return st, nil
 		case jobs.Failed:
 			return st, fmt.Errorf("verification failed: %s", st.Error)
@@ -177,6 +170,68 @@ func follow(ctx context.Context, m *jobs.Manager, st jobs.Status, stderr io.Writ
 			return st, ctx.Err()
 		}
 	}
+}
+
+// progressEvery is how often a run whose stderr is not a terminal says
+// how far it got.
+const progressEvery = 30 * time.Second
+
+// progress is the bar on a terminal, or the occasional plain line.
+type progress struct {
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	total int64
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int64) *progress {
+	p := &progress{w: w, total: total, last: time.Now()}
+	if isTerminal(w) {
+		p.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("verifying"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		)
+	}
+	return p
+}
+
+func (p *progress) set(n int64, st jobs.Status) {
+	if p.bar != nil {
+		p.bar.Set64(n)
+		return
+	}
+	if time.Since(p.last) >= progressEvery {
+		p.last = time.Now()
+		fmt.Fprintf(p.w, "verifying: %s of %d checked\n", plural(n, "row"), p.total)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
+
+// isTerminal reports whether w is a terminal, where a bar can redraw
+// itself.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// plural says "1 row", "2 rows".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // writeResults exports the job to a temporary file beside out and renames
@@ -209,7 +264,11 @@ func writeResults(ctx context.Context, m *jobs.Manager, id, out string) error {
 }
 
 func printSummary(w io.Writer, st jobs.Status, out string) {
-	fmt.Fprintf(w, "%d rows (%d distinct addresses) written to %s\n", st.Total, st.Addresses, out)
+	addrs := "1 distinct address"
+	if st.Addresses != 1 {
+		addrs = fmt.Sprintf("%d distinct addresses", st.Addresses)
+	}
+	fmt.Fprintf(w, "%s (%s) written to %s\n", plural(st.Total, "row"), addrs, out)
 	for _, v := range outcome.Verdicts() {
 		fmt.Fprintf(w, "  %-14s %d\n", v, st.Counts[v])
 	}

@@ -125,6 +125,43 @@ func TestUsageErrors(t *testing.T) {
 	if code := ExitCode(nil, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("success exit code %d", code)
 	}
+	var stderr bytes.Buffer
+	if code := ExitCode(fmt.Errorf("verify: %w", context.Canceled), &stderr); code != 130 || !strings.Contains(stderr.String(), "interrupted; re-run to resume") {
+		t.Fatalf("interrupted: exit code %d, stderr %q; want 130 and how to resume", code, stderr.String())
+	}
+}
+
+// TestHelpAndVersion: asking for help or the version succeeds and prints
+// to stdout.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"verify", "--help"}, {"serve", "-h"}, {"bounce", "--help"}, {"--version"}, {"version"}} {
+		var stdout bytes.Buffer
+		if err := Run(context.Background(), args, getenv(nil), strings.NewReader(""), &stdout, &bytes.Buffer{}); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		want := "Usage:"
+		if strings.Contains(args[0], "version") {
+			want = "preflight "
+		}
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("%v printed %q, want %q in it", args, stdout.String(), want)
+		}
+	}
+}
+
+// TestVerifyWarnsNothingAboutIdentity: the HELO and MAIL FROM warnings are
+// for serve's start-up, not for every run of the CLI.
+func TestVerifyWarnsNothingAboutIdentity(t *testing.T) {
+	env := cliWorld(t)
+	delete(env, "PREFLIGHT_PROBE_HELO")
+	delete(env, "PREFLIGHT_PROBE_MAIL_FROM")
+	var stderr bytes.Buffer
+	if err := Run(context.Background(), []string{"verify", "--json", "anna@shop.test"}, getenv(env), nil, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "probe.helo") {
+		t.Errorf("verify warned about the HELO name: %s", stderr.String())
+	}
 }
 
 // TestServeShutsDownGracefully starts the service in-process, answers one

@@ -56,6 +56,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	for _, w := range a.Warnings {
+		log.Warn(w)
+	}
 	defer a.Close()
 
 	// Bulk jobs: the manager resumes the jobs a previous process left
