@@ -119,6 +119,12 @@ type Jobs struct {
 	WebhookAllowPrivate bool          `mapstructure:"webhook_allow_private"`
 	WebhookAttempts     int           `mapstructure:"webhook_attempts"`
 	WebhookTimeout      time.Duration `mapstructure:"webhook_timeout"`
+	// Retention is how long finished jobs are kept; MaxConcurrentUploads
+	// and MaxStoredRows bound what uploads may take (429 and 507 past
+	// them).
+	Retention            time.Duration `mapstructure:"retention"`
+	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
+	MaxStoredRows        int64         `mapstructure:"max_stored_rows"`
 }
 
 // Suppression configures the suppression policy for ingested bounces.
@@ -186,6 +192,9 @@ func defaults() map[string]any {
 		"jobs.webhook_allow_private":  false,
 		"jobs.webhook_attempts":       5,
 		"jobs.webhook_timeout":        10 * time.Second,
+		"jobs.retention":              30 * 24 * time.Hour,
+		"jobs.max_concurrent_uploads": 2,
+		"jobs.max_stored_rows":        int64(20_000_000),
 		"suppression.soft_limit":      3,
 		"suppression.soft_window":     30 * 24 * time.Hour,
 		"log.level":                   "info",
@@ -435,6 +444,13 @@ func (c Config) Validate() error {
 		bad("jobs.webhook_attempts", "must be at least 1, got %d", c.Jobs.WebhookAttempts)
 	}
 	positive("jobs.webhook_timeout", c.Jobs.WebhookTimeout)
+	positive("jobs.retention", c.Jobs.Retention)
+	if c.Jobs.MaxConcurrentUploads < 1 {
+		bad("jobs.max_concurrent_uploads", "must be at least 1, got %d", c.Jobs.MaxConcurrentUploads)
+	}
+	if c.Jobs.MaxStoredRows < int64(c.Jobs.MaxRows) {
+		bad("jobs.max_stored_rows", "must be at least jobs.max_rows (%d), got %d", c.Jobs.MaxRows, c.Jobs.MaxStoredRows)
+	}
 	if c.Suppression.SoftLimit < 1 {
 		bad("suppression.soft_limit", "must be at least 1, got %d", c.Suppression.SoftLimit)
 	}

@@ -172,6 +172,13 @@ func (a *API) jobCreate(c *gin.Context) {
 		abort(c, http.StatusRequestEntityTooLarge, "upload_too_large", bad.Error())
 	case errors.As(err, &bad):
 		abort(c, http.StatusBadRequest, "invalid_csv", bad.Error())
+	case errors.Is(err, jobs.ErrBusy):
+		c.Header("Retry-After", "30")
+		abort(c, http.StatusTooManyRequests, "too_many_uploads",
+			"other uploads are being stored; try again in 30 seconds")
+	case errors.Is(err, jobs.ErrFull):
+		abort(c, http.StatusInsufficientStorage, "store_full",
+			"the job store is full; delete finished jobs or wait for their retention to run out")
 	case errors.Is(err, jobs.ErrCallback):
 		abort(c, http.StatusBadRequest, "invalid_callback_url",
 			"callback_url must be an absolute http or https URL of a public host")

@@ -359,6 +359,23 @@ func TestJobsRejected(t *testing.T) {
 	}
 }
 
+// TestJobsStoreFull: an upload that would pass jobs.max_stored_rows is a
+// 507 that says what to do, and stores nothing.
+func TestJobsStoreFull(t *testing.T) {
+	env := newJobsEngine(t, jobs.Config{MaxStoredRows: 60})
+	if rec := env.do(t, "POST", "/v1/jobs", "text/csv", []byte("email\n"+strings.Repeat("jane@acme.test\n", 40))); rec.Code != 202 {
+		t.Fatalf("first upload: %d %s", rec.Code, rec.Body)
+	}
+	rec := env.do(t, "POST", "/v1/jobs", "text/csv", []byte("email\n"+strings.Repeat("bob@acme.test\n", 30)))
+	if rec.Code != http.StatusInsufficientStorage || !strings.Contains(rec.Body.String(), "store_full") {
+		t.Fatalf("upload past the limit: %d %s, want 507 store_full", rec.Code, rec.Body)
+	}
+	var n int
+	if err := env.db.QueryRow(`SELECT count(*) FROM job_rows`).Scan(&n); err != nil || n != 40 {
+		t.Fatalf("%d rows stored, %v; want the first upload's 40", n, err)
+	}
+}
+
 // TestJobsUploadNotBoundByBodyLimit: uploads are bounded by
 // jobs.max_upload_bytes, not by the small http.max_body_bytes (2048 here).
 func TestJobsUploadNotBoundByBodyLimit(t *testing.T) {

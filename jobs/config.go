@@ -49,6 +49,16 @@ type Config struct {
 	WebhookTimeout    time.Duration
 	WebhookBackoff    time.Duration
 	WebhookBackoffMax time.Duration
+
+	// Retention is how long a finished job (done, failed or canceled) is
+	// kept before it and its rows are deleted (default 30 days).
+	Retention time.Duration
+	// MaxConcurrentUploads bounds the uploads being stored at once
+	// (default 2); one more gets ErrBusy. MaxStoredRows bounds the rows of
+	// all jobs kept (default 20,000,000); an upload that would pass it
+	// gets ErrFull and leaves nothing behind.
+	MaxConcurrentUploads int
+	MaxStoredRows        int64
 }
 
 // Defaults of Config.
@@ -65,6 +75,9 @@ const (
 	DefaultWebhookTimeout    = 10 * time.Second
 	DefaultWebhookBackoff    = 2 * time.Second
 	DefaultWebhookBackoffMax = 5 * time.Minute
+	DefaultRetention         = 30 * 24 * time.Hour
+	DefaultConcurrentUploads = 2
+	DefaultMaxStoredRows     = 20_000_000
 )
 
 // ErrConfig marks a Config that cannot work.
@@ -95,6 +108,11 @@ func (c Config) withDefaults() Config {
 	setDur(&c.WebhookTimeout, DefaultWebhookTimeout)
 	setDur(&c.WebhookBackoff, DefaultWebhookBackoff)
 	setDur(&c.WebhookBackoffMax, DefaultWebhookBackoffMax)
+	setDur(&c.Retention, DefaultRetention)
+	setInt(&c.MaxConcurrentUploads, DefaultConcurrentUploads)
+	if c.MaxStoredRows == 0 {
+		c.MaxStoredRows = DefaultMaxStoredRows
+	}
 	return c
 }
 
@@ -111,7 +129,7 @@ func (c Config) validate() error {
 		v    int
 	}{
 		{"MaxRows", c.MaxRows}, {"Concurrency", c.Concurrency}, {"GreylistAttempts", c.GreylistAttempts},
-		{"FlushRows", c.FlushRows}, {"WebhookAttempts", c.WebhookAttempts},
+		{"FlushRows", c.FlushRows}, {"WebhookAttempts", c.WebhookAttempts}, {"MaxConcurrentUploads", c.MaxConcurrentUploads},
 	} {
 		if n.v < 0 {
 			bad("%s must not be negative, got %d", n.name, n.v)

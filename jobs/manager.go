@@ -69,8 +69,10 @@ type Manager struct {
 	log  *slog.Logger
 	hook *webhook
 	boot time.Time
-	// sem bounds the checks in flight over all jobs.
-	sem chan struct{}
+	// sem bounds the checks in flight over all jobs; uploads the uploads
+	// being stored.
+	sem     chan struct{}
+	uploads chan struct{}
 	// saveTries and saveWait govern retries of a failed result commit.
 	saveTries int
 	saveWait  time.Duration
@@ -82,6 +84,8 @@ type Manager struct {
 	runs    map[int64]*run
 	wg      sync.WaitGroup
 	started bool
+	// housekeeping holds the retention sweeper.
+	housekeeping sync.WaitGroup
 }
 
 // run is a job being worked on in this process.
@@ -119,7 +123,7 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 	default:
 		return nil, fmt.Errorf("jobs: %w: %s", store.ErrUnsupported, db.Dialect)
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:  cfg,
 		st:   st,
 		v:    deps.Verifier,
@@ -131,7 +135,9 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 		// About half a minute in all: long enough for a lock to pass.
 		saveTries: 8,
 		saveWait:  50 * time.Millisecond,
-	}, nil
+	}
+	m.uploads = make(chan struct{}, cfg.MaxConcurrentUploads)
+	return m, nil
 }
 
 // UploadLimit is the largest upload accepted, in bytes of CSV.
@@ -180,6 +186,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if len(todo) > 0 {
 		m.log.Info("resumed jobs", "count", len(todo))
 	}
+	m.housekeeping.Add(1)
+	go m.expire(m.base)
 	owed, err := m.st.jobsIn(ctx, Done, Failed)
 	if err != nil {
 		return err
@@ -203,6 +211,7 @@ func (m *Manager) Close() error {
 	}
 	m.mu.Unlock()
 	m.wg.Wait()
+	m.housekeeping.Wait()
 	return nil
 }
 
@@ -354,7 +363,48 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	m.log.Info("deleted job", "job", j.id)
+	if err := m.st.reclaim(context.WithoutCancel(ctx)); err != nil {
+		m.log.Warn("reclaiming space after a delete failed", "job", j.id, "err", err)
+	}
 	return nil
+}
+
+// expire deletes the jobs that finished more than Config.Retention ago,
+// with their rows, and reclaims the space: at start and then every tenth of
+// the retention (at most hourly).
+func (m *Manager) expire(ctx context.Context) {
+	defer m.housekeeping.Done()
+	every := min(m.cfg.Retention/10, time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		m.expireOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Manager) expireOnce(ctx context.Context) {
+	old, err := m.st.finishedBefore(ctx, time.Now().Add(-m.cfg.Retention))
+	if err != nil {
+		m.log.Error("listing expired jobs failed", "err", err)
+		return
+	}
+	for _, j := range old {
+		if err := m.Delete(ctx, j.id); err != nil && !errors.Is(err, ErrNotFound) {
+			m.log.Error("deleting an expired job failed", "job", j.id, "err", err)
+			return
+		}
+		m.log.Info("deleted an expired job", "job", j.id, "finished", j.finished)
+	}
+	if len(old) > 0 {
+		if err := m.st.reclaim(ctx); err != nil {
+			m.log.Error("reclaiming space failed", "err", err)
+		}
+	}
 }
 
 // newID returns a random job id: 128 bits, hex.

@@ -550,3 +550,39 @@ func (s *sqliteStorage) deleteJob(ctx context.Context, pk int64) error {
 		return nil
 	})
 }
+
+func (s *sqliteStorage) storedRows(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(total), 0) FROM jobs`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("jobs: count stored rows: %w", err)
+	}
+	return n, nil
+}
+
+func (s *sqliteStorage) finishedBefore(ctx context.Context, t time.Time) ([]jobRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE state IN (?, ?) AND finished_at > 0 AND finished_at < ? ORDER BY pk`, string(Done), string(Failed), ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list expired jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []jobRecord
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// reclaim runs an incremental vacuum: the store opens databases with
+// auto_vacuum=INCREMENTAL, so the pages that deletions freed go back to the
+// file system here, without rewriting the whole file as VACUUM would.
+func (s *sqliteStorage) reclaim(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		return fmt.Errorf("jobs: reclaim space: %w", err)
+	}
+	return nil
+}

@@ -58,6 +58,12 @@ type storage interface {
 	// export calls fn for every row of the job in the original order, with
 	// its address's result; verdicts, when not empty, filters the rows.
 	export(ctx context.Context, pk int64, verdicts []outcome.Verdict, fn func(exportRow) error) error
+	// storedRows counts the rows of all jobs.
+	storedRows(ctx context.Context) (int64, error)
+	// finishedBefore lists the done and failed jobs that finished before t.
+	finishedBefore(ctx context.Context, t time.Time) ([]jobRecord, error)
+	// reclaim gives the space freed by deletions back to the file system.
+	reclaim(ctx context.Context) error
 	// deleteJob removes the job and all its data, in batches, so that the
 	// writer lock is never held for long.
 	deleteJob(ctx context.Context, pk int64) error

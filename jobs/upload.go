@@ -28,6 +28,16 @@ type CreateOptions struct {
 // ErrEmpty means the upload has a header but no data row.
 var ErrEmpty = errors.New("the file has a header but no data rows")
 
+// Errors of an upload that the server, not the file, is the cause of.
+var (
+	// ErrBusy means Config.MaxConcurrentUploads uploads are being stored
+	// already: try again shortly.
+	ErrBusy = errors.New("jobs: too many uploads at once")
+	// ErrFull means the upload would pass Config.MaxStoredRows: delete
+	// finished jobs, or wait for their retention to run out.
+	ErrFull = errors.New("jobs: the job store is full")
+)
+
 // ErrCallback means the callback URL is unusable or not allowed.
 var ErrCallback = errors.New("jobs: bad callback_url")
 
@@ -91,6 +101,19 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 	if err := m.checkCallback(opts.CallbackURL); err != nil {
 		return Status{}, err
 	}
+	select {
+	case m.uploads <- struct{}{}:
+		defer func() { <-m.uploads }()
+	default:
+		return Status{}, ErrBusy
+	}
+	stored, err := m.st.storedRows(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	if stored >= m.cfg.MaxStoredRows {
+		return Status{}, ErrFull
+	}
 	// NewReader decompresses gzip itself and counts the decompressed bytes
 	// against the limit, which also stops a gzip bomb.
 	cr, err := csvio.NewReader(body, opts.Column, csvio.Limits{MaxRows: m.cfg.MaxRows, MaxBytes: m.cfg.MaxUploadBytes})
@@ -112,7 +135,7 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 	if err := m.st.createJob(ctx, &j); err != nil {
 		return Status{}, err
 	}
-	total, widest, err := m.storeRows(ctx, j.pk, cr)
+	total, widest, err := m.storeRows(ctx, j.pk, cr, m.cfg.MaxStoredRows-stored)
 	if err == nil && total == 0 {
 		err = &UploadError{Err: ErrEmpty}
 	}
@@ -142,7 +165,8 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 // storeRows stores the rows in chunks of up to uploadChunk rows or
 // uploadChunkBytes, and returns their number and the largest number of
 // fields in a row.
-func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader) (total int64, width int, err error) {
+// room is how many rows the store may still take (Config.MaxStoredRows).
+func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader, room int64) (total int64, width int, err error) {
 	chunk := make([]row, 0, uploadChunk)
 	size := 0
 	for {
@@ -152,6 +176,9 @@ func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader) (to
 		}
 		if err != nil {
 			return 0, 0, uploadError(err)
+		}
+		if total >= room {
+			return 0, 0, ErrFull
 		}
 		key, domain := addressKey(rec.Email)
 		chunk = append(chunk, row{line: rec.Line, key: key, domain: domain, fields: rec.Fields})

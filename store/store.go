@@ -55,7 +55,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		// WAL lets readers (exports, progress) run beside the one writer;
 		// synchronous=FULL makes every commit survive a crash or power cut;
 		// busy_timeout waits for the writer instead of failing at once.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		// auto_vacuum=INCREMENTAL (set before any table exists) lets
+		// deletions give space back with PRAGMA incremental_vacuum.
+		dsn := "file:" + path + "?_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
@@ -65,6 +67,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 			db.SetMaxOpenConns(1) // every connection would get its own memory database
 		}
 		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		if err := incremental(ctx, db); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -90,4 +96,21 @@ func private(path string) error {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return nil
+}
+
+// incremental switches a database made before auto_vacuum was set to
+// incremental auto-vacuum. That takes one full VACUUM, once.
+func incremental(ctx context.Context, db *sql.DB) error {
+	var mode int
+	if err := db.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		return err
+	}
+	if mode == 2 { // INCREMENTAL
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, "VACUUM")
+	return err
 }

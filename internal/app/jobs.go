@@ -14,16 +14,19 @@ import (
 // is waited for rather than recorded as a timeout.
 func JobsConfig(cfg config.Config) jobs.Config {
 	return jobs.Config{
-		MaxUploadBytes:      cfg.Jobs.MaxUploadBytes,
-		MaxRows:             cfg.Jobs.MaxRows,
-		Concurrency:         cfg.Jobs.Concurrency,
-		CheckTimeout:        cfg.Verify.ProbeTimeout + cfg.DNS.Timeout*time.Duration(cfg.DNS.Attempts) + 30*time.Second,
-		GreylistDelay:       cfg.Jobs.GreylistDelay,
-		GreylistAttempts:    cfg.Jobs.GreylistAttempts,
-		WebhookSecret:       cfg.Jobs.WebhookSecret,
-		WebhookAllowPrivate: cfg.Jobs.WebhookAllowPrivate,
-		WebhookAttempts:     cfg.Jobs.WebhookAttempts,
-		WebhookTimeout:      cfg.Jobs.WebhookTimeout,
+		MaxUploadBytes:       cfg.Jobs.MaxUploadBytes,
+		MaxRows:              cfg.Jobs.MaxRows,
+		Concurrency:          cfg.Jobs.Concurrency,
+		CheckTimeout:         cfg.Verify.ProbeTimeout + cfg.DNS.Timeout*time.Duration(cfg.DNS.Attempts) + 30*time.Second,
+		GreylistDelay:        cfg.Jobs.GreylistDelay,
+		GreylistAttempts:     cfg.Jobs.GreylistAttempts,
+		WebhookSecret:        cfg.Jobs.WebhookSecret,
+		WebhookAllowPrivate:  cfg.Jobs.WebhookAllowPrivate,
+		WebhookAttempts:      cfg.Jobs.WebhookAttempts,
+		WebhookTimeout:       cfg.Jobs.WebhookTimeout,
+		Retention:            cfg.Jobs.Retention,
+		MaxConcurrentUploads: cfg.Jobs.MaxConcurrentUploads,
+		MaxStoredRows:        cfg.Jobs.MaxStoredRows,
 	}
 }
 

@@ -1,0 +1,122 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bigCSV is n rows of distinct addresses with some padding, so that the
+// file grows by megabytes.
+func bigCSV(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("email,note\n")
+	pad := strings.Repeat("x", 200)
+	for i := range n {
+		fmt.Fprintf(&b, "user%d@d%d.example,%s\n", i, i%50, pad)
+	}
+	return b.Bytes()
+}
+
+// TestRetentionDeletesAndReclaims: a job finished longer ago than the
+// retention is deleted with its rows by the sweeper, and the database file
+// shrinks (incremental vacuum), while a recent job stays.
+func TestRetentionDeletesAndReclaims(t *testing.T) {
+	db, path := openDB(t)
+	m := newManager(t, db, Config{}, newRuleVerifier())
+	old, err := m.Create(context.Background(), bytes.NewReader(bigCSV(20000)), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, old.ID, Done)
+	recent, err := m.Create(context.Background(), strings.NewReader("email\na@x.example\n"), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, recent.ID, Done)
+	// Age the first job past a 30-day retention.
+	if _, err := db.Exec(`UPDATE jobs SET finished_at = ? WHERE id = ?`, ms(time.Now().Add(-31*24*time.Hour)), old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSize(t, path)
+
+	m.expireOnce(context.Background())
+
+	if _, err := m.Status(context.Background(), old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("expired job: %v, want ErrNotFound", err)
+	}
+	if _, err := m.Status(context.Background(), recent.ID); err != nil {
+		t.Errorf("recent job: %v", err)
+	}
+	counts := tableCounts(t, db)
+	if counts["job_rows"] != 1 || counts["job_addresses"] != 1 {
+		t.Errorf("rows left after expiry: %v", counts)
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	after := fileSize(t, path)
+	if after > before/2 {
+		t.Errorf("database file %d bytes before expiry, %d after: space not reclaimed", before, after)
+	}
+	t.Logf("database file: %d bytes before, %d after", before, after)
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// TestUploadCaps: uploads beyond MaxConcurrentUploads get ErrBusy, and an
+// upload that would pass MaxStoredRows gets ErrFull and leaves nothing.
+func TestUploadCaps(t *testing.T) {
+	db, _ := openDB(t)
+	m := newManager(t, db, Config{MaxConcurrentUploads: 1, MaxStoredRows: 5}, newRuleVerifier())
+
+	// An upload whose body blocks holds the only upload slot.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Create(context.Background(), pr, CreateOptions{})
+		done <- err
+	}()
+	pw.Write([]byte("email\na@x.example\n"))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(m.uploads) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := m.Create(context.Background(), strings.NewReader("email\nb@x.example\n"), CreateOptions{}); !errors.Is(err, ErrBusy) {
+		t.Errorf("second concurrent upload: %v, want ErrBusy", err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// 1 row stored, room for 4 more: a 6-row upload is refused whole.
+	if _, err := m.Create(context.Background(), strings.NewReader("email\nc@x.example\nd@x.example\ne@x.example\nf@x.example\ng@x.example\nh@x.example\n"), CreateOptions{}); !errors.Is(err, ErrFull) {
+		t.Errorf("upload past MaxStoredRows: %v, want ErrFull", err)
+	}
+	if n := tableCounts(t, db)["job_rows"]; n != 1 {
+		t.Errorf("%d rows stored after the refused upload, want 1", n)
+	}
+	if _, err := m.Create(context.Background(), strings.NewReader("email\nc@x.example\n"), CreateOptions{}); err != nil {
+		t.Errorf("an upload that fits: %v", err)
+	}
+}
