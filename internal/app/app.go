@@ -14,6 +14,7 @@ import (
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
 	"github.com/preflight-email/preflight/mx"
+	"github.com/preflight-email/preflight/internal/redact"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/syntax"
 	"github.com/preflight-email/preflight/verify"
@@ -36,7 +37,9 @@ type App struct {
 func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
+	// Secrets in URLs (callback tokens, store and proxy passwords) never
+	// reach the logs, even inside error texts.
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
