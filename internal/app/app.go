@@ -13,8 +13,8 @@ import (
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
-	"github.com/preflight-email/preflight/mx"
 	"github.com/preflight-email/preflight/internal/redact"
+	"github.com/preflight-email/preflight/mx"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/syntax"
 	"github.com/preflight-email/preflight/verify"
