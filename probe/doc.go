@@ -40,4 +40,12 @@
 // Replies are classified by package reply, the one classifier Preflight
 // shares between the probe and the bounce explainer; the probe keeps the
 // code, enhanced code and text of each reply in its Result.
+//
+// # Files
+//
+// The dispatcher's methods are split by concern: dispatcher.go (queue and
+// lifecycle), connect.go (connecting and back-off), session.go (the
+// session loop and packing transactions), transaction.go (one
+// transaction), requeue.go (requeue and blame) and results.go (from
+// replies to results).
 package probe

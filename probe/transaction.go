@@ -1,0 +1,192 @@
+package probe
+
+import (
+	"slices"
+	"time"
+
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// catchAllUnknownTTL is how long an unclear catch-all test (the random
+// RCPT was greylisted, say) is remembered, so that a burst of addresses at
+// one domain does not test it once per transaction.
+const catchAllUnknownTTL = 5 * time.Minute
+
+// transaction runs MAIL FROM, the catch-all tests, the RCPTs of b, and
+// RSET. It returns false when the session cannot go on; the jobs that got
+// no answer are back in the queue by then.
+func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
+	e := d.e
+	// However the transaction ends, the catch-all tests it claimed end
+	// with it.
+	pending := slices.Clone(b.probe)
+	defer func() { d.probed(pending...) }()
+	// RFC 6531 §3.4: a non-ASCII address may only be given after MAIL FROM
+	// with the SMTPUTF8 parameter, which needs the server's SMTPUTF8
+	// extension. Without it, asking would be a protocol violation.
+	smtputf8 := false
+	jobs := b.jobs[:0]
+	for _, j := range b.jobs {
+		if j.utf8 && !c.has("SMTPUTF8") {
+			d.answer(j, answer{res: Result{
+				Reason: outcome.SMTPRejected, CatchAll: d.catchAll(s, j.domain), Host: d.host,
+				Message: "server does not support SMTPUTF8", TLS: c.tls,
+			}})
+			continue
+		}
+		smtputf8 = smtputf8 || j.utf8
+		jobs = append(jobs, j)
+	}
+	if len(jobs) == 0 {
+		return true
+	}
+	if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
+		return cont
+	}
+
+	accepted := 0 // RCPTs the server took in this transaction
+	for _, domain := range b.probe {
+		if !slices.ContainsFunc(jobs, func(j *job) bool { return j.domain == domain }) {
+			continue
+		}
+		if !d.rcptTurn(s.g, nil) {
+			return false // closing: the callers got ErrClosed already
+		}
+		s.rcpts++
+		e.stats.rcpts.Add(1)
+		e.stats.catchAllProbes.Add(1)
+		r, err := c.rcpt(e.testLocal(domain) + "@" + domain)
+		if err != nil {
+			d.lost(jobs, failureResult(d.host, err), false)
+			return false
+		}
+		if r.Code == 421 {
+			d.dropped(jobs, r, c, false)
+			return false
+		}
+		if r.Code/100 == 2 {
+			accepted++
+		}
+		state := catchAllFrom(r)
+		s.probed[domain] = state
+		ttl := e.cfg.CatchAllTTL
+		if state == CatchAllUnknown {
+			ttl = min(ttl, catchAllUnknownTTL)
+		}
+		e.cache.put(domain, state, ttl, time.Now())
+		e.log.Debug("probe: catch-all test", "host", d.host, "domain", domain, "catch_all", state.String(), "code", r.Code)
+	}
+	// The tests are done: let other sessions take this domain's jobs.
+	d.probed(pending...)
+	pending = nil
+	if b.split {
+		// RFC 5321 §4.1.1.5: RSET ends the test's transaction; the
+		// address gets a transaction of its own.
+		r, err := c.rset()
+		if err != nil {
+			d.lost(jobs, failureResult(d.host, err), false)
+			return false
+		}
+		if r.Code != 250 {
+			d.lost(jobs, d.sessionResult(r, c), false)
+			return false
+		}
+		if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
+			return cont
+		}
+		accepted = 0
+	}
+
+	for i, j := range jobs {
+		if e.stopCtx.Err() != nil {
+			break // the callers got ErrClosed already
+		}
+		if j.ctx.Err() != nil {
+			continue
+		}
+		if !d.rcptTurn(s.g, j.ctx.Done()) {
+			if e.stopCtx.Err() != nil {
+				break
+			}
+			continue // the caller left while we waited
+		}
+		s.rcpts++
+		e.stats.rcpts.Add(1)
+		r, err := c.rcpt(j.address)
+		if err != nil {
+			d.lost(jobs[i:], failureResult(d.host, err), true)
+			return false
+		}
+		switch {
+		case r.Code == 421:
+			d.dropped(jobs[i:], r, c, true)
+			return false
+		case tooManyRecipients(r):
+			// RFC 5321 §4.5.3.1.10: the rest go in a new transaction.
+			d.mu.Lock()
+			if accepted > 0 {
+				d.rcptLimit = accepted
+			}
+			d.mu.Unlock()
+			e.log.Debug("probe: too many recipients", "host", d.host, "accepted", accepted)
+			counted := 0
+			if accepted == 0 {
+				counted = 1 // no progress at all: make sure it ends
+			}
+			d.requeue(jobs[i:], d.sessionResult(r, c), counted)
+			return d.reset(c)
+		}
+		res := d.rcptResult(r, c, s, j)
+		if res.Reason == outcome.RateLimited {
+			d.slowDown(jobs[i:], res, true)
+			c.rset()
+			return false
+		}
+		if r.Code/100 == 2 {
+			accepted++
+		}
+		d.answer(j, answer{res: res})
+		d.healthy()
+	}
+	return d.reset(c)
+}
+
+// mail starts a transaction for jobs with MAIL FROM. When it fails, ok is
+// false, the jobs are answered or back in the queue, and cont is what
+// transaction returns: whether the session can go on.
+func (d *dispatcher) mail(c *client, s *session, jobs []*job, smtputf8 bool) (ok, cont bool) {
+	e := d.e
+	e.stats.transactions.Add(1)
+	r, err := c.mail(e.cfg.MailFrom, smtputf8)
+	if err != nil {
+		d.lost(jobs, failureResult(d.host, err), false)
+		return false, false
+	}
+	if r.Code == 421 {
+		d.dropped(jobs, r, c, false)
+		return false, false
+	}
+	if r.Code != 250 {
+		// A refused MAIL FROM is about us, not about any recipient.
+		res := d.sessionResult(r, c)
+		if res.Reason == outcome.RateLimited {
+			d.slowDown(jobs, res, false)
+			c.rset()
+			return false, false
+		}
+		for _, j := range jobs {
+			res.CatchAll = d.catchAll(s, j.domain)
+			d.answer(j, answer{res: res})
+		}
+		e.log.Info("probe: MAIL FROM refused", "host", d.host, "code", r.Code, "enhanced", r.Enhanced, "reason", string(res.Reason))
+		return false, true
+	}
+	return true, true
+}
+
+// reset ends a transaction with RSET. Every job has its answer by now, so a
+// failure only ends the session.
+func (d *dispatcher) reset(c *client) bool {
+	r, err := c.rset()
+	return err == nil && r.Code == 250
+}
