@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"strings"
 	"time"
 )
@@ -160,11 +161,11 @@ func (c Config) validate() error {
 	}
 	// RFC 5321 §4.1.1.1: the HELO argument is the client's fully qualified
 	// domain name (or an address literal, which we don't offer).
-	if c.HELO == "" || !safeArgument(c.HELO) || strings.ContainsAny(c.HELO, " @<>") || !strings.Contains(c.HELO, ".") {
+	if c.HELO == "" || !smtpwire.SafeArgument(c.HELO) || strings.ContainsAny(c.HELO, " @<>") || !strings.Contains(c.HELO, ".") {
 		bad("HELO must be a fully qualified host name, got %q", c.HELO)
 	}
 	at := strings.LastIndexByte(c.MailFrom, '@')
-	if at < 1 || at == len(c.MailFrom)-1 || !safeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !isASCII(c.MailFrom) {
+	if at < 1 || at == len(c.MailFrom)-1 || !smtpwire.SafeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !isASCII(c.MailFrom) {
 		bad("MailFrom must be an ASCII address like verify@example.com, got %q", c.MailFrom)
 	}
 	for _, d := range []struct {

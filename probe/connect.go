@@ -3,11 +3,13 @@ package probe
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/preflight-email/preflight/internal/netguard"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
 // waitTurn waits out the host's pause. It returns false when no caller is
@@ -78,7 +80,7 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 		ap := netip.AddrPortFrom(a, uint16(e.cfg.Port))
 		var c *client
 		c, err = d.open(ctx, ap, !plainOnly)
-		if errors.Is(err, errTLSHandshake) && ctx.Err() == nil {
+		if errors.Is(err, smtpwire.ErrTLSHandshake) && ctx.Err() == nil {
 			e.stats.tlsFallbacks.Add(1)
 			e.log.Debug("probe: TLS handshake failed, retrying without TLS", "host", d.host, "addr", ap.String())
 			d.mu.Lock()
@@ -90,10 +92,10 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 		if err == nil {
 			c.release = cancel
 			e.stats.sessions.Add(1)
-			if c.tls {
+			if c.tls() {
 				e.stats.tlsSessions.Add(1)
 			}
-			e.log.Debug("probe: session open", "host", d.host, "addr", ap.String(), "tls", c.tls, "esmtp", c.esmtp)
+			e.log.Debug("probe: session open", "host", d.host, "addr", ap.String(), "tls", c.tls(), "esmtp", c.esmtp())
 			return c, h, nil
 		}
 		e.leave(h)
@@ -115,7 +117,7 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 // open dials one address and greets it.
 func (d *dispatcher) open(ctx context.Context, ap netip.AddrPort, useTLS bool) (*client, error) {
 	cfg := &d.e.cfg
-	c, err := dial(ctx, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
+	c, err := dial(ctx, (&net.Dialer{}).DialContext, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
 	if err != nil {
 		return nil, err
 	}

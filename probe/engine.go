@@ -15,6 +15,7 @@ import (
 
 	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
 // maxAddrsPerHost is how many addresses of one MX host we try before
@@ -365,7 +366,7 @@ func normalize(req Request) (Request, error) {
 		return bad("address %q has no local part or no domain", a)
 	case len(a) > maxAddressLen:
 		return bad("address is %d octets, more than %d (RFC 5321 §4.5.3.1.3)", len(a), maxAddressLen)
-	case !utf8.ValidString(a) || !safeArgument(a) || strings.ContainsAny(a, "<>"):
+	case !utf8.ValidString(a) || !smtpwire.SafeArgument(a) || strings.ContainsAny(a, "<>"):
 		// A CR or LF here could smuggle a command onto the wire.
 		return bad("address contains a control character, an angle bracket or invalid UTF-8")
 	case !isASCII(a[at+1:]):

@@ -31,7 +31,6 @@ func blame(jobs []*job, inflight bool) int {
 // will change.
 func (d *dispatcher) dropped(jobs []*job, r reply.Reply, c *client, inflight bool) {
 	d.e.stats.replies421.Add(1)
-	c.broken = true // the server is hanging up; QUIT would only wait
 	res := d.sessionResult(r, c)
 	d.mu.Lock()
 	pause := d.pauseLocked()

@@ -25,7 +25,7 @@ func (d *dispatcher) rcptResult(r reply.Reply, c *client, s *session, j *job) Re
 	}
 	return Result{
 		Reason: reason, CatchAll: d.catchAll(s, j.domain), Host: d.host,
-		Code: r.Code, Enhanced: r.Enhanced, Message: r.Text, TLS: c.tls,
+		Code: r.Code, Enhanced: r.Enhanced, Message: r.Text, TLS: c.tls(),
 	}
 }
 
@@ -34,7 +34,7 @@ func (d *dispatcher) rcptResult(r reply.Reply, c *client, s *session, j *job) Re
 // mailbox reason is not taken from it.
 func (d *dispatcher) sessionResult(r reply.Reply, c *client) Result {
 	res := replyFailure(d.host, r)
-	res.TLS = c.tls
+	res.TLS = c.tls()
 	return res
 }
 
