@@ -3,12 +3,10 @@ package probe
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"slices"
 	"time"
 
-	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
@@ -67,9 +65,9 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 		if i == maxAddrsPerHost {
 			break
 		}
-		if !e.cfg.AllowPrivate && !netguard.Public(a) {
-			// Check filtered these already; this is the last line of
-			// defence (DESIGN.md "Rules of conduct").
+		if !e.dialer.Allowed(a) {
+			// Check filtered these already, and the dialer refuses them
+			// too; skipping them here spares the host's rate limiter.
 			continue
 		}
 		var h *hold
@@ -117,7 +115,7 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 // open dials one address and greets it.
 func (d *dispatcher) open(ctx context.Context, ap netip.AddrPort, useTLS bool) (*client, error) {
 	cfg := &d.e.cfg
-	c, err := dial(ctx, (&net.Dialer{}).DialContext, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
+	c, err := dial(ctx, d.e.dialer.DialContext, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
 	if err != nil {
 		return nil, err
 	}

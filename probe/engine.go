@@ -35,10 +35,13 @@ const maxAddressLen = 254
 // real-time checks and bulk jobs share its per-MX-host dispatchers, so the
 // rate limits hold for both (DESIGN.md "Probe architecture").
 type Engine struct {
-	cfg   Config
-	log   *slog.Logger
-	cache *catchAllCache
-	slots *pool // one place per open session, MaxSessions in all
+	cfg Config
+	log *slog.Logger
+	// dialer is the one guarded dialer (netguard): it refuses loopback,
+	// private and special-purpose addresses unless AllowPrivate.
+	dialer *netguard.Dialer
+	cache  *catchAllCache
+	slots  *pool // one place per open session, MaxSessions in all
 	// testKey keys the HMAC that makes each domain's catch-all test local
 	// part (see testLocal). It comes from crypto/rand and never leaves
 	// the engine.
@@ -102,12 +105,13 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:   cfg,
-		log:   logger,
-		cache: newCatchAllCache(cfg.CatchAllCacheSize),
-		slots: newPool(cfg.MaxSessions),
-		hosts: make(map[string]*dispatcher),
-		gates: make(map[netip.Prefix]*gate),
+		cfg:    cfg,
+		log:    logger,
+		dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate},
+		cache:  newCatchAllCache(cfg.CatchAllCacheSize),
+		slots:  newPool(cfg.MaxSessions),
+		hosts:  make(map[string]*dispatcher),
+		gates:  make(map[netip.Prefix]*gate),
 	}
 	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
 	e.stopCtx, e.stop = context.WithCancel(context.Background())
@@ -404,7 +408,7 @@ func (e *Engine) allowed(addrs []netip.Addr) (ok []netip.Addr, refused netip.Add
 		if !a.IsValid() {
 			continue
 		}
-		if !e.cfg.AllowPrivate && !netguard.Public(a) {
+		if !e.dialer.Allowed(a) {
 			refused = a
 			continue
 		}
