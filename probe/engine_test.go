@@ -16,16 +16,17 @@ import (
 func TestCheckReplies(t *testing.T) {
 	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
 		Replies: map[string]smtptest.Reply{
-			"jane@example.com":      smtptest.Accept(),
-			"ghost@example.com":     smtptest.GmailUserUnknown(),
-			"old@example.com":       {Code: 550, Enhanced: "5.2.1", Message: "The email account that you tried to reach is disabled."},
-			"full@example.com":      {Code: 452, Enhanced: "4.2.2", Message: "The email account that you tried to reach is over quota."},
-			"grey@example.com":      {Code: 451, Enhanced: "4.7.1", Message: "Greylisted, please try again later"},
-			"listed@example.com":    {Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, Client host [192.0.2.1] blocked using Spamhaus"},
-			"vague@example.com":     {Code: 550, Message: "Requested action not taken"},
-			"policy@example.com":    {Code: 554, Enhanced: "5.7.1", Message: "Rejected (policy)"},
-			"apple@example.com":     {Code: 550, Enhanced: "5.1.1", Message: "<apple@example.com>: user does not exist"},
-			"temporary@example.com": {Code: 451, Enhanced: "4.3.5", Message: "Server error (temp)"},
+			"jane@example.com":       smtptest.Accept(),
+			"ghost@example.com":      smtptest.GmailUserUnknown(),
+			"old@example.com":        {Code: 550, Enhanced: "5.2.1", Message: "The email account that you tried to reach is disabled."},
+			"full@example.com":       {Code: 452, Enhanced: "4.2.2", Message: "The email account that you tried to reach is over quota."},
+			"grey@example.com":       {Code: 451, Enhanced: "4.7.1", Message: "Greylisted, please try again later"},
+			"listed@example.com":     {Code: 550, Enhanced: "5.7.1", Message: "Service unavailable, Client host [192.0.2.1] blocked using Spamhaus"},
+			"vague@example.com":      {Code: 550, Message: "Requested action not taken"},
+			"policy@example.com":     {Code: 554, Enhanced: "5.7.1", Message: "Rejected (policy)"},
+			"apple@example.com":      {Code: 550, Enhanced: "5.1.1", Message: "<apple@example.com>: user does not exist"},
+			"temporary@example.com":  {Code: 451, Enhanced: "4.3.5", Message: "Server error (temp)"},
+			"postfix450@example.com": {Code: 450, Enhanced: "4.1.1", Message: "<postfix450@example.com>: Recipient address rejected: User unknown in local recipient table"},
 		},
 	})
 	e := newEngine(t, testConfig(srv.Port))
@@ -48,6 +49,9 @@ func TestCheckReplies(t *testing.T) {
 		{"policy@example.com", outcome.Blocked, 554, "5.7.1", "policy"},
 		{"apple@example.com", outcome.MailboxNotFound, 550, "5.1.1", "user does not exist"},
 		{"temporary@example.com", outcome.SMTPRejected, 451, "4.3.5", "Server error"},
+		// The probe's one rule of caution (rcptReason): a 4xx at RCPT is
+		// never a bounce, though a DSN with this text would be hard.
+		{"postfix450@example.com", outcome.SMTPRejected, 450, "4.1.1", "User unknown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.addr, func(t *testing.T) {

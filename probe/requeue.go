@@ -29,9 +29,9 @@ func blame(jobs []*job, inflight bool) int {
 // server is closing the channel): the host is paused and the jobs go back
 // in the queue, except when the reply says we are blocked, which no retry
 // will change.
-func (d *dispatcher) dropped(jobs []*job, r reply.Reply, c *client, inflight bool) {
+func (d *dispatcher) dropped(step string, jobs []*job, r reply.Reply, c *client, inflight bool) {
 	d.e.stats.replies421.Add(1)
-	res := d.sessionResult(r, c)
+	res := d.sessionResult(step, r, c)
 	d.mu.Lock()
 	pause := d.pauseLocked()
 	d.mu.Unlock()

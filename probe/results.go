@@ -6,46 +6,82 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"github.com/preflight-email/preflight/reply"
 )
 
-// rcptResult turns a RCPT reply into a Result with the shared classifier
-// (DESIGN.md "Reading SMTP replies"); the probe keeps no list of its own.
-func (d *dispatcher) rcptResult(r reply.Reply, c *client, s *session, j *job) Result {
+// How the probe reads a reply. reply.Classify is the only judge of what a
+// reply means (DESIGN.md "Reading SMTP replies"); the probe adds only
+// what the session context adds: where in the session the reply came
+// (sessionReason), and one rule of caution at RCPT (rcptReason).
+
+// rcptReason is the reason the probe reports for the reply to RCPT TO a
+// real recipient. It is reply.Classify's reason, with one rule of caution
+// that a bounce reader does not need:
+//
+// At RCPT, only a permanent (5xx) reply is a definite verdict, and only
+// about the mailbox. A 4xx is never a bounce: the server chose to leave
+// the answer open (Postfix's unknown_local_recipient_reject_code = 450,
+// anti-harvest defers), and a real MTA would retry it, so "450 4.1.1 User
+// unknown" is smtp_rejected, not mailbox_not_found, though a DSN with the
+// same text (sent after the MTA gave up) is hard. And a reply that speaks
+// of the domain or the transport (domain_not_found, no_mail_server,
+// invalid_syntax, timeout, connection_failed, dns_error) is
+// smtp_rejected: we found the domain and reached its MX ourselves, so the
+// reply proves nothing definite about this mailbox.
+//
+// Every other reason (accepted, mailbox_not_found and mailbox_disabled on
+// a 5xx, mailbox_full, greylisted, rate_limited, blocked, smtp_rejected)
+// is Classify's, unchanged.
+func rcptReason(r reply.Reply) outcome.Reason {
 	reason := reply.Classify(r).Reason
 	switch reason {
-	case outcome.Accepted, outcome.MailboxNotFound, outcome.MailboxDisabled, outcome.MailboxFull,
-		outcome.Greylisted, outcome.RateLimited, outcome.Blocked, outcome.SMTPRejected:
-	default:
-		if r.Code/100 == 2 {
-			reason = outcome.Accepted
-		} else {
-			reason = outcome.SMTPRejected
+	case outcome.Accepted, outcome.MailboxFull, outcome.Greylisted, outcome.RateLimited,
+		outcome.Blocked, outcome.SMTPRejected:
+		return reason
+	case outcome.MailboxNotFound, outcome.MailboxDisabled:
+		if r.Code/100 == 5 {
+			return reason
 		}
 	}
+	return outcome.SMTPRejected
+}
+
+// sessionReason is the reason for a reply outside RCPT that stops the
+// session or the transaction: the banner, EHLO/HELO, MAIL FROM, a 421.
+// The session context is all it adds to reply.Classify: such a reply is
+// about the host or about us, never about a mailbox, so only greylisted,
+// rate_limited and blocked are kept; and a 5xx to MAIL FROM refused our
+// sender (RFC 5321 §3.3), so it is blocked whatever its words.
+func sessionReason(step string, r reply.Reply) outcome.Reason {
+	switch reason := reply.Classify(r).Reason; reason {
+	case outcome.Greylisted, outcome.RateLimited, outcome.Blocked:
+		return reason
+	}
+	if step == smtpwire.CmdMAIL && r.Code/100 == 5 {
+		return outcome.Blocked
+	}
+	return outcome.SMTPRejected
+}
+
+// rcptResult turns a RCPT reply into a Result (see rcptReason).
+func (d *dispatcher) rcptResult(r reply.Reply, c *client, s *session, j *job) Result {
 	return Result{
-		Reason: reason, CatchAll: d.catchAll(s, j.domain), Host: d.host,
+		Reason: rcptReason(r), CatchAll: d.catchAll(s, j.domain), Host: d.host,
 		Code: r.Code, Enhanced: r.Enhanced, Message: r.Text, TLS: c.tls(),
 	}
 }
 
-// sessionResult turns a reply outside RCPT (banner, greeting, MAIL FROM,
-// a 421) into a Result. Such a reply says nothing about the mailbox, so a
-// mailbox reason is not taken from it.
-func (d *dispatcher) sessionResult(r reply.Reply, c *client) Result {
-	res := replyFailure(d.host, r)
+// sessionResult turns a reply outside RCPT into a Result (see
+// sessionReason).
+func (d *dispatcher) sessionResult(step string, r reply.Reply, c *client) Result {
+	res := replyFailure(d.host, step, r)
 	res.TLS = c.tls()
 	return res
 }
 
-func replyFailure(host string, r reply.Reply) Result {
-	reason := reply.Classify(r).Reason
-	switch reason {
-	case outcome.Greylisted, outcome.RateLimited, outcome.Blocked, outcome.SMTPRejected:
-	default:
-		reason = outcome.SMTPRejected
-	}
-	return Result{Reason: reason, Host: host, Code: r.Code, Enhanced: r.Enhanced, Message: r.Text}
+func replyFailure(host, step string, r reply.Reply) Result {
+	return Result{Reason: sessionReason(step, r), Host: host, Code: r.Code, Enhanced: r.Enhanced, Message: r.Text}
 }
 
 // failureResult turns a failure to use a host into a Result.
@@ -55,7 +91,7 @@ func failureResult(host string, err error) Result {
 		return Result{Reason: outcome.ConnectionFailed, Host: host, Message: err.Error()}
 	}
 	if he.Reply != nil {
-		return replyFailure(host, *he.Reply)
+		return replyFailure(host, he.Step, *he.Reply)
 	}
 	if he.Timeout() {
 		return Result{Reason: outcome.Timeout, Host: host, Message: he.message()}

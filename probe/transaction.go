@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
 // catchAllUnknownTTL is how long an unclear catch-all test (the random
@@ -61,7 +62,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			return false
 		}
 		if r.Code == 421 {
-			d.dropped(jobs, r, c, false)
+			d.dropped(smtpwire.CmdRCPT, jobs, r, c, false)
 			return false
 		}
 		if r.Code/100 == 2 {
@@ -88,7 +89,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			return false
 		}
 		if r.Code != 250 {
-			d.lost(jobs, d.sessionResult(r, c), false)
+			d.lost(jobs, d.sessionResult(smtpwire.CmdRSET, r, c), false)
 			return false
 		}
 		if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
@@ -119,7 +120,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		}
 		switch {
 		case r.Code == 421:
-			d.dropped(jobs[i:], r, c, true)
+			d.dropped(smtpwire.CmdRCPT, jobs[i:], r, c, true)
 			return false
 		case tooManyRecipients(r):
 			// RFC 5321 §4.5.3.1.10: the rest go in a new transaction.
@@ -133,7 +134,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			if accepted == 0 {
 				counted = 1 // no progress at all: make sure it ends
 			}
-			d.requeue(jobs[i:], d.sessionResult(r, c), counted)
+			d.requeue(jobs[i:], d.sessionResult(smtpwire.CmdRCPT, r, c), counted)
 			return d.reset(c)
 		}
 		res := d.rcptResult(r, c, s, j)
@@ -163,12 +164,12 @@ func (d *dispatcher) mail(c *client, s *session, jobs []*job, smtputf8 bool) (ok
 		return false, false
 	}
 	if r.Code == 421 {
-		d.dropped(jobs, r, c, false)
+		d.dropped(smtpwire.CmdMAIL, jobs, r, c, false)
 		return false, false
 	}
 	if r.Code != 250 {
 		// A refused MAIL FROM is about us, not about any recipient.
-		res := d.sessionResult(r, c)
+		res := d.sessionResult(smtpwire.CmdMAIL, r, c)
 		if res.Reason == outcome.RateLimited {
 			d.slowDown(jobs, res, false)
 			c.rset()
