@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
 	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"strings"
 	"time"
@@ -113,6 +114,12 @@ const (
 	DefaultBackoffMax         = 5 * time.Minute
 )
 
+// DefaultConfig returns the Config New uses: every knob at its default,
+// HELO and MailFrom empty (they have none; set them). Zero fields of a
+// Config given to New mean these defaults too, so configuration code may
+// start from DefaultConfig, or leave a field at zero, to the same effect.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
 	setInt := func(v *int, d int) {
@@ -165,7 +172,7 @@ func (c Config) validate() error {
 		bad("HELO must be a fully qualified host name, got %q", c.HELO)
 	}
 	at := strings.LastIndexByte(c.MailFrom, '@')
-	if at < 1 || at == len(c.MailFrom)-1 || !smtpwire.SafeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !isASCII(c.MailFrom) {
+	if at < 1 || at == len(c.MailFrom)-1 || !smtpwire.SafeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !ascii.Is(c.MailFrom) {
 		bad("MailFrom must be an ASCII address like verify@example.com, got %q", c.MailFrom)
 	}
 	for _, d := range []struct {
@@ -218,13 +225,4 @@ func (c Config) validate() error {
 		bad("MaxSessions (%d) must be at least MaxSessionsPerHost (%d)", c.MaxSessions, c.MaxSessionsPerHost)
 	}
 	return errors.Join(errs...)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

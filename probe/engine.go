@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -373,7 +374,7 @@ func normalize(req Request) (Request, error) {
 	case !utf8.ValidString(a) || !smtpwire.SafeArgument(a) || strings.ContainsAny(a, "<>"):
 		// A CR or LF here could smuggle a command onto the wire.
 		return bad("address contains a control character, an angle bracket or invalid UTF-8")
-	case !isASCII(a[at+1:]):
+	case !ascii.Is(a[at+1:]):
 		return bad("domain of %q is not ASCII; convert it with IDNA first", a)
 	case len(req.Targets) == 0:
 		return bad("no MX targets")
@@ -382,7 +383,7 @@ func normalize(req Request) (Request, error) {
 		req.Domain = a[at+1:]
 	}
 	req.Domain = canonicalHost(req.Domain)
-	if !isASCII(a[:at]) {
+	if !ascii.Is(a[:at]) {
 		req.SMTPUTF8 = true
 	}
 	for _, t := range req.Targets {

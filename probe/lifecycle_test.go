@@ -173,3 +173,20 @@ func TestNewConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultConfig checks that DefaultConfig is what zero fields mean, so
+// configuration code can take its defaults from the probe.
+func TestDefaultConfig(t *testing.T) {
+	d := probe.DefaultConfig()
+	if d.Port != probe.DefaultPort || d.MaxAttempts != probe.DefaultMaxAttempts ||
+		d.BackoffMin != probe.DefaultBackoffMin || d.BackoffMax != probe.DefaultBackoffMax ||
+		d.BatchSize != probe.DefaultBatchSize || d.MaxWait != 0 || d.HELO != "" || d.MailFrom != "" {
+		t.Errorf("DefaultConfig() = %+v", d)
+	}
+	d.HELO, d.MailFrom = "probe.example.com", "verify@example.com"
+	e, err := probe.New(d, nil)
+	if err != nil {
+		t.Fatalf("New(DefaultConfig()): %v", err)
+	}
+	e.Close()
+}
