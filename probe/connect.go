@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
@@ -151,13 +152,21 @@ func (d *dispatcher) connectFailed(err error) {
 	var moved int
 	if d.connected == 0 {
 		d.down = &res
+		// Callers who can wait out a rate-limited host's pause stay in
+		// the queue; the next session waits for its turn (see requeue).
+		var keep []*job
 		for _, j := range d.queue {
-			if j.ctx.Err() == nil {
+			switch {
+			case j.ctx.Err() != nil:
+			case res.Reason == outcome.RateLimited && j.waitsOut(d.pauseUntil):
+				d.e.stats.rateLimitWaits.Add(1)
+				keep = append(keep, j)
+			default:
 				d.answer(j, answer{res: res, moveOn: true})
 				moved++
 			}
 		}
-		d.queue = nil
+		d.queue = keep
 	}
 	d.mu.Unlock()
 	e.log.Info("probe: MX host unavailable", "host", d.host, "reason", string(res.Reason),

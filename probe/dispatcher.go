@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/preflight-email/preflight/outcome"
 )
 
 // job is one recipient waiting for an answer from one MX host.
@@ -15,9 +17,27 @@ type job struct {
 	address  string
 	domain   string
 	utf8     bool
+	lastHost bool                   // no other MX host is left to try after this one
 	attempts int                    // sessions lost while holding it; guarded by the dispatcher's mu
 	last     atomic.Pointer[Result] // last transient failure, for a caller who gives up
 	done     chan answer            // buffered (1); receives exactly one answer
+}
+
+// rateLimitMargin is the time a caller must have left after a
+// rate-limited host's pause for waiting it out to be worth it: enough to
+// connect, greet and ask.
+const rateLimitMargin = time.Second
+
+// waitsOut reports whether j waits until t, the end of a rate-limited
+// host's pause, rather than take rate_limited as its answer. It does when
+// the host is the last MX host left to try (before that, the next MX host
+// is the better bet, RFC 5321 §5.1) and its caller's deadline leaves time
+// for a session after the pause: a bulk job with a long budget waits, a
+// real-time check with a short one does not. A caller without a deadline
+// does not either; it is charged attempts as for any failure.
+func (j *job) waitsOut(t time.Time) bool {
+	dl, ok := j.ctx.Deadline()
+	return j.lastHost && ok && dl.Sub(t) >= rateLimitMargin
 }
 
 // answer is a dispatcher's reply to one job.
@@ -78,7 +98,11 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 		d.removeTimer.Stop()
 		d.removeTimer = nil
 	}
-	if d.down != nil && d.connected == 0 && time.Now().Before(d.pauseUntil) {
+	if d.down != nil && d.connected == 0 && time.Now().Before(d.pauseUntil) &&
+		!(d.down.Reason == outcome.RateLimited && j.waitsOut(d.pauseUntil)) {
+		// A host that is down, or rate-limiting us beyond this caller's
+		// budget: move on at once. A caller who can wait out the pause
+		// joins the queue.
 		a := answer{res: *d.down, moveOn: true}
 		return true, &a
 	}

@@ -29,6 +29,11 @@
 // a bounded number of times. A 421 or a rate-limit reply pauses the host
 // with an exponential backoff. A host that cannot be reached passes its
 // recipients to the next MX host, in preference order (RFC 5321 §5.1).
+// The last MX host of a recipient, when it rate-limits us, is waited out
+// for as long as the caller's deadline allows (a bulk job gets its real
+// answers in about the time the host's limit needs); a caller whose
+// deadline comes before the end of the host's pause gets rate_limited at
+// once.
 //
 // Every network step has its own timeout (connect, banner, each command),
 // within the caller's context. Only global unicast addresses are dialled

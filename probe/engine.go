@@ -8,6 +8,7 @@ import (
 	"github.com/preflight-email/preflight/internal/ascii"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,7 @@ type Engine struct {
 type counters struct {
 	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
 	transactions, rcpts, catchAllProbes, catchAllCached,
-	replies421, backoffs, requeued, idleYields atomic.Uint64
+	replies421, backoffs, requeued, idleYields, rateLimitWaits atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -91,6 +92,7 @@ type Stats struct {
 	Backoffs        uint64 // times a host was paused
 	Requeued        uint64 // recipients put back in a queue after a session was lost
 	IdleYields      uint64 // idle sessions closed early because another session waited for their place
+	RateLimitWaits  uint64 // times a recipient was kept waiting for a rate-limited host rather than answered rate_limited
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
 }
@@ -149,7 +151,7 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 		defer cancel()
 	}
 	failures := make([]Result, 0, len(req.Targets))
-	for _, t := range req.Targets {
+	for i, t := range req.Targets {
 		host := canonicalHost(t.Host)
 		addrs, refused := e.allowed(t.Addrs)
 		if len(addrs) == 0 {
@@ -166,6 +168,12 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 			domain:  req.Domain,
 			utf8:    req.SMTPUTF8,
 			done:    make(chan answer, 1),
+			// A rate-limited host is waited out only when there is no
+			// other MX host to move on to (RFC 5321 §5.1).
+			lastHost: !slices.ContainsFunc(req.Targets[i+1:], func(t Target) bool {
+				ok, _ := e.allowed(t.Addrs)
+				return len(ok) > 0
+			}),
 		}
 		a, err := e.submit(ctx, host, addrs, j)
 		if err != nil {
@@ -314,6 +322,7 @@ func (e *Engine) Stats() Stats {
 		Backoffs:        e.stats.backoffs.Load(),
 		Requeued:        e.stats.requeued.Load(),
 		IdleYields:      e.stats.idleYields.Load(),
+		RateLimitWaits:  e.stats.rateLimitWaits.Load(),
 		Dispatchers:     n,
 		Gates:           gates,
 	}

@@ -51,20 +51,113 @@ func TestBackoffAfter421(t *testing.T) {
 	}
 }
 
-// TestRateLimited421 checks a host that always answers 421 4.7.0: after
-// MaxAttempts the result is rate_limited with the reply kept.
+// TestRateLimited421 checks a host that always answers 421 4.7.0: the
+// caller waits it out while its budget allows, the host paced by the
+// growing backoff, then gets rate_limited with the reply kept, before its
+// deadline. A caller without a deadline is charged MaxAttempts sessions,
+// as before.
 func TestRateLimited421(t *testing.T) {
 	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
 		Replies: map[string]smtptest.Reply{"jane@example.com": {Code: 421, Enhanced: "4.7.0", Message: "Our system has detected an unusual rate of unsolicited mail. Try again later."}},
 	})
 	cfg := testConfig(srv.Port)
 	e := newEngine(t, cfg)
-	res := check(t, e, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
-	if res.Reason != outcome.RateLimited || res.Code != 421 || res.Enhanced != "4.7.0" {
-		t.Errorf("got %+v, want rate_limited 421 4.7.0", res)
+	const budget = 1500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	res, err := e.Check(ctx, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if err != nil || res.Reason != outcome.RateLimited || res.Code != 421 || res.Enhanced != "4.7.0" {
+		t.Errorf("got %+v, %v; want rate_limited 421 4.7.0", res, err)
 	}
-	if srv.Sessions() != probe.DefaultMaxAttempts {
-		t.Errorf("sessions = %d, want %d attempts", srv.Sessions(), probe.DefaultMaxAttempts)
+	if took := time.Since(start); took >= budget {
+		t.Errorf("answered after %v, want before the %v budget ends", took, budget)
+	}
+	if n := srv.Sessions(); n < probe.DefaultMaxAttempts {
+		t.Errorf("sessions = %d, want the host retried at least %d times within the budget", n, probe.DefaultMaxAttempts)
+	}
+
+	srv = smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Replies: map[string]smtptest.Reply{"jane@example.com": {Code: 421, Enhanced: "4.7.0", Message: "Try again later."}},
+	})
+	e = newEngine(t, testConfig(srv.Port))
+	res, err = e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if err != nil || res.Reason != outcome.RateLimited || srv.Sessions() != probe.DefaultMaxAttempts {
+		t.Errorf("no deadline: got %+v, %v after %d sessions; want rate_limited after %d", res, err, srv.Sessions(), probe.DefaultMaxAttempts)
+	}
+}
+
+// TestRateLimitedBulk is the regression test for a bulk job at a
+// rate-limited host: every recipient gets its real answer, in about the
+// time the host's limit needs, rather than rate_limited after a few
+// tries. The host limits new sessions (a 421 banner above 4 a second) in
+// one case, and hangs up with 421 4.7.0 after every few RCPTs in the
+// other.
+func TestRateLimitedBulk(t *testing.T) {
+	var n atomic.Int32
+	for name, opt := range map[string]smtptest.Options{
+		"421 banner": {Default: smtptest.Accept(), SessionsPerSecond: 4, SessionBurst: 1},
+		"421 at RCPT": {Default: smtptest.Accept(), Rcpt: func(string) (smtptest.Reply, bool) {
+			if n.Add(1)%4 == 0 {
+				return smtptest.Reply{Code: 421, Enhanced: "4.7.0", Message: "Too many messages, slow down"}, true
+			}
+			return smtptest.Reply{}, false
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := smtptest.Start(t, "127.0.0.1:0", opt)
+			cfg := testConfig(srv.Port)
+			cfg.MaxRcptsPerSession = 3 // many sessions: the limit bites
+			cfg.IdleTimeout = time.Millisecond
+			e := newEngine(t, cfg)
+			const total = 20
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i := range total {
+				wg.Go(func() {
+					// A bulk job's budget: far longer than the host's limit needs.
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					res, err := e.Check(ctx, request(fmt.Sprintf("u%d@example.com", i), target("mx.example.com", "127.0.0.1")))
+					if err != nil || res.Reason != outcome.Accepted {
+						t.Errorf("u%d: got %+v, %v; want accepted", i, res, err)
+					}
+				})
+			}
+			wg.Wait()
+			st := e.Stats()
+			t.Logf("%d recipients in %v: %d connections, %d turned away, stats %+v", total, time.Since(start), srv.Conns(), srv.Rejected(), st)
+			if st.RateLimitWaits == 0 || st.Backoffs == 0 {
+				t.Errorf("RateLimitWaits %d, Backoffs %d: want the host waited out", st.RateLimitWaits, st.Backoffs)
+			}
+			if took := time.Since(start); took > 15*time.Second {
+				t.Errorf("took %v, want about the time the host's limit needs", took)
+			}
+		})
+	}
+}
+
+// TestRateLimitedRealTime checks that a real-time caller, whose budget is
+// shorter than the host's pause, still gets rate_limited at once.
+func TestRateLimitedRealTime(t *testing.T) {
+	srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{
+		Replies: map[string]smtptest.Reply{"jane@example.com": {Code: 421, Enhanced: "4.7.0", Message: "Try again later, closing connection."}},
+	})
+	cfg := testConfig(srv.Port)
+	cfg.BackoffMin, cfg.BackoffMax = probe.DefaultBackoffMin, probe.DefaultBackoffMax // 5s: longer than the budget
+	e := newEngine(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := e.Check(ctx, request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+	if err != nil || res.Reason != outcome.RateLimited || res.Code != 421 {
+		t.Errorf("got %+v, %v; want rate_limited 421", res, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("answered after %v, want at once", took)
+	}
+	if srv.Sessions() != 1 {
+		t.Errorf("sessions = %d, want 1", srv.Sessions())
 	}
 }
 

@@ -60,19 +60,37 @@ func (d *dispatcher) slowDown(jobs []*job, res Result, inflight bool) {
 // requeue puts jobs back at the front of the queue, charging the first
 // counted of them an attempt. A job charged MaxAttempts times gets res as
 // its answer and moves on to the next MX host.
+//
+// A host that asked us to slow down (res is rate_limited), and is the
+// last MX host left, is waited out instead by every caller whose deadline
+// leaves room for a session after the host's pause (waitsOut): no attempt
+// is charged, and the pause, which doubles with every refusal in a row,
+// paces the retries. A caller whose budget ends first (a real-time check)
+// gets rate_limited at once. A caller without a deadline, or with another
+// MX host to try, is charged attempts as for any failure.
 func (d *dispatcher) requeue(jobs []*job, res Result, counted int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	back := make([]*job, 0, len(jobs))
+	rateLimited := res.Reason == outcome.RateLimited
 	for i, j := range jobs {
 		if j.ctx.Err() != nil {
+			continue
+		}
+		r := res
+		j.last.Store(&r)
+		if _, ok := j.ctx.Deadline(); ok && rateLimited && j.lastHost {
+			if j.waitsOut(d.pauseUntil) {
+				d.e.stats.rateLimitWaits.Add(1)
+				back = append(back, j)
+			} else {
+				d.answer(j, answer{res: res, moveOn: true})
+			}
 			continue
 		}
 		if i < counted {
 			j.attempts++
 		}
-		r := res
-		j.last.Store(&r)
 		if j.attempts >= d.e.cfg.MaxAttempts {
 			d.answer(j, answer{res: res, moveOn: true})
 			continue
