@@ -57,20 +57,21 @@ type dispatcher struct {
 	host string
 	wake chan struct{} // nudges idle sessions when work arrives
 
-	mu          sync.Mutex
-	addrs       []netip.Addr
-	queue       []*job
-	running     int // session goroutines: waiting, connecting or connected
-	connected   int // of which hold an open session
-	connecting  map[*int]context.CancelFunc
-	fails       int             // consecutive failures (connects, 421s); drives the backoff
-	pauseUntil  time.Time       // no new session before this
-	down        *Result         // the last connect failure, while no session is up
-	plainOnly   bool            // a TLS handshake failed here: skip STARTTLS
-	rcptLimit   int             // RCPTs per transaction the server accepted before 452 4.5.3
-	probing     map[string]bool // domains whose catch-all test a session is running
-	removed     bool
-	removeTimer *time.Timer
+	mu           sync.Mutex
+	addrs        []netip.Addr
+	queue        []*job
+	running      int // session goroutines: waiting, connecting or connected
+	connected    int // of which hold an open session
+	connecting   map[*int]context.CancelFunc
+	fails        int             // consecutive failures (connects, 421s); drives the backoff
+	pauseUntil   time.Time       // no new session before this
+	down         *Result         // the last connect failure, while no session is up
+	plainOnly    bool            // a TLS handshake failed here: skip STARTTLS
+	rcptLimit    int             // RCPTs per transaction the server accepted before 452 4.5.3
+	sessionLimit int             // RCPTs per session the server took before 452 4.5.3, 0 if none seen
+	probing      map[string]bool // domains whose catch-all test a session is running
+	removed      bool
+	removeTimer  *time.Timer
 }
 
 func newDispatcher(e *Engine, host string) *dispatcher {

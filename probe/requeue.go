@@ -9,7 +9,7 @@ import (
 // timeout, garbage). See blame for who is charged an attempt.
 func (d *dispatcher) lost(jobs []*job, res Result, inflight bool) {
 	d.e.log.Debug("probe: session lost", "host", d.host, "detail", res.Message, "pending", len(jobs))
-	d.requeue(jobs, res, blame(jobs, inflight))
+	d.requeue(jobs, res, blame(jobs, inflight), false)
 }
 
 // blame is how many of jobs are charged an attempt when a session is lost:
@@ -41,10 +41,10 @@ func (d *dispatcher) dropped(step string, jobs []*job, r reply.Reply, c *client,
 		for _, j := range jobs[:n] {
 			d.answer(j, answer{res: res, moveOn: true})
 		}
-		d.requeue(jobs[n:], res, 0)
+		d.requeue(jobs[n:], res, 0, false)
 		return
 	}
-	d.requeue(jobs, res, blame(jobs, inflight))
+	d.requeue(jobs, res, blame(jobs, inflight), res.Reason == outcome.RateLimited)
 }
 
 // slowDown handles a rate-limit reply that does not close the session:
@@ -54,32 +54,32 @@ func (d *dispatcher) slowDown(jobs []*job, res Result, inflight bool) {
 	pause := d.pauseLocked()
 	d.mu.Unlock()
 	d.e.log.Info("probe: host is rate-limiting us, pausing it", "host", d.host, "code", res.Code, "enhanced", res.Enhanced, "pause", pause)
-	d.requeue(jobs, res, blame(jobs, inflight))
+	d.requeue(jobs, res, blame(jobs, inflight), true)
 }
 
 // requeue puts jobs back at the front of the queue, charging the first
 // counted of them an attempt. A job charged MaxAttempts times gets res as
 // its answer and moves on to the next MX host.
 //
-// A host that asked us to slow down (res is rate_limited), and is the
-// last MX host left, is waited out instead by every caller whose deadline
+// A host that asked us to slow down (waitOut: a 421 or a rate-limit
+// reply), and is the last MX host left, is waited out instead by every
+// caller whose deadline
 // leaves room for a session after the host's pause (waitsOut): no attempt
 // is charged, and the pause, which doubles with every refusal in a row,
 // paces the retries. A caller whose budget ends first (a real-time check)
 // gets rate_limited at once. A caller without a deadline, or with another
 // MX host to try, is charged attempts as for any failure.
-func (d *dispatcher) requeue(jobs []*job, res Result, counted int) {
+func (d *dispatcher) requeue(jobs []*job, res Result, counted int, waitOut bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	back := make([]*job, 0, len(jobs))
-	rateLimited := res.Reason == outcome.RateLimited
 	for i, j := range jobs {
 		if j.ctx.Err() != nil {
 			continue
 		}
 		r := res
 		j.last.Store(&r)
-		if _, ok := j.ctx.Deadline(); ok && rateLimited && j.lastHost {
+		if _, ok := j.ctx.Deadline(); ok && waitOut && j.lastHost {
 			if j.waitsOut(d.pauseUntil) {
 				d.e.stats.rateLimitWaits.Add(1)
 				back = append(back, j)

@@ -11,6 +11,7 @@ type session struct {
 	probed  map[string]CatchAll // catch-all tests done on this connection
 	rcptMax int                 // the server's RCPTMAX (RFC 9422), 0 if none
 	rcpts   int                 // RCPTs sent, catch-all tests included
+	refused int                 // of which got "too many recipients"
 }
 
 // batch is the work of one transaction.
@@ -39,7 +40,7 @@ func (d *dispatcher) serve(c *client, h *hold) (again bool) {
 		if d.e.stopCtx.Err() != nil {
 			return false
 		}
-		if s.rcpts >= d.e.cfg.MaxRcptsPerSession {
+		if s.rcpts >= d.sessionCap() {
 			// Enough for one connection: QUIT, and let the next session
 			// go through the host's session limiter like any other.
 			d.e.log.Debug("probe: session reached MaxRcptsPerSession", "host", d.host, "rcpts", s.rcpts)
@@ -59,6 +60,21 @@ func (d *dispatcher) serve(c *client, h *hold) (again bool) {
 			return true
 		}
 	}
+}
+
+// sessionCap is how many RCPTs one session sends: MaxRcptsPerSession, or
+// less when the host said "too many recipients" after fewer (see tooMany).
+func (d *dispatcher) sessionCap() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sessionCapLocked()
+}
+
+func (d *dispatcher) sessionCapLocked() int {
+	if d.sessionLimit > 0 {
+		return min(d.e.cfg.MaxRcptsPerSession, d.sessionLimit)
+	}
+	return d.e.cfg.MaxRcptsPerSession
 }
 
 // idle waits up to IdleTimeout for new work, keeping the session open so
@@ -116,10 +132,10 @@ func (d *dispatcher) take(s *session) batch {
 	if s.rcptMax > 0 {
 		limit = min(limit, s.rcptMax)
 	}
-	left := e.cfg.MaxRcptsPerSession - s.rcpts // at least 1: serve checks
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	left := d.sessionCapLocked() - s.rcpts // at least 1: serve checks
 	if d.rcptLimit > 0 {
 		limit = min(limit, d.rcptLimit)
 	}

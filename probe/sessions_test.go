@@ -250,3 +250,49 @@ func TestIdleSessionYields(t *testing.T) {
 		t.Errorf("second host sessions %d, want 1 (reused)", second.Sessions())
 	}
 }
+
+// TestTooManyRecipients is the regression test for "452 4.5.3 Too many
+// recipients" as a limit, not an answer: per session (Outlook-like: every
+// RCPT past the limit, in any transaction, is refused until a new
+// session) and per transaction counting refused recipients too. Every
+// recipient gets its real answer, accepted or mailbox_not_found, never
+// smtp_rejected for the limit's sake.
+func TestTooManyRecipients(t *testing.T) {
+	replies := map[string]smtptest.Reply{}
+	for i := range 30 {
+		if i%3 == 0 {
+			replies[fmt.Sprintf("u%d@example.com", i)] = smtptest.Accept()
+		}
+	}
+	for name, opt := range map[string]smtptest.Options{
+		"per session":     {Replies: replies, RcptsPerSession: 5},
+		"per transaction": {Replies: replies, RcptsPerTransaction: 3},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := smtptest.Start(t, "127.0.0.1:0", opt)
+			cfg := testConfig(srv.Port)
+			cfg.MaxSessionsPerHost = 1
+			e := newEngine(t, cfg)
+			mx := target("mx.example.com", "127.0.0.1")
+			var wg sync.WaitGroup
+			results := make([]probe.Result, 30)
+			for i := range 30 {
+				wg.Go(func() { results[i] = check(t, e, request(fmt.Sprintf("u%d@example.com", i), mx)) })
+			}
+			wg.Wait()
+			for i, res := range results {
+				want := outcome.MailboxNotFound
+				if i%3 == 0 {
+					want = outcome.Accepted
+				}
+				if res.Reason != want {
+					t.Errorf("u%d: got %s (%d %s %s), want %s", i, res.Reason, res.Code, res.Enhanced, res.Message, want)
+				}
+			}
+			t.Logf("%d sessions, most RCPTs on one %d, stats %+v", srv.Sessions(), srv.MaxSessionRcpts(), e.Stats())
+			if opt.RcptsPerSession > 0 && srv.MaxSessionRcpts() > opt.RcptsPerSession+2 {
+				t.Errorf("a session sent %d RCPTs: the limit of %d was not learnt (the first session may send two more: a refusal that looks like a transaction limit, then one that shows it is per session)", srv.MaxSessionRcpts(), opt.RcptsPerSession)
+			}
+		})
+	}
+}

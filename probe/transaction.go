@@ -6,6 +6,7 @@ import (
 
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe/internal/smtpwire"
+	"github.com/preflight-email/preflight/reply"
 )
 
 // catchAllUnknownTTL is how long an unclear catch-all test (the random
@@ -46,6 +47,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	}
 
 	accepted := 0 // RCPTs the server took in this transaction
+	sent := 0     // RCPTs sent in this transaction, tests included
 	for _, domain := range b.probe {
 		if !slices.ContainsFunc(jobs, func(j *job) bool { return j.domain == domain }) {
 			continue
@@ -65,6 +67,12 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			d.dropped(smtpwire.CmdRCPT, jobs, r, c, false)
 			return false
 		}
+		if tooManyRecipients(r) {
+			// A limit, not the domain's answer: the test is done again
+			// in the next transaction or session.
+			return d.tooMany(c, s, jobs, r, sent, accepted)
+		}
+		sent++
 		if r.Code/100 == 2 {
 			accepted++
 		}
@@ -95,7 +103,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
 			return cont
 		}
-		accepted = 0
+		accepted, sent = 0, 0
 	}
 
 	for i, j := range jobs {
@@ -123,20 +131,9 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			d.dropped(smtpwire.CmdRCPT, jobs[i:], r, c, true)
 			return false
 		case tooManyRecipients(r):
-			// RFC 5321 §4.5.3.1.10: the rest go in a new transaction.
-			d.mu.Lock()
-			if accepted > 0 {
-				d.rcptLimit = accepted
-			}
-			d.mu.Unlock()
-			e.log.Debug("probe: too many recipients", "host", d.host, "accepted", accepted)
-			counted := 0
-			if accepted == 0 {
-				counted = 1 // no progress at all: make sure it ends
-			}
-			d.requeue(jobs[i:], d.sessionResult(smtpwire.CmdRCPT, r, c), counted)
-			return d.reset(c)
+			return d.tooMany(c, s, jobs[i:], r, sent, accepted)
 		}
+		sent++
 		res := d.rcptResult(r, c, s, j)
 		if res.Reason == outcome.RateLimited {
 			d.slowDown(jobs[i:], res, true)
@@ -150,6 +147,55 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		d.healthy()
 	}
 	return d.reset(c)
+}
+
+// tooMany handles "452 4.5.3 Too many recipients" (RFC 5321
+// §4.5.3.1.10; Postfix's smtpd_recipient_limit; Outlook-like limits per
+// session). It is a limit of the server's, not an answer about the
+// recipient, so the jobs go back in the queue without being charged an
+// attempt, and the dispatcher learns the host's limit:
+//
+//   - after sent RCPTs in this transaction, the limit is per transaction:
+//     the accepted count (or sent, when none was accepted) becomes the
+//     host's batch limit, and the rest go in a new transaction (RSET);
+//   - at the first RCPT of a transaction, on a session that sent RCPTs
+//     before, the limit is per session: the session's count becomes the
+//     host's session limit, and the rest go in a new session;
+//   - at the very first RCPT of a session, nothing was learnt and no
+//     progress made: the jobs are charged an attempt so that it ends.
+//
+// It returns what transaction returns: whether the session can go on.
+func (d *dispatcher) tooMany(c *client, s *session, jobs []*job, r reply.Reply, sent, accepted int) bool {
+	res := d.sessionResult(smtpwire.CmdRCPT, r, c)
+	s.refused++
+	before := s.rcpts - s.refused // RCPTs on this session the server took
+	switch {
+	case sent > 0:
+		limit := accepted
+		if limit == 0 {
+			limit = sent
+		}
+		d.mu.Lock()
+		d.rcptLimit = limit
+		d.mu.Unlock()
+		d.e.log.Debug("probe: too many recipients in a transaction", "host", d.host, "limit", limit)
+		d.requeue(jobs, res, 0, false)
+		return d.reset(c)
+	case before > 0:
+		d.mu.Lock()
+		if before >= 2 && (d.sessionLimit == 0 || before < d.sessionLimit) {
+			// At least a test and an address, or no session would make
+			// progress.
+			d.sessionLimit = before
+		}
+		d.mu.Unlock()
+		d.e.log.Debug("probe: too many recipients in a session", "host", d.host, "limit", before)
+		d.requeue(jobs, res, 0, false)
+		c.rset()
+		return false
+	}
+	d.requeue(jobs, res, 1, false)
+	return false
 }
 
 // mail starts a transaction for jobs with MAIL FROM. When it fails, ok is

@@ -56,6 +56,10 @@ type Options struct {
 	// without LIMITS: the RCPTs of one transaction past it, accepted or
 	// not, get "452 4.5.3 Too many recipients" (RFC 5321 §4.5.3.1.10).
 	RcptsPerTransaction int
+	// RcptsPerSession is a limit per connection, over all its
+	// transactions, as on Outlook-like servers: every RCPT past it gets
+	// "452 4.5.3 Too many recipients", and only a new session gets on.
+	RcptsPerSession int
 	// DropAfterRcpts, when positive, answers the RCPT after that many on one
 	// connection with "421 4.7.0 Error: too many errors" and hangs up, as
 	// Postfix does after smtpd_hard_error_limit (20) errors.
@@ -430,6 +434,8 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch {
 	case s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts:
 		r = Reply{421, "4.7.0", "Error: too many errors"}
+	case s.opt.RcptsPerSession > 0 && x.rcpts > s.opt.RcptsPerSession:
+		r = Reply{452, "4.5.3", "Too many recipients"}
 	case s.opt.RcptsPerTransaction > 0 && x.txn > s.opt.RcptsPerTransaction:
 		r = Reply{452, "4.5.3", "Too many recipients"}
 	case s.opt.Greylist && x.greylist(to):
