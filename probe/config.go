@@ -86,6 +86,12 @@ type Config struct {
 	// success (defaults 5s and 5min).
 	BackoffMin time.Duration
 	BackoffMax time.Duration
+	// MaxRefusalsPerSession is how many unknown recipients (catch-all
+	// tests included) one session may have refused before it QUITs and
+	// the rest go to a new session (default 5). Anti-harvest defences
+	// change their answers after a few unknown recipients from one client;
+	// short runs trip them less often.
+	MaxRefusalsPerSession int
 	// MaxWait, when positive, bounds the time one Check may take, queueing
 	// included; past it the result is timeout. Zero leaves it to the
 	// caller's context.
@@ -110,6 +116,7 @@ const (
 	DefaultCatchAllTTL        = 24 * time.Hour
 	DefaultCatchAllCacheSize  = 100_000
 	DefaultMaxAttempts        = 3
+	DefaultMaxRefusals        = 5
 	DefaultBackoffMin         = 5 * time.Second
 	DefaultBackoffMax         = 5 * time.Minute
 )
@@ -152,6 +159,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.CatchAllTTL, DefaultCatchAllTTL)
 	setInt(&c.CatchAllCacheSize, DefaultCatchAllCacheSize)
 	setInt(&c.MaxAttempts, DefaultMaxAttempts)
+	setInt(&c.MaxRefusalsPerSession, DefaultMaxRefusals)
 	setDur(&c.BackoffMin, DefaultBackoffMin)
 	setDur(&c.BackoffMax, DefaultBackoffMax)
 	return c
@@ -210,7 +218,7 @@ func (c Config) validate() error {
 		{"BurstPerHost", c.BurstPerHost}, {"RcptBurstPerHost", c.RcptBurstPerHost},
 		{"MaxSessionsPerHost", c.MaxSessionsPerHost},
 		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
-		{"MaxAttempts", c.MaxAttempts},
+		{"MaxAttempts", c.MaxAttempts}, {"MaxRefusalsPerSession", c.MaxRefusalsPerSession},
 	} {
 		if n.v < 1 {
 			bad("%s must be at least 1, got %d", n.name, n.v)

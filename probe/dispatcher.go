@@ -13,14 +13,15 @@ import (
 
 // job is one recipient waiting for an answer from one MX host.
 type job struct {
-	ctx      context.Context // the caller's; once done, nobody wants the answer
-	address  string
-	domain   string
-	utf8     bool
-	lastHost bool                   // no other MX host is left to try after this one
-	attempts int                    // sessions lost while holding it; guarded by the dispatcher's mu
-	last     atomic.Pointer[Result] // last transient failure, for a caller who gives up
-	done     chan answer            // buffered (1); receives exactly one answer
+	ctx       context.Context // the caller's; once done, nobody wants the answer
+	address   string
+	domain    string
+	utf8      bool
+	lastHost  bool                   // no other MX host is left to try after this one
+	rechecked bool                   // a contradicted answer sent it back once; guarded by the dispatcher's mu
+	attempts  int                    // sessions lost while holding it; guarded by the dispatcher's mu
+	last      atomic.Pointer[Result] // last transient failure, for a caller who gives up
+	done      chan answer            // buffered (1); receives exactly one answer
 }
 
 // rateLimitMargin is the time a caller must have left after a
@@ -69,6 +70,7 @@ type dispatcher struct {
 	plainOnly    bool            // a TLS handshake failed here: skip STARTTLS
 	rcptLimit    int             // RCPTs per transaction the server accepted before 452 4.5.3
 	sessionLimit int             // RCPTs per session the server took before 452 4.5.3, 0 if none seen
+	refusalLimit int             // unknown recipients per session before an anti-harvest switch, learnt; 0 if none seen
 	probing      map[string]bool // domains whose catch-all test a session is running
 	removed      bool
 	removeTimer  *time.Timer

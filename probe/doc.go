@@ -51,6 +51,15 @@
 // The dispatcher's methods are split by concern: dispatcher.go (queue and
 // lifecycle), connect.go (connecting and back-off), session.go (the
 // session loop and packing transactions), transaction.go (one
-// transaction), requeue.go (requeue and blame) and results.go (from
-// replies to results).
+// transaction), requeue.go (requeue and blame), results.go (from
+// replies to results) and harvest.go (anti-harvest defences).
+//
+// Anti-harvest switches (servers that start refusing, or accepting,
+// everything after a few unknown recipients from one client) never
+// produce a wrong definite verdict: a session QUITs after
+// MaxRefusalsPerSession refused recipients, a transaction interleaves
+// domains, and accepted answers given after refusals are checked by
+// asking again about the domain's random address. Answers that
+// contradict each other are asked again in a fresh session after a pause
+// when the caller's deadline allows, and are unknown otherwise.
 package probe

@@ -74,7 +74,8 @@ type Engine struct {
 type counters struct {
 	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
 	transactions, rcpts, catchAllProbes, catchAllCached,
-	replies421, backoffs, requeued, idleYields, rateLimitWaits atomic.Uint64
+	replies421, backoffs, requeued, idleYields, rateLimitWaits,
+	canaries, contradictions atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -93,6 +94,8 @@ type Stats struct {
 	Requeued        uint64 // recipients put back in a queue after a session was lost
 	IdleYields      uint64 // idle sessions closed early because another session waited for their place
 	RateLimitWaits  uint64 // times a recipient was kept waiting for a rate-limited host rather than answered rate_limited
+	Canaries        uint64 // catch-all tests asked again to check answers given after refusals
+	Contradictions  uint64 // sessions whose answers contradicted each other (anti-harvest switches)
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
 }
@@ -323,6 +326,8 @@ func (e *Engine) Stats() Stats {
 		Requeued:        e.stats.requeued.Load(),
 		IdleYields:      e.stats.idleYields.Load(),
 		RateLimitWaits:  e.stats.rateLimitWaits.Load(),
+		Canaries:        e.stats.canaries.Load(),
+		Contradictions:  e.stats.contradictions.Load(),
 		Dispatchers:     n,
 		Gates:           gates,
 	}

@@ -136,3 +136,18 @@ func TestBackoffGrowth(t *testing.T) {
 	}
 	d.mu.Unlock()
 }
+
+func TestInterleave(t *testing.T) {
+	var jobs []*job
+	for _, a := range []string{"a1@a", "a2@a", "a3@a", "b1@b", "c1@c", "b2@b"} {
+		_, dom, _ := strings.Cut(a, "@")
+		jobs = append(jobs, &job{address: a, domain: dom})
+	}
+	var got []string
+	for _, j := range interleave(jobs) {
+		got = append(got, j.address)
+	}
+	if want := "a1@a b1@b c1@c a2@a b2@b a3@a"; strings.Join(got, " ") != want {
+		t.Errorf("interleave = %v, want %s", got, want)
+	}
+}

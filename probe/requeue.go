@@ -3,6 +3,7 @@ package probe
 import (
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
+	"slices"
 )
 
 // lost puts back the jobs of a session that broke (connection closed,
@@ -34,6 +35,9 @@ func (d *dispatcher) dropped(step string, jobs []*job, r reply.Reply, c *client,
 	res := d.sessionResult(step, r, c)
 	d.mu.Lock()
 	pause := d.pauseLocked()
+	if res.Reason == outcome.RateLimited {
+		d.shedLocked(res)
+	}
 	d.mu.Unlock()
 	d.e.log.Info("probe: host said 421, pausing it", "host", d.host, "enhanced", r.Enhanced, "reason", string(res.Reason), "pause", pause)
 	if res.Reason == outcome.Blocked {
@@ -52,6 +56,7 @@ func (d *dispatcher) dropped(step string, jobs []*job, r reply.Reply, c *client,
 func (d *dispatcher) slowDown(jobs []*job, res Result, inflight bool) {
 	d.mu.Lock()
 	pause := d.pauseLocked()
+	d.shedLocked(res)
 	d.mu.Unlock()
 	d.e.log.Info("probe: host is rate-limiting us, pausing it", "host", d.host, "code", res.Code, "enhanced", res.Enhanced, "pause", pause)
 	d.requeue(jobs, res, blame(jobs, inflight), true)
@@ -105,4 +110,20 @@ func (d *dispatcher) requeue(jobs []*job, res Result, counted int, waitOut bool)
 		default:
 		}
 	}
+}
+
+// shedLocked answers the queued jobs that cannot wait for the end of the
+// host's pause, at once, with res, and sends them on to the next MX host:
+// a real-time caller learns now what it would learn at its deadline.
+func (d *dispatcher) shedLocked(res Result) {
+	d.queue = slices.DeleteFunc(d.queue, func(j *job) bool {
+		if j.ctx.Err() != nil {
+			return true
+		}
+		if dl, ok := j.ctx.Deadline(); ok && dl.Sub(d.pauseUntil) < rateLimitMargin {
+			d.answer(j, answer{res: res, moveOn: true})
+			return true
+		}
+		return false
+	})
 }

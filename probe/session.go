@@ -12,6 +12,9 @@ type session struct {
 	rcptMax int                 // the server's RCPTMAX (RFC 9422), 0 if none
 	rcpts   int                 // RCPTs sent, catch-all tests included
 	refused int                 // of which got "too many recipients"
+	// refusals counts unknown recipients refused on this session, tests
+	// included, for the anti-harvest checks (see switched and canary).
+	refusals int
 }
 
 // batch is the work of one transaction.
@@ -190,7 +193,38 @@ func (d *dispatcher) take(s *session) batch {
 	}
 	clear(d.queue[:i])
 	d.queue = append(rest, d.queue[i:]...)
+	b.jobs = interleave(b.jobs)
 	return b
+}
+
+// interleave orders jobs round-robin by domain, each domain's jobs in
+// their order: a run of unknown recipients at one domain is what
+// anti-harvest defences count, so the runs are kept short.
+func interleave(jobs []*job) []*job {
+	if len(jobs) < 3 {
+		return jobs
+	}
+	var order []string
+	by := make(map[string][]*job)
+	for _, j := range jobs {
+		if _, ok := by[j.domain]; !ok {
+			order = append(order, j.domain)
+		}
+		by[j.domain] = append(by[j.domain], j)
+	}
+	if len(order) == 1 {
+		return jobs
+	}
+	out := make([]*job, 0, len(jobs))
+	for len(out) < len(jobs) {
+		for _, dom := range order {
+			if q := by[dom]; len(q) > 0 {
+				out = append(out, q[0])
+				by[dom] = q[1:]
+			}
+		}
+	}
+	return out
 }
 
 // tested reports whether the catch-all status of domain is known well

@@ -77,6 +77,19 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			accepted++
 		}
 		state := catchAllFrom(r)
+		if state == CatchAllYes && s.refusals >= testContradictionRefusals {
+			// The random address accepted after unknown recipients were
+			// refused on this session: the server may have switched to
+			// accepting everything (anti-harvest). Nothing it says now
+			// can be trusted, the test included.
+			s.probed[domain] = CatchAllUnknown
+			d.distrust(c, s, jobs, "the catch-all test was accepted after unknown recipients were refused")
+			c.rset()
+			return false
+		}
+		if state == CatchAllNo {
+			s.refusals++
+		}
 		s.probed[domain] = state
 		ttl := e.cfg.CatchAllTTL
 		if state == CatchAllUnknown {
@@ -106,6 +119,14 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		accepted, sent = 0, 0
 	}
 
+	// Accepted answers given after unknown recipients were refused on
+	// this session wait for the canary (see canary) before they go out.
+	var held []heldAnswer
+	defer func() {
+		for _, h := range held {
+			d.answer(h.j, h.a)
+		}
+	}()
 	for i, j := range jobs {
 		if e.stopCtx.Err() != nil {
 			break // the callers got ErrClosed already
@@ -143,8 +164,43 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if r.Code/100 == 2 {
 			accepted++
 		}
-		d.answer(j, answer{res: res})
 		d.healthy()
+		if switched(s, j, res) {
+			// Answers on this session contradict each other: this one
+			// and the rest are not to be trusted (anti-harvest).
+			d.distrust(c, s, append(heldJobs(held), jobs[i:]...), "answers within one session contradicted each other")
+			held = nil
+			c.rset()
+			return false
+		}
+		switch res.Reason {
+		case outcome.MailboxNotFound, outcome.MailboxDisabled:
+			s.refusals++
+		case outcome.Accepted:
+			if s.refusals >= holdRefusals && res.CatchAll == CatchAllNo {
+				held = append(held, heldAnswer{j, answer{res: res}})
+				continue
+			}
+		}
+		d.answer(j, answer{res: res})
+		if s.refusals >= d.refusalCap() && i+1 < len(jobs) {
+			// Keep the session's run of unknown recipients short, so
+			// that anti-harvest defences trip less often: the rest go
+			// in a new session.
+			d.requeue(jobs[i+1:], res, 0, false)
+			if !d.canary(c, s, &held) {
+				return false
+			}
+			d.reset(c)
+			return false
+		}
+	}
+	if !d.canary(c, s, &held) {
+		return false
+	}
+	if s.refusals >= d.refusalCap() {
+		d.reset(c)
+		return false
 	}
 	return d.reset(c)
 }
