@@ -80,10 +80,16 @@ func (d *dispatcher) canary(c *client, s *session, held *[]heldAnswer) bool {
 	if err != nil {
 		return false // the held answers go out: nothing contradicted them
 	}
-	if catchAllFrom(r) == CatchAllYes {
+	switch catchAllFrom(r) {
+	case CatchAllYes:
 		d.distrust(c, s, heldJobs(*held), "the catch-all test was accepted after unknown recipients were refused")
 		*held = nil
 		return false
+	case CatchAllNo:
+		// The server had not switched by now; until it refuses another
+		// unknown recipient it has no reason to.
+		s.refusals++
+		s.checked = s.refusals
 	}
 	return r.Code != 421
 }

@@ -15,6 +15,7 @@ type session struct {
 	// refusals counts unknown recipients refused on this session, tests
 	// included, for the anti-harvest checks (see switched and canary).
 	refusals int
+	checked  int // refusals when the last canary found the server unchanged
 }
 
 // batch is the work of one transaction.

@@ -177,7 +177,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		case outcome.MailboxNotFound, outcome.MailboxDisabled:
 			s.refusals++
 		case outcome.Accepted:
-			if s.refusals >= holdRefusals && res.CatchAll == CatchAllNo {
+			if s.refusals >= holdRefusals && s.refusals > s.checked && res.CatchAll == CatchAllNo {
 				held = append(held, heldAnswer{j, answer{res: res}})
 				continue
 			}
