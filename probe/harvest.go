@@ -58,10 +58,10 @@ func switched(s *session, j *job, res Result) bool {
 
 // canary checks the accepted answers held back in this transaction: it
 // asks again about the random address of a domain this session or the
-// cache knows is not catch-all. Refused, as before, the held answers go
-// out. Accepted, the server now takes anything (an anti-harvest switch),
-// and the held answers are distrusted. It returns false when the session
-// cannot go on.
+// cache knows is not catch-all (askCanary). Refused, as before, the held
+// answers go out. Accepted, the server now takes anything (an
+// anti-harvest switch), and the held answers are distrusted. It returns
+// false when the session cannot go on.
 func (d *dispatcher) canary(c *client, s *session, held *[]heldAnswer) bool {
 	if len(*held) == 0 {
 		return true
@@ -70,28 +70,39 @@ func (d *dispatcher) canary(c *client, s *session, held *[]heldAnswer) bool {
 	if d.catchAll(s, domain) != CatchAllNo || s.rcpts >= d.sessionCap() {
 		return true // nothing to compare with, or no room: the answers go out
 	}
-	if !d.rcptTurn(s.g, nil) {
+	switched, ok := d.askCanary(c, s, domain)
+	if switched {
+		d.distrust(c, s, heldJobs(*held), "the catch-all test was accepted after unknown recipients were refused")
+		*held = nil
 		return false
+	}
+	return ok // when not, the held answers go out: nothing contradicted them
+}
+
+// askCanary asks again about the random address of domain, which this
+// session or the cache found refused: switched reports that the server
+// now accepts it. ok is false when the session cannot go on.
+func (d *dispatcher) askCanary(c *client, s *session, domain string) (switched, ok bool) {
+	if !d.rcptTurn(s.g, nil) {
+		return false, false
 	}
 	s.rcpts++
 	d.e.stats.rcpts.Add(1)
 	d.e.stats.canaries.Add(1)
 	r, err := c.rcpt(d.e.testLocal(domain) + "@" + domain)
 	if err != nil {
-		return false // the held answers go out: nothing contradicted them
+		return false, false
 	}
 	switch catchAllFrom(r) {
 	case CatchAllYes:
-		d.distrust(c, s, heldJobs(*held), "the catch-all test was accepted after unknown recipients were refused")
-		*held = nil
-		return false
+		return true, false
 	case CatchAllNo:
 		// The server had not switched by now; until it refuses another
 		// unknown recipient it has no reason to.
 		s.refusals++
 		s.checked = s.refusals
 	}
-	return r.Code != 421
+	return false, r.Code != 421 && !c.w.Broken()
 }
 
 // distrust handles answers that a session contradicted (anti-harvest):

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +103,32 @@ func TestAntiHarvest(t *testing.T) {
 			t.Skip("reply.Classify still reads 550 5.7.1 \"too many invalid recipients\" as mailbox_not_found")
 		}
 		harvestRun(t, smtptest.Options{HarvestAfter: 3, HarvestReply: smtptest.Reply{Code: 550, Enhanced: "5.7.1", Message: "Too many invalid recipients"}}, nil, 30*time.Second, 30)
+	})
+	t.Run("shared host, catch-all domain after refusals", func(t *testing.T) {
+		// One host serves checking domains and a catch-all one (as
+		// Google Workspace's do). The catch-all's random address
+		// accepted after refusals is checked with a canary, which the
+		// server still refuses: the domain is catch-all, no switch.
+		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Rcpt: func(rcpt string) (smtptest.Reply, bool) {
+			if strings.HasSuffix(rcpt, "@c.test") {
+				return smtptest.Accept(), true
+			}
+			return smtptest.Reply{}, false
+		}})
+		e := newEngine(t, testConfig(srv.Port))
+		mx := target("mx.example.com", "127.0.0.1")
+		for _, a := range []string{"a1@a.test", "b1@b.test"} {
+			if res := check(t, e, request(a, mx)); res.Reason != outcome.MailboxNotFound {
+				t.Errorf("%s: %+v", a, res)
+			}
+		}
+		res := check(t, e, request("c1@c.test", mx))
+		if res.Reason != outcome.Accepted || res.CatchAll != probe.CatchAllYes {
+			t.Errorf("c1@c.test: got %+v, want accepted, catch-all yes", res)
+		}
+		if st := e.Stats(); st.Contradictions != 0 || st.Canaries != 1 || srv.Sessions() != 1 {
+			t.Errorf("contradictions %d, canaries %d, sessions %d; want 0, 1, 1", st.Contradictions, st.Canaries, srv.Sessions())
+		}
 	})
 	t.Run("interleaved domains", func(t *testing.T) {
 		// Two domains: the catch-all test of the second comes after the

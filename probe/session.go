@@ -15,7 +15,8 @@ type session struct {
 	// refusals counts unknown recipients refused on this session, tests
 	// included, for the anti-harvest checks (see switched and canary).
 	refusals int
-	checked  int // refusals when the last canary found the server unchanged
+	checked  int    // refusals when the last canary found the server unchanged
+	lastNo   string // the last domain this session found not catch-all
 }
 
 // batch is the work of one transaction.

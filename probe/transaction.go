@@ -77,18 +77,29 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			accepted++
 		}
 		state := catchAllFrom(r)
-		if state == CatchAllYes && s.refusals >= testContradictionRefusals {
+		if state == CatchAllYes && s.refusals >= testContradictionRefusals && s.refusals > s.checked && s.lastNo != "" {
 			// The random address accepted after unknown recipients were
-			// refused on this session: the server may have switched to
-			// accepting everything (anti-harvest). Nothing it says now
-			// can be trusted, the test included.
-			s.probed[domain] = CatchAllUnknown
-			d.distrust(c, s, jobs, "the catch-all test was accepted after unknown recipients were refused")
-			c.rset()
-			return false
+			// refused on this session: a domain that takes anything, or
+			// a server that switched to accepting everything
+			// (anti-harvest). The random address of a domain this
+			// session found checking tells which.
+			switched, ok := d.askCanary(c, s, s.lastNo)
+			if !ok {
+				d.lost(jobs, Result{Reason: outcome.ConnectionFailed, Host: d.host, Message: "connection lost during a canary"}, false)
+				return false
+			}
+			if switched {
+				// Nothing the server says now can be trusted, this
+				// test included.
+				s.probed[domain] = CatchAllUnknown
+				d.distrust(c, s, jobs, "the catch-all test was accepted after unknown recipients were refused")
+				c.rset()
+				return false
+			}
 		}
 		if state == CatchAllNo {
 			s.refusals++
+			s.lastNo = domain
 		}
 		s.probed[domain] = state
 		ttl := e.cfg.CatchAllTTL
