@@ -79,11 +79,16 @@ type Config struct {
 	CatchAllCacheSize int
 	// MaxAttempts bounds how many sessions may lose a recipient (server
 	// hung up, 421) before it gets the last failure as its result
-	// (default 3).
+	// (default 3). A host that rate-limits us and is the recipient's last
+	// MX host is not bounded by it but by the caller's deadline: the
+	// recipient waits out the host's pauses while the deadline leaves
+	// room for a session after them, and gets rate_limited once it does
+	// not.
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the pause after a host answered 421
-	// or refused a connection; it doubles on each failure and resets on
-	// success (defaults 5s and 5min).
+	// or refused a connection, or contradicted itself (anti-harvest); it
+	// doubles on each failure and resets on success (defaults 5s and
+	// 5min).
 	BackoffMin time.Duration
 	BackoffMax time.Duration
 	// MaxRefusalsPerSession is how many unknown recipients (catch-all
