@@ -153,6 +153,7 @@ func TestNewConfig(t *testing.T) {
 		"negative RCPT burst": func(c *probe.Config) { c.RcptBurstPerHost = -1 },
 		"one RCPT a session":  func(c *probe.Config) { c.MaxRcptsPerSession = 1 },
 		"backoff inverted":    func(c *probe.Config) { c.BackoffMin, c.BackoffMax = time.Minute, time.Second },
+		"negative refusals":   func(c *probe.Config) { c.MaxRefusalsPerSession = -1 },
 	} {
 		cfg := good
 		mod(&cfg)
@@ -180,7 +181,8 @@ func TestDefaultConfig(t *testing.T) {
 	d := probe.DefaultConfig()
 	if d.Port != probe.DefaultPort || d.MaxAttempts != probe.DefaultMaxAttempts ||
 		d.BackoffMin != probe.DefaultBackoffMin || d.BackoffMax != probe.DefaultBackoffMax ||
-		d.BatchSize != probe.DefaultBatchSize || d.MaxWait != 0 || d.HELO != "" || d.MailFrom != "" {
+		d.BatchSize != probe.DefaultBatchSize || d.MaxRefusalsPerSession != probe.DefaultMaxRefusals ||
+		d.MaxWait != 0 || d.HELO != "" || d.MailFrom != "" {
 		t.Errorf("DefaultConfig() = %+v", d)
 	}
 	d.HELO, d.MailFrom = "probe.example.com", "verify@example.com"
