@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/verify"
 )
@@ -36,17 +37,16 @@ type Verifier interface {
 	Recheck(ctx context.Context, email string) verify.Result
 }
 
-// Resolver finds the addresses of a callback host (*net.Resolver does).
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
+// Resolver finds the addresses of a callback host for the SSRF guard.
+// (*mx.Resolver) is one, so callbacks resolve through dns.resolvers.
+type Resolver = netguard.Resolver
 
 // Deps are the Manager's collaborators. Verifier is required.
 type Deps struct {
 	Verifier Verifier
 	Logger   *slog.Logger
-	// Resolver resolves callback hosts for the SSRF guard; nil means
-	// net.DefaultResolver.
+	// Resolver resolves callback hosts for the SSRF guard; nil means the
+	// system's resolver (net.DefaultResolver).
 	Resolver Resolver
 }
 
@@ -110,7 +110,9 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	if deps.Resolver == nil {
-		deps.Resolver = net.DefaultResolver
+		deps.Resolver = netguard.ResolverFunc(func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		})
 	}
 	var st storage
 	switch db.Dialect {

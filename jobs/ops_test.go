@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
 )
 
@@ -344,7 +345,7 @@ func waitWebhook(t *testing.T, m *Manager, id string, want webhookState) {
 // tested without DNS.
 type fakeResolver map[string][]netip.Addr
 
-func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+func (f fakeResolver) LookupAddrs(_ context.Context, host string) ([]netip.Addr, error) {
 	if a, ok := f[host]; ok {
 		return a, nil
 	}
@@ -410,8 +411,8 @@ func TestBlocked(t *testing.T) {
 		// IPv4-compatible and IPv4-translated.
 		{"::127.0.0.1", true}, {"::8.8.8.8", true}, {"::ffff:0:8.8.8.8", true},
 	} {
-		if got := blocked(netip.MustParseAddr(tt.ip)); got != tt.blocked {
-			t.Errorf("blocked(%s) = %v, want %v", tt.ip, got, tt.blocked)
+		if got := !(&netguard.Dialer{}).Allowed(netip.MustParseAddr(tt.ip)); got != tt.blocked {
+			t.Errorf("refused(%s) = %v, want %v", tt.ip, got, tt.blocked)
 		}
 	}
 }

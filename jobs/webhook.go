@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -24,8 +23,8 @@ import (
 const SignatureHeader = "X-Preflight-Signature"
 
 // ErrForbiddenTarget means a callback host resolves to an address the SSRF
-// guard refuses.
-var ErrForbiddenTarget = errors.New("callback target is not a public address (loopback, private, link-local, multicast, reserved or unspecified)")
+// guard refuses. It is netguard.ErrForbidden, the one guard's error.
+var ErrForbiddenTarget = netguard.ErrForbidden
 
 // Sign returns the X-Preflight-Signature value of body.
 func Sign(secret string, body []byte) string {
@@ -36,21 +35,28 @@ func Sign(secret string, body []byte) string {
 
 // webhook delivers completion callbacks.
 type webhook struct {
-	cfg      Config
-	resolver Resolver
-	client   *http.Client
+	cfg    Config
+	dialer *netguard.Dialer
+	client *http.Client
 }
 
 func newWebhook(cfg Config, res Resolver) *webhook {
-	h := &webhook{cfg: cfg, resolver: res}
-	dialer := &net.Dialer{Timeout: cfg.WebhookTimeout}
+	// The guarded dialer resolves the callback host itself, refuses it if
+	// any of its addresses is not public, and dials the addresses it
+	// checked: never the name, which could resolve differently a second
+	// time (DNS rebinding).
+	h := &webhook{cfg: cfg, dialer: &netguard.Dialer{
+		Resolver:     res,
+		AllowPrivate: cfg.WebhookAllowPrivate,
+		Timeout:      cfg.WebhookTimeout,
+	}}
 	h.client = &http.Client{
 		Timeout: cfg.WebhookTimeout,
 		Transport: &http.Transport{
 			// No proxy: a proxy would dial the target itself, past the
 			// guard.
 			Proxy:       nil,
-			DialContext: h.guardedDial(dialer),
+			DialContext: h.dialer.DialContext,
 			// Every connection is checked, so keep-alive is harmless; one
 			// callback per job needs no pool.
 			DisableKeepAlives:     true,
@@ -64,57 +70,13 @@ func newWebhook(cfg Config, res Resolver) *webhook {
 	return h
 }
 
-// blocked reports whether the SSRF guard refuses ip: anything that is not
-// a public address (netguard).
-func blocked(ip netip.Addr) bool { return !netguard.Public(ip) }
-
 // allowedHost checks a literal-address host at job creation; names are
 // checked when dialled.
 func (h *webhook) allowedHost(host string) error {
-	if h.cfg.WebhookAllowPrivate {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && blocked(ip) {
-		return ErrForbiddenTarget
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return h.dialer.Check(ip)
 	}
 	return nil
-}
-
-// guardedDial resolves the host itself, refuses it if any of its addresses
-// is forbidden, and dials the addresses it checked: never the name, which
-// could resolve differently a second time (DNS rebinding).
-func (h *webhook) guardedDial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		var ips []netip.Addr
-		if ip, err := netip.ParseAddr(host); err == nil {
-			ips = []netip.Addr{ip}
-		} else if ips, err = h.resolver.LookupNetIP(ctx, "ip", host); err != nil {
-			return nil, fmt.Errorf("resolve callback host: %w", err)
-		}
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("resolve callback host: no addresses")
-		}
-		if !h.cfg.WebhookAllowPrivate {
-			for _, ip := range ips {
-				if blocked(ip) {
-					return nil, ErrForbiddenTarget
-				}
-			}
-		}
-		var last error
-		for _, ip := range ips {
-			c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
-			if err == nil {
-				return c, nil
-			}
-			last = err
-		}
-		return nil, last
-	}
 }
 
 // send POSTs body once; nil means a 2xx reply.

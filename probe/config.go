@@ -3,6 +3,8 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"strings"
 	"time"
 )
@@ -77,13 +79,24 @@ type Config struct {
 	CatchAllCacheSize int
 	// MaxAttempts bounds how many sessions may lose a recipient (server
 	// hung up, 421) before it gets the last failure as its result
-	// (default 3).
+	// (default 3). A host that rate-limits us and is the recipient's last
+	// MX host is not bounded by it but by the caller's deadline: the
+	// recipient waits out the host's pauses while the deadline leaves
+	// room for a session after them, and gets rate_limited once it does
+	// not.
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the pause after a host answered 421
-	// or refused a connection; it doubles on each failure and resets on
-	// success (defaults 5s and 5min).
+	// or refused a connection, or contradicted itself (anti-harvest); it
+	// doubles on each failure and resets on success (defaults 5s and
+	// 5min).
 	BackoffMin time.Duration
 	BackoffMax time.Duration
+	// MaxRefusalsPerSession is how many unknown recipients (catch-all
+	// tests included) one session may have refused before it QUITs and
+	// the rest go to a new session (default 5). Anti-harvest defences
+	// change their answers after a few unknown recipients from one client;
+	// short runs trip them less often.
+	MaxRefusalsPerSession int
 	// MaxWait, when positive, bounds the time one Check may take, queueing
 	// included; past it the result is timeout. Zero leaves it to the
 	// caller's context.
@@ -108,9 +121,16 @@ const (
 	DefaultCatchAllTTL        = 24 * time.Hour
 	DefaultCatchAllCacheSize  = 100_000
 	DefaultMaxAttempts        = 3
+	DefaultMaxRefusals        = 5
 	DefaultBackoffMin         = 5 * time.Second
 	DefaultBackoffMax         = 5 * time.Minute
 )
+
+// DefaultConfig returns the Config New uses: every knob at its default,
+// HELO and MailFrom empty (they have none; set them). Zero fields of a
+// Config given to New mean these defaults too, so configuration code may
+// start from DefaultConfig, or leave a field at zero, to the same effect.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
@@ -144,6 +164,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.CatchAllTTL, DefaultCatchAllTTL)
 	setInt(&c.CatchAllCacheSize, DefaultCatchAllCacheSize)
 	setInt(&c.MaxAttempts, DefaultMaxAttempts)
+	setInt(&c.MaxRefusalsPerSession, DefaultMaxRefusals)
 	setDur(&c.BackoffMin, DefaultBackoffMin)
 	setDur(&c.BackoffMax, DefaultBackoffMax)
 	return c
@@ -160,11 +181,11 @@ func (c Config) validate() error {
 	}
 	// RFC 5321 §4.1.1.1: the HELO argument is the client's fully qualified
 	// domain name (or an address literal, which we don't offer).
-	if c.HELO == "" || !safeArgument(c.HELO) || strings.ContainsAny(c.HELO, " @<>") || !strings.Contains(c.HELO, ".") {
+	if c.HELO == "" || !smtpwire.SafeArgument(c.HELO) || strings.ContainsAny(c.HELO, " @<>") || !strings.Contains(c.HELO, ".") {
 		bad("HELO must be a fully qualified host name, got %q", c.HELO)
 	}
 	at := strings.LastIndexByte(c.MailFrom, '@')
-	if at < 1 || at == len(c.MailFrom)-1 || !safeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !isASCII(c.MailFrom) {
+	if at < 1 || at == len(c.MailFrom)-1 || !smtpwire.SafeArgument(c.MailFrom) || strings.ContainsAny(c.MailFrom, " <>") || !ascii.Is(c.MailFrom) {
 		bad("MailFrom must be an ASCII address like verify@example.com, got %q", c.MailFrom)
 	}
 	for _, d := range []struct {
@@ -202,7 +223,7 @@ func (c Config) validate() error {
 		{"BurstPerHost", c.BurstPerHost}, {"RcptBurstPerHost", c.RcptBurstPerHost},
 		{"MaxSessionsPerHost", c.MaxSessionsPerHost},
 		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
-		{"MaxAttempts", c.MaxAttempts},
+		{"MaxAttempts", c.MaxAttempts}, {"MaxRefusalsPerSession", c.MaxRefusalsPerSession},
 	} {
 		if n.v < 1 {
 			bad("%s must be at least 1, got %d", n.name, n.v)
@@ -217,13 +238,4 @@ func (c Config) validate() error {
 		bad("MaxSessions (%d) must be at least MaxSessionsPerHost (%d)", c.MaxSessions, c.MaxSessionsPerHost)
 	}
 	return errors.Join(errs...)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

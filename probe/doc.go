@@ -29,6 +29,11 @@
 // a bounded number of times. A 421 or a rate-limit reply pauses the host
 // with an exponential backoff. A host that cannot be reached passes its
 // recipients to the next MX host, in preference order (RFC 5321 §5.1).
+// The last MX host of a recipient, when it rate-limits us, is waited out
+// for as long as the caller's deadline allows (a bulk job gets its real
+// answers in about the time the host's limit needs); a caller whose
+// deadline comes before the end of the host's pause gets rate_limited at
+// once.
 //
 // Every network step has its own timeout (connect, banner, each command),
 // within the caller's context. Only global unicast addresses are dialled
@@ -40,4 +45,21 @@
 // Replies are classified by package reply, the one classifier Preflight
 // shares between the probe and the bounce explainer; the probe keeps the
 // code, enhanced code and text of each reply in its Result.
+//
+// # Files
+//
+// The dispatcher's methods are split by concern: dispatcher.go (queue and
+// lifecycle), connect.go (connecting and back-off), session.go (the
+// session loop and packing transactions), transaction.go (one
+// transaction), requeue.go (requeue and blame), results.go (from
+// replies to results) and harvest.go (anti-harvest defences).
+//
+// Anti-harvest switches (servers that start refusing, or accepting,
+// everything after a few unknown recipients from one client) never
+// produce a wrong definite verdict: a session QUITs after
+// MaxRefusalsPerSession refused recipients, a transaction interleaves
+// domains, and accepted answers given after refusals are checked by
+// asking again about the domain's random address. Answers that
+// contradict each other are asked again in a fresh session after a pause
+// when the caller's deadline allows, and are unknown otherwise.
 package probe

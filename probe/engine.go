@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
 // maxAddrsPerHost is how many addresses of one MX host we try before
@@ -34,10 +37,13 @@ const maxAddressLen = 254
 // real-time checks and bulk jobs share its per-MX-host dispatchers, so the
 // rate limits hold for both (DESIGN.md "Probe architecture").
 type Engine struct {
-	cfg   Config
-	log   *slog.Logger
-	cache *catchAllCache
-	slots *pool // one place per open session, MaxSessions in all
+	cfg Config
+	log *slog.Logger
+	// dialer is the one guarded dialer (netguard): it refuses loopback,
+	// private and special-purpose addresses unless AllowPrivate.
+	dialer *netguard.Dialer
+	cache  *catchAllCache
+	slots  *pool // one place per open session, MaxSessions in all
 	// testKey keys the HMAC that makes each domain's catch-all test local
 	// part (see testLocal). It comes from crypto/rand and never leaves
 	// the engine.
@@ -68,7 +74,8 @@ type Engine struct {
 type counters struct {
 	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
 	transactions, rcpts, catchAllProbes, catchAllCached,
-	replies421, backoffs, requeued, idleYields atomic.Uint64
+	replies421, backoffs, requeued, idleYields, rateLimitWaits,
+	canaries, contradictions atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -86,6 +93,9 @@ type Stats struct {
 	Backoffs        uint64 // times a host was paused
 	Requeued        uint64 // recipients put back in a queue after a session was lost
 	IdleYields      uint64 // idle sessions closed early because another session waited for their place
+	RateLimitWaits  uint64 // times a recipient was kept waiting for a rate-limited host rather than answered rate_limited
+	Canaries        uint64 // catch-all tests asked again to check answers given after refusals
+	Contradictions  uint64 // sessions whose answers contradicted each other (anti-harvest switches)
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
 }
@@ -101,12 +111,13 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:   cfg,
-		log:   logger,
-		cache: newCatchAllCache(cfg.CatchAllCacheSize),
-		slots: newPool(cfg.MaxSessions),
-		hosts: make(map[string]*dispatcher),
-		gates: make(map[netip.Prefix]*gate),
+		cfg:    cfg,
+		log:    logger,
+		dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate},
+		cache:  newCatchAllCache(cfg.CatchAllCacheSize),
+		slots:  newPool(cfg.MaxSessions),
+		hosts:  make(map[string]*dispatcher),
+		gates:  make(map[netip.Prefix]*gate),
 	}
 	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
 	e.stopCtx, e.stop = context.WithCancel(context.Background())
@@ -143,7 +154,7 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 		defer cancel()
 	}
 	failures := make([]Result, 0, len(req.Targets))
-	for _, t := range req.Targets {
+	for i, t := range req.Targets {
 		host := canonicalHost(t.Host)
 		addrs, refused := e.allowed(t.Addrs)
 		if len(addrs) == 0 {
@@ -160,6 +171,12 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 			domain:  req.Domain,
 			utf8:    req.SMTPUTF8,
 			done:    make(chan answer, 1),
+			// A rate-limited host is waited out only when there is no
+			// other MX host to move on to (RFC 5321 §5.1).
+			lastHost: !slices.ContainsFunc(req.Targets[i+1:], func(t Target) bool {
+				ok, _ := e.allowed(t.Addrs)
+				return len(ok) > 0
+			}),
 		}
 		a, err := e.submit(ctx, host, addrs, j)
 		if err != nil {
@@ -308,6 +325,9 @@ func (e *Engine) Stats() Stats {
 		Backoffs:        e.stats.backoffs.Load(),
 		Requeued:        e.stats.requeued.Load(),
 		IdleYields:      e.stats.idleYields.Load(),
+		RateLimitWaits:  e.stats.rateLimitWaits.Load(),
+		Canaries:        e.stats.canaries.Load(),
+		Contradictions:  e.stats.contradictions.Load(),
 		Dispatchers:     n,
 		Gates:           gates,
 	}
@@ -365,10 +385,10 @@ func normalize(req Request) (Request, error) {
 		return bad("address %q has no local part or no domain", a)
 	case len(a) > maxAddressLen:
 		return bad("address is %d octets, more than %d (RFC 5321 §4.5.3.1.3)", len(a), maxAddressLen)
-	case !utf8.ValidString(a) || !safeArgument(a) || strings.ContainsAny(a, "<>"):
+	case !utf8.ValidString(a) || !smtpwire.SafeArgument(a) || strings.ContainsAny(a, "<>"):
 		// A CR or LF here could smuggle a command onto the wire.
 		return bad("address contains a control character, an angle bracket or invalid UTF-8")
-	case !isASCII(a[at+1:]):
+	case !ascii.Is(a[at+1:]):
 		return bad("domain of %q is not ASCII; convert it with IDNA first", a)
 	case len(req.Targets) == 0:
 		return bad("no MX targets")
@@ -377,7 +397,7 @@ func normalize(req Request) (Request, error) {
 		req.Domain = a[at+1:]
 	}
 	req.Domain = canonicalHost(req.Domain)
-	if !isASCII(a[:at]) {
+	if !ascii.Is(a[:at]) {
 		req.SMTPUTF8 = true
 	}
 	for _, t := range req.Targets {
@@ -403,7 +423,7 @@ func (e *Engine) allowed(addrs []netip.Addr) (ok []netip.Addr, refused netip.Add
 		if !a.IsValid() {
 			continue
 		}
-		if !e.cfg.AllowPrivate && !netguard.Public(a) {
+		if !e.dialer.Allowed(a) {
 			refused = a
 			continue
 		}

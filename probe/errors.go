@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"github.com/preflight-email/preflight/reply"
 )
 
@@ -24,15 +25,7 @@ var (
 
 // Steps of a session, used in errors and logs.
 const (
-	stepConnect  = "connect"
-	stepBanner   = "banner"
-	stepEHLO     = "EHLO"
-	stepHELO     = "HELO"
-	stepSTARTTLS = "STARTTLS"
-	stepMAIL     = "MAIL FROM"
-	stepRCPT     = "RCPT TO"
-	stepRSET     = "RSET"
-	stepQUIT     = "QUIT"
+	stepConnect = "connect" // the rest are the smtpwire.Cmd* names
 )
 
 // hostError is the one typed error for every failure to use one MX host:
@@ -78,9 +71,9 @@ func (e *hostError) message() string {
 	switch {
 	case e.Timeout():
 		return "timeout during " + e.Step
-	case errors.Is(e.Err, errLineTooLong), errors.Is(e.Err, errTooManyLines), errors.Is(e.Err, errMalformedReply):
+	case errors.Is(e.Err, smtpwire.ErrLineTooLong), errors.Is(e.Err, smtpwire.ErrTooManyLines), errors.Is(e.Err, smtpwire.ErrMalformedReply):
 		return e.Step + " reply refused: " + e.Err.Error()
-	case errors.Is(e.Err, errTLSHandshake):
+	case errors.Is(e.Err, smtpwire.ErrTLSHandshake):
 		return "TLS handshake failed"
 	}
 	var oe *net.OpError

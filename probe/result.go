@@ -74,7 +74,11 @@ type Result struct {
 	// Reason is one of accepted, mailbox_not_found, mailbox_disabled,
 	// mailbox_full, greylisted, rate_limited, blocked, smtp_rejected (from
 	// the RCPT reply, or the reply that stopped the session), or
-	// connection_failed and timeout when no host gave an answer.
+	// connection_failed and timeout when no host gave an answer. It is
+	// reply.Classify's reason for the reply, except where the session
+	// context or the probe's one rule of caution at RCPT says less (see
+	// rcptReason and sessionReason in results.go): a 4xx is never
+	// mailbox_not_found or mailbox_disabled, so verify need not override.
 	Reason   outcome.Reason
 	CatchAll CatchAll // the domain's catch-all status, when known
 	Host     string   // the MX host that answered, or the last one tried

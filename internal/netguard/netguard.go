@@ -1,8 +1,11 @@
-// Package netguard decides which IP addresses Preflight may connect to on
-// a user's behalf. Both the SMTP probe and the jobs webhook ask it, so that
-// neither can be aimed at loopback or an internal network (DESIGN.md "Rules
-// of conduct": refuse loopback, private, link-local, multicast and
-// unspecified targets).
+// Package netguard is the one guarded way Preflight connects on a user's
+// behalf. Public decides which IP addresses may be dialled; Dialer
+// resolves, refuses what Public refuses (unless allowed) and dials the
+// addresses it checked. The SMTP probe and the jobs webhook both dial
+// through a Dialer, so that neither can be aimed at loopback or an
+// internal network (DESIGN.md "Rules of conduct": refuse loopback,
+// private, link-local, multicast and unspecified targets), and the check
+// runs in one place.
 package netguard
 
 import "net/netip"

@@ -56,6 +56,17 @@ type Options struct {
 	// without LIMITS: the RCPTs of one transaction past it, accepted or
 	// not, get "452 4.5.3 Too many recipients" (RFC 5321 §4.5.3.1.10).
 	RcptsPerTransaction int
+	// RcptsPerSession is a limit per connection, over all its
+	// transactions, as on Outlook-like servers: every RCPT past it gets
+	// "452 4.5.3 Too many recipients", and only a new session gets on.
+	RcptsPerSession int
+	// HarvestAfter, when positive, is an anti-harvest switch: once that
+	// many RCPTs of one session were refused (any 5xx), every later RCPT
+	// of the session gets HarvestReply, or, when HarvestReply is zero,
+	// 250: the server silently accepts everything, the random catch-all
+	// address included. Only a new session starts over.
+	HarvestAfter int
+	HarvestReply Reply
 	// DropAfterRcpts, when positive, answers the RCPT after that many on one
 	// connection with "421 4.7.0 Error: too many errors" and hangs up, as
 	// Postfix does after smtpd_hard_error_limit (20) errors.
@@ -373,11 +384,12 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // session is one go-smtp session. After STARTTLS go-smtp starts a new one
 // on the same connection.
 type session struct {
-	s     *Server
-	c     *smtp.Conn
-	rcpts int
-	txn   int    // RCPTs in the current transaction
-	from  string // reverse path of the current transaction
+	s       *Server
+	c       *smtp.Conn
+	rcpts   int
+	refused int    // RCPTs refused with a 5xx, for HarvestAfter
+	txn     int    // RCPTs in the current transaction
+	from    string // reverse path of the current transaction
 }
 
 // greylist reports whether the pair (x.from, to) is seen for the first
@@ -428,8 +440,15 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	var r Reply
 	switch {
+	case s.opt.HarvestAfter > 0 && x.refused >= s.opt.HarvestAfter:
+		r = s.opt.HarvestReply
+		if r.Code == 0 {
+			r = Accept()
+		}
 	case s.opt.DropAfterRcpts > 0 && x.rcpts > s.opt.DropAfterRcpts:
 		r = Reply{421, "4.7.0", "Error: too many errors"}
+	case s.opt.RcptsPerSession > 0 && x.rcpts > s.opt.RcptsPerSession:
+		r = Reply{452, "4.5.3", "Too many recipients"}
 	case s.opt.RcptsPerTransaction > 0 && x.txn > s.opt.RcptsPerTransaction:
 		r = Reply{452, "4.5.3", "Too many recipients"}
 	case s.opt.Greylist && x.greylist(to):
@@ -440,6 +459,9 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if r.Code/100 == 2 {
 		// go-smtp writes its own 250 text for an accepted recipient.
 		return nil
+	}
+	if r.Code/100 == 5 {
+		x.refused++
 	}
 	return x.reply(r)
 }
