@@ -7,6 +7,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
+	"github.com/preflight-email/preflight/probe"
 	"net"
 	"net/url"
 	"os"
@@ -71,6 +73,13 @@ type Probe struct {
 	BatchSize          int           `mapstructure:"batch_size"`
 	IdleTimeout        time.Duration `mapstructure:"idle_timeout"`
 	CatchAllTTL        time.Duration `mapstructure:"catch_all_ttl"`
+	// MaxAttempts, BackoffMin, BackoffMax, MaxRefusalsPerSession and
+	// MaxWait are probe.Config's fields of the same names.
+	MaxAttempts           int           `mapstructure:"max_attempts"`
+	BackoffMin            time.Duration `mapstructure:"backoff_min"`
+	BackoffMax            time.Duration `mapstructure:"backoff_max"`
+	MaxRefusalsPerSession int           `mapstructure:"max_refusals_per_session"`
+	MaxWait               time.Duration `mapstructure:"max_wait"`
 }
 
 // Verify configures the pipeline around the stages.
@@ -144,61 +153,68 @@ type Log struct {
 // defaults holds every key with its default (STYLE.md habit 3): the service
 // runs on these alone.
 func defaults() map[string]any {
+	// The probe owns its defaults; the keys repeat them, not copy them.
+	pd := probe.DefaultConfig()
 	return map[string]any{
-		"http.addr":                   ":8080",
-		"http.read_header_timeout":    5 * time.Second,
-		"http.read_timeout":           30 * time.Second,
-		"http.write_timeout":          90 * time.Second,
-		"http.idle_timeout":           120 * time.Second,
-		"http.shutdown_timeout":       20 * time.Second,
-		"http.max_body_bytes":         int64(1 << 20),
-		"dns.resolvers":               []string{},
-		"dns.timeout":                 2 * time.Second,
-		"dns.attempts":                2,
-		"dns.cache_size":              100000,
-		"probe.enabled":               true,
-		"probe.port":                  25,
-		"probe.helo":                  "",
-		"probe.mail_from":             "",
-		"probe.allow_private":         false,
-		"probe.connect_timeout":       10 * time.Second,
-		"probe.banner_timeout":        30 * time.Second,
-		"probe.command_timeout":       30 * time.Second,
-		"probe.rate_per_host":         1.0,
-		"probe.burst_per_host":        3,
-		"probe.max_sessions_per_host": 2,
-		"probe.max_sessions":          100,
-		"probe.batch_size":            20,
-		"probe.rcpt_rate_per_host":    20.0,
-		"probe.rcpt_burst_per_host":   40,
-		"probe.max_rcpts_per_session": 100,
-		"probe.idle_timeout":          5 * time.Second,
-		"probe.catch_all_ttl":         24 * time.Hour,
-		"verify.timeout":              10 * time.Second,
-		"verify.max_timeout":          60 * time.Second,
-		"verify.probe_timeout":        90 * time.Second,
-		"verify.cache_ttl":            24 * time.Hour,
-		"verify.unknown_cache_ttl":    5 * time.Minute,
-		"verify.cache_size":           100000,
-		"verify.batch_max":            100,
-		"lists.overrides":             "",
-		"store.url":                   "sqlite://preflight.db",
-		"jobs.max_upload_bytes":       int64(1 << 30),
-		"jobs.max_rows":               5000000,
-		"jobs.concurrency":            256,
-		"jobs.greylist_delay":         5 * time.Minute,
-		"jobs.greylist_attempts":      3,
-		"jobs.webhook_secret":         "",
-		"jobs.webhook_allow_private":  false,
-		"jobs.webhook_attempts":       5,
-		"jobs.webhook_timeout":        10 * time.Second,
-		"jobs.retention":              30 * 24 * time.Hour,
-		"jobs.max_concurrent_uploads": 2,
-		"jobs.max_stored_rows":        int64(20_000_000),
-		"suppression.soft_limit":      3,
-		"suppression.soft_window":     30 * 24 * time.Hour,
-		"log.level":                   "info",
-		"log.format":                  "text",
+		"http.addr":                      ":8080",
+		"http.read_header_timeout":       5 * time.Second,
+		"http.read_timeout":              30 * time.Second,
+		"http.write_timeout":             90 * time.Second,
+		"http.idle_timeout":              120 * time.Second,
+		"http.shutdown_timeout":          20 * time.Second,
+		"http.max_body_bytes":            int64(1 << 20),
+		"dns.resolvers":                  []string{},
+		"dns.timeout":                    2 * time.Second,
+		"dns.attempts":                   2,
+		"dns.cache_size":                 100000,
+		"probe.enabled":                  true,
+		"probe.port":                     pd.Port,
+		"probe.helo":                     "",
+		"probe.mail_from":                "",
+		"probe.allow_private":            false,
+		"probe.connect_timeout":          pd.ConnectTimeout,
+		"probe.banner_timeout":           pd.BannerTimeout,
+		"probe.command_timeout":          pd.CommandTimeout,
+		"probe.rate_per_host":            pd.RatePerHost,
+		"probe.burst_per_host":           pd.BurstPerHost,
+		"probe.max_sessions_per_host":    pd.MaxSessionsPerHost,
+		"probe.max_sessions":             pd.MaxSessions,
+		"probe.batch_size":               pd.BatchSize,
+		"probe.rcpt_rate_per_host":       pd.RcptRatePerHost,
+		"probe.rcpt_burst_per_host":      pd.RcptBurstPerHost,
+		"probe.max_rcpts_per_session":    pd.MaxRcptsPerSession,
+		"probe.idle_timeout":             pd.IdleTimeout,
+		"probe.catch_all_ttl":            pd.CatchAllTTL,
+		"probe.max_attempts":             pd.MaxAttempts,
+		"probe.backoff_min":              pd.BackoffMin,
+		"probe.backoff_max":              pd.BackoffMax,
+		"probe.max_refusals_per_session": pd.MaxRefusalsPerSession,
+		"probe.max_wait":                 time.Duration(0),
+		"verify.timeout":                 10 * time.Second,
+		"verify.max_timeout":             60 * time.Second,
+		"verify.probe_timeout":           90 * time.Second,
+		"verify.cache_ttl":               24 * time.Hour,
+		"verify.unknown_cache_ttl":       5 * time.Minute,
+		"verify.cache_size":              100000,
+		"verify.batch_max":               100,
+		"lists.overrides":                "",
+		"store.url":                      "sqlite://preflight.db",
+		"jobs.max_upload_bytes":          int64(1 << 30),
+		"jobs.max_rows":                  5000000,
+		"jobs.concurrency":               256,
+		"jobs.greylist_delay":            5 * time.Minute,
+		"jobs.greylist_attempts":         3,
+		"jobs.webhook_secret":            "",
+		"jobs.webhook_allow_private":     false,
+		"jobs.webhook_attempts":          5,
+		"jobs.webhook_timeout":           10 * time.Second,
+		"jobs.retention":                 30 * 24 * time.Hour,
+		"jobs.max_concurrent_uploads":    2,
+		"jobs.max_stored_rows":           int64(20_000_000),
+		"suppression.soft_limit":         3,
+		"suppression.soft_window":        30 * 24 * time.Hour,
+		"log.level":                      "info",
+		"log.format":                     "text",
 	}
 }
 
@@ -361,12 +377,12 @@ func (c Config) Validate() error {
 	if c.Probe.Port < 1 || c.Probe.Port > 65535 {
 		bad("probe.port", "must be 1-65535, got %d", c.Probe.Port)
 	}
-	if c.Probe.HELO != "" && (strings.ContainsAny(c.Probe.HELO, " \t\r\n@") || !strings.Contains(c.Probe.HELO, ".") || !isASCII(c.Probe.HELO)) {
+	if c.Probe.HELO != "" && (strings.ContainsAny(c.Probe.HELO, " \t\r\n@") || !strings.Contains(c.Probe.HELO, ".") || !ascii.Is(c.Probe.HELO)) {
 		bad("probe.helo", "must be a fully qualified host name (RFC 5321 §4.1.1.1), got %q", c.Probe.HELO)
 	}
 	if c.Probe.MailFrom != "" {
 		at := strings.LastIndexByte(c.Probe.MailFrom, '@')
-		if at < 1 || at == len(c.Probe.MailFrom)-1 || strings.ContainsAny(c.Probe.MailFrom, " \t\r\n<>") || !isASCII(c.Probe.MailFrom) {
+		if at < 1 || at == len(c.Probe.MailFrom)-1 || strings.ContainsAny(c.Probe.MailFrom, " \t\r\n<>") || !ascii.Is(c.Probe.MailFrom) {
 			bad("probe.mail_from", "must be an address like verify@example.com, got %q", c.Probe.MailFrom)
 		}
 	}
@@ -401,6 +417,19 @@ func (c Config) Validate() error {
 	}
 	positive("probe.idle_timeout", c.Probe.IdleTimeout)
 	positive("probe.catch_all_ttl", c.Probe.CatchAllTTL)
+	if c.Probe.MaxAttempts < 1 {
+		bad("probe.max_attempts", "must be at least 1, got %d", c.Probe.MaxAttempts)
+	}
+	positive("probe.backoff_min", c.Probe.BackoffMin)
+	if c.Probe.BackoffMax < c.Probe.BackoffMin {
+		bad("probe.backoff_max", "must not be below probe.backoff_min (%v), got %v", c.Probe.BackoffMin, c.Probe.BackoffMax)
+	}
+	if c.Probe.MaxRefusalsPerSession < 1 {
+		bad("probe.max_refusals_per_session", "must be at least 1, got %d", c.Probe.MaxRefusalsPerSession)
+	}
+	if c.Probe.MaxWait < 0 {
+		bad("probe.max_wait", "must not be negative (0: no limit), got %v", c.Probe.MaxWait)
+	}
 	positive("verify.timeout", c.Verify.Timeout)
 	positive("verify.max_timeout", c.Verify.MaxTimeout)
 	positive("verify.probe_timeout", c.Verify.ProbeTimeout)
@@ -466,15 +495,4 @@ func (c Config) Validate() error {
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	return errors.Join(errs...)
-}
-
-// isASCII reports whether s is plain ASCII: the probe's HELO name and
-// reverse path must not need SMTPUTF8 (RFC 6531) to be sent.
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

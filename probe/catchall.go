@@ -42,7 +42,7 @@ func (e *Engine) testLocal(domain string) string {
 }
 
 // catchAllCache remembers each domain's catch-all status, so a domain is
-// tested once per TTL rather than once per address (DESIGN.md "Rules of
+// tested once per TTL rather than once per address (docs/design.md "Rules of
 // conduct"). It is bounded: when full, expired entries go first, then
 // arbitrary ones.
 type catchAllCache struct {

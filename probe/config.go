@@ -27,7 +27,7 @@ type Config struct {
 	// does, so the API cannot be used to scan internal networks.
 	AllowPrivate bool
 
-	// Every network step has its own limit (DESIGN.md "Rules of conduct").
+	// Every network step has its own limit (docs/design.md "Rules of conduct").
 	// RFC 5321 §4.5.3.2 asks an MTA to wait 5 minutes for a greeting and
 	// for RCPT replies. An MTA has a message to deliver; we only ask a
 	// question, and an answer that slow is worth less than a prompt

@@ -14,6 +14,7 @@ import (
 // job is one recipient waiting for an answer from one MX host.
 type job struct {
 	ctx       context.Context // the caller's; once done, nobody wants the answer
+	patience  time.Time       // Request.Patience; zero: ctx's deadline
 	address   string
 	domain    string
 	utf8      bool
@@ -37,8 +38,16 @@ const rateLimitMargin = time.Second
 // real-time check with a short one does not. A caller without a deadline
 // does not either; it is charged attempts as for any failure.
 func (j *job) waitsOut(t time.Time) bool {
-	dl, ok := j.ctx.Deadline()
+	dl, ok := j.deadline()
 	return j.lastHost && ok && dl.Sub(t) >= rateLimitMargin
+}
+
+// deadline is how long j's caller would wait for a real answer.
+func (j *job) deadline() (time.Time, bool) {
+	if !j.patience.IsZero() {
+		return j.patience, true
+	}
+	return j.ctx.Deadline()
 }
 
 // answer is a dispatcher's reply to one job.
@@ -49,7 +58,7 @@ type answer struct {
 
 // dispatcher owns everything about one MX host name: its sessions and the
 // queue of recipients waiting for them. Callers enqueue and wait; only
-// session goroutines talk SMTP (DESIGN.md "Probe architecture: one
+// session goroutines talk SMTP (docs/design.md "Probe architecture: one
 // dispatcher per MX host"). The limits on sessions belong to the address
 // a session goes to, and are shared with every other name on it (see
 // gate).

@@ -35,7 +35,7 @@ const maxAddressLen = 254
 
 // Engine probes addresses over SMTP. One Engine serves the whole process:
 // real-time checks and bulk jobs share its per-MX-host dispatchers, so the
-// rate limits hold for both (DESIGN.md "Probe architecture").
+// rate limits hold for both (docs/design.md "Probe architecture").
 type Engine struct {
 	cfg Config
 	log *slog.Logger
@@ -166,11 +166,12 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 			continue
 		}
 		j := &job{
-			ctx:     ctx,
-			address: req.Address,
-			domain:  req.Domain,
-			utf8:    req.SMTPUTF8,
-			done:    make(chan answer, 1),
+			ctx:      ctx,
+			patience: req.Patience,
+			address:  req.Address,
+			domain:   req.Domain,
+			utf8:     req.SMTPUTF8,
+			done:     make(chan answer, 1),
 			// A rate-limited host is waited out only when there is no
 			// other MX host to move on to (RFC 5321 §5.1).
 			lastHost: !slices.ContainsFunc(req.Targets[i+1:], func(t Target) bool {

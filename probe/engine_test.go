@@ -175,7 +175,7 @@ func TestSMTPUTF8(t *testing.T) {
 		srv := smtptest.Start(t, "127.0.0.1:0", smtptest.Options{Default: smtptest.Accept()})
 		e := newEngine(t, testConfig(srv.Port))
 		res := check(t, e, request("józef@example.com", target("mx.example.com", "127.0.0.1")))
-		if res.Reason != outcome.SMTPRejected || res.Message != "server does not support SMTPUTF8" {
+		if res.Reason != outcome.SMTPRejected || res.Message != "server does not support SMTPUTF8" || !res.NoSMTPUTF8 {
 			t.Errorf("got %+v", res)
 		}
 		if srv.Rcpts() != 0 || srv.Mails() != 0 {

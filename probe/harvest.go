@@ -131,7 +131,7 @@ func (d *dispatcher) distrust(c *client, s *session, jobs []*job, why string) {
 		if j.ctx.Err() != nil {
 			continue
 		}
-		dl, ok := j.ctx.Deadline()
+		dl, ok := j.deadline()
 		if !j.rechecked && ok && dl.Sub(d.pauseUntil) >= rateLimitMargin {
 			j.rechecked = true
 			back = append(back, j)

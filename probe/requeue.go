@@ -84,7 +84,7 @@ func (d *dispatcher) requeue(jobs []*job, res Result, counted int, waitOut bool)
 		}
 		r := res
 		j.last.Store(&r)
-		if _, ok := j.ctx.Deadline(); ok && waitOut && j.lastHost {
+		if _, ok := j.deadline(); ok && waitOut && j.lastHost {
 			if j.waitsOut(d.pauseUntil) {
 				d.e.stats.rateLimitWaits.Add(1)
 				back = append(back, j)
@@ -120,7 +120,7 @@ func (d *dispatcher) shedLocked(res Result) {
 		if j.ctx.Err() != nil {
 			return true
 		}
-		if dl, ok := j.ctx.Deadline(); ok && dl.Sub(d.pauseUntil) < rateLimitMargin {
+		if dl, ok := j.deadline(); ok && dl.Sub(d.pauseUntil) < rateLimitMargin {
 			d.answer(j, answer{res: res, moveOn: true})
 			return true
 		}

@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/preflight-email/preflight/outcome"
 )
@@ -28,6 +29,13 @@ type Request struct {
 	// SMTPUTF8 is set when the local part is not ASCII (RFC 6531). A
 	// non-ASCII Address implies it.
 	SMTPUTF8 bool
+	// Patience is how long the caller would wait for a real answer: until
+	// then a rate-limited host is waited out and a contradicted answer is
+	// asked again. Zero means ctx's deadline. A caller whose probe may go
+	// on after it stops waiting (verify finishes probes in the background
+	// to fill its cache) sets it to its own deadline, so that a real-time
+	// check learns "rate_limited" now rather than a timeout later.
+	Patience time.Time
 }
 
 // CatchAll says whether a domain accepts mail for any local part, as found
@@ -86,4 +94,8 @@ type Result struct {
 	Enhanced string   // RFC 3463 enhanced code, "" when none
 	Message  string   // reply text (lines joined by spaces), or what went wrong
 	TLS      bool     // the session was encrypted with STARTTLS
+	// NoSMTPUTF8 is set when the address needs SMTPUTF8 (a non-ASCII
+	// local part) and the server does not offer it (RFC 6531 §3.4): it
+	// was not asked, and no message can reach the address there.
+	NoSMTPUTF8 bool
 }

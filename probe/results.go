@@ -11,7 +11,7 @@ import (
 )
 
 // How the probe reads a reply. reply.Classify is the only judge of what a
-// reply means (DESIGN.md "Reading SMTP replies"); the probe adds only
+// reply means (docs/design.md "Reading SMTP replies"); the probe adds only
 // what the session context adds: where in the session the reply came
 // (sessionReason), and one rule of caution at RCPT (rcptReason).
 

@@ -32,7 +32,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if j.utf8 && !c.has("SMTPUTF8") {
 			d.answer(j, answer{res: Result{
 				Reason: outcome.SMTPRejected, CatchAll: d.catchAll(s, j.domain), Host: d.host,
-				Message: "server does not support SMTPUTF8", TLS: c.tls(),
+				Message: "server does not support SMTPUTF8", TLS: c.tls(), NoSMTPUTF8: true,
 			}})
 			continue
 		}

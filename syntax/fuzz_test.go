@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"github.com/preflight-email/preflight/internal/ascii"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -43,7 +44,7 @@ func FuzzParse(f *testing.F) {
 		if !strings.Contains(a.Domain, ".") {
 			t.Fatalf("Parse(%q): single-label domain %q", s, a.Domain)
 		}
-		if nonASCII := !isASCII(a.Local); a.SMTPUTF8 != nonASCII {
+		if nonASCII := !ascii.Is(a.Local); a.SMTPUTF8 != nonASCII {
 			t.Fatalf("Parse(%q): SMTPUTF8 = %v for local %q", s, a.SMTPUTF8, a.Local)
 		}
 		if a.Local[0] == '"' && !strings.HasSuffix(a.Local, `"`) {
@@ -57,13 +58,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %#v, but Parse(Normalized) = %#v", s, a, b)
 		}
 	})
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }

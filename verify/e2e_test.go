@@ -217,6 +217,13 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}},
 		{"jane@busy.test", outcome.Unknown, outcome.RateLimited, nil},
+		// mx.ok.test does not offer SMTPUTF8: no message can reach a
+		// non-ASCII local part there (RFC 6531 §3.4).
+		{"josé@ok.test", outcome.Undeliverable, outcome.SMTPRejected, func(t *testing.T, r Result) {
+			if !strings.Contains(r.Detail, "SMTPUTF8") {
+				t.Errorf("detail %q does not say why", r.Detail)
+			}
+		}},
 		{"throwaway@mailinator.com", outcome.Risky, outcome.Disposable, func(t *testing.T, r Result) {
 			if r.SMTP != nil || len(r.MX) != 1 {
 				t.Errorf("a disposable address gets DNS (mx %v) but no probe (smtp %+v)", r.MX, r.SMTP)
@@ -386,6 +393,22 @@ func TestSuppressionListUnreadable(t *testing.T) {
 	list.mu.Unlock()
 	if r := v.Verify(context.Background(), "jane@ok.test"); r.Verdict != outcome.Deliverable {
 		t.Fatalf("after the list recovers: %s/%s, want deliverable (the unknown must not be cached)", r.Verdict, r.Reason)
+	}
+}
+
+// TestRateLimitedRealTime: a signup form's 2-second budget gets
+// rate_limited before its deadline, while the probe keeps waiting a
+// rate-limited host out only for callers with a long budget.
+func TestRateLimitedRealTime(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := w.v.Verify(ctx, "realtime@busy.test")
+	if r.Reason != outcome.RateLimited {
+		t.Fatalf("got %s/%s (%q), want unknown/rate_limited", r.Verdict, r.Reason, r.Detail)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the answer came only at the deadline")
 	}
 }
 

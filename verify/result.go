@@ -80,6 +80,10 @@ func (a *assessment) setProbe(res probe.Result, failed bool) {
 	a.probe = &res
 	a.ev.SMTP = res.Reason
 	a.ev.CatchAll = catchAll(res.CatchAll)
+	if res.NoSMTPUTF8 {
+		a.ev.NoSMTPUTF8 = true
+		a.detail = "the address has a non-ASCII local part and the receiving server does not support SMTPUTF8 (RFC 6531): a message to it bounces (5.6.7)"
+	}
 	a.interrupted = a.interrupted || failed
 }
 

@@ -301,7 +301,8 @@ func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {
 }
 
 func (v *Verifier) probeStage(ctx context.Context, a *assessment) bool {
-	c := v.probeAsync(a)
+	patience, _ := ctx.Deadline()
+	c := v.probeAsync(a, patience)
 	select {
 	case <-c.done:
 		a.setProbe(c.res, c.failed)
@@ -326,7 +327,11 @@ type call struct {
 // probe finishes in the background and, whether or not anybody still waits
 // for it, concludes its own copy of the assessment, which caches the answer
 // for the next call.
-func (v *Verifier) probeAsync(a *assessment) *call {
+//
+// patience is the first caller's deadline: the probe waits out a
+// rate-limited host only for a caller who would wait that long (a bulk
+// job), and gives a real-time caller "rate_limited" at once.
+func (v *Verifier) probeAsync(a *assessment, patience time.Time) *call {
 	key := a.addr.Key()
 	v.mu.Lock()
 	if c, ok := v.inflight[key]; ok {
@@ -343,7 +348,7 @@ func (v *Verifier) probeAsync(a *assessment) *call {
 		defer v.wg.Done()
 		ctx, cancel := context.WithTimeout(v.bg, v.cfg.ProbeTimeout)
 		defer cancel()
-		c.res, c.failed = v.probe(ctx, &bgA)
+		c.res, c.failed = v.probe(ctx, &bgA, patience)
 		bgA.setProbe(c.res, c.failed)
 		v.conclude(&bgA)
 		v.mu.Lock()
@@ -356,12 +361,13 @@ func (v *Verifier) probeAsync(a *assessment) *call {
 
 // probe asks the prober about a's address. failed reports that the probe
 // ended without an answer because of us (deadline, shutdown).
-func (v *Verifier) probe(ctx context.Context, a *assessment) (res probe.Result, failed bool) {
+func (v *Verifier) probe(ctx context.Context, a *assessment, patience time.Time) (res probe.Result, failed bool) {
 	res, err := v.deps.Prober.Check(ctx, probe.Request{
 		Address:  a.addr.Normalized,
 		Domain:   a.addr.Domain,
 		Targets:  targets(a.mx.Hosts),
 		SMTPUTF8: a.addr.SMTPUTF8,
+		Patience: patience,
 	})
 	switch {
 	case errors.Is(err, probe.ErrBadRequest):
@@ -370,12 +376,9 @@ func (v *Verifier) probe(ctx context.Context, a *assessment) (res probe.Result, 
 		return probe.Result{Reason: outcome.SMTPRejected, Message: "the address cannot be sent in an SMTP RCPT command"}, false
 	case err != nil:
 		return probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}, true
-	case res.Code/100 == 4 && (res.Reason == outcome.MailboxNotFound || res.Reason == outcome.MailboxDisabled):
-		// "450 4.1.1 User unknown": Postfix sites send 4xx on purpose
-		// to keep the answer non-final (unknown_local_recipient_reject_code),
-		// so it is no proof the mailbox is missing.
-		res.Reason = outcome.SMTPRejected
 	}
+	// The probe alone says what a reply means (a 4xx "user unknown" is
+	// already smtp_rejected there: probe's rcptReason).
 	return res, false
 }
 

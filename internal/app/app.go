@@ -27,6 +27,7 @@ type App struct {
 	Verifier *verify.Verifier
 	Prober   *probe.Engine // nil when probe.enabled is false
 	Lists    *disposable.List
+	Resolver *mx.Resolver // dns.resolvers, for the webhook's host names too
 	// Warnings are what an operator should fix in the configuration, such
 	// as an unset probe.helo. serve logs them once at start-up; the CLI's
 	// one-off commands do not repeat them on every run.
@@ -63,29 +64,34 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	a := &App{Config: cfg, Log: log, Lists: lists}
+	a := &App{Config: cfg, Log: log, Lists: lists, Resolver: resolver}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
 		helo, mailFrom, warnings := identity(cfg.Probe)
 		a.Warnings = append(a.Warnings, warnings...)
 		a.Prober, err = probe.New(probe.Config{
-			Port:               cfg.Probe.Port,
-			HELO:               helo,
-			MailFrom:           mailFrom,
-			AllowPrivate:       cfg.Probe.AllowPrivate,
-			ConnectTimeout:     cfg.Probe.ConnectTimeout,
-			BannerTimeout:      cfg.Probe.BannerTimeout,
-			CommandTimeout:     cfg.Probe.CommandTimeout,
-			RatePerHost:        cfg.Probe.RatePerHost,
-			BurstPerHost:       cfg.Probe.BurstPerHost,
-			MaxSessionsPerHost: cfg.Probe.MaxSessionsPerHost,
-			MaxSessions:        cfg.Probe.MaxSessions,
-			RcptRatePerHost:    cfg.Probe.RcptRatePerHost,
-			RcptBurstPerHost:   cfg.Probe.RcptBurstPerHost,
-			MaxRcptsPerSession: cfg.Probe.MaxRcptsPerSession,
-			BatchSize:          cfg.Probe.BatchSize,
-			IdleTimeout:        cfg.Probe.IdleTimeout,
-			CatchAllTTL:        cfg.Probe.CatchAllTTL,
+			Port:                  cfg.Probe.Port,
+			HELO:                  helo,
+			MailFrom:              mailFrom,
+			AllowPrivate:          cfg.Probe.AllowPrivate,
+			ConnectTimeout:        cfg.Probe.ConnectTimeout,
+			BannerTimeout:         cfg.Probe.BannerTimeout,
+			CommandTimeout:        cfg.Probe.CommandTimeout,
+			RatePerHost:           cfg.Probe.RatePerHost,
+			BurstPerHost:          cfg.Probe.BurstPerHost,
+			MaxSessionsPerHost:    cfg.Probe.MaxSessionsPerHost,
+			MaxSessions:           cfg.Probe.MaxSessions,
+			RcptRatePerHost:       cfg.Probe.RcptRatePerHost,
+			RcptBurstPerHost:      cfg.Probe.RcptBurstPerHost,
+			MaxRcptsPerSession:    cfg.Probe.MaxRcptsPerSession,
+			BatchSize:             cfg.Probe.BatchSize,
+			IdleTimeout:           cfg.Probe.IdleTimeout,
+			CatchAllTTL:           cfg.Probe.CatchAllTTL,
+			MaxAttempts:           cfg.Probe.MaxAttempts,
+			BackoffMin:            cfg.Probe.BackoffMin,
+			BackoffMax:            cfg.Probe.BackoffMax,
+			MaxRefusalsPerSession: cfg.Probe.MaxRefusalsPerSession,
+			MaxWait:               cfg.Probe.MaxWait,
 		}, log)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)

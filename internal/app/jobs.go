@@ -32,5 +32,5 @@ func JobsConfig(cfg config.Config) jobs.Config {
 
 // NewJobs builds the bulk-jobs manager on db with the app's pipeline.
 func (a *App) NewJobs(ctx context.Context, db *store.DB) (*jobs.Manager, error) {
-	return jobs.New(ctx, JobsConfig(a.Config), db, jobs.Deps{Verifier: a.Verifier, Logger: a.Log})
+	return jobs.New(ctx, JobsConfig(a.Config), db, jobs.Deps{Verifier: a.Verifier, Logger: a.Log, Resolver: a.Resolver})
 }

@@ -53,7 +53,7 @@ func runFile(ctx context.Context, cfg config.Config, a *app.App, in, out string,
 	defer db.Close()
 	// Job logs would tear the progress bar; warnings and errors still show.
 	log := a.Log.With("component", "jobs")
-	m, err := jobs.New(ctx, app.JobsConfig(cfg), db, jobs.Deps{Verifier: a.Verifier, Logger: slog.New(quietHandler{log.Handler()})})
+	m, err := jobs.New(ctx, app.JobsConfig(cfg), db, jobs.Deps{Verifier: a.Verifier, Logger: slog.New(quietHandler{log.Handler()}), Resolver: a.Resolver})
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ type Dialer struct {
 	// there is no silent fallback to the system's resolver.
 	Resolver Resolver
 	// AllowPrivate lets the Dialer connect to any address. Tests set it;
-	// production never does (DESIGN.md "Rules of conduct":
+	// production never does (docs/design.md "Rules of conduct":
 	// probe.allow_private).
 	AllowPrivate bool
 	// Timeout bounds each connection attempt (zero: only ctx does).

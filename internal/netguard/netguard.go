@@ -3,7 +3,7 @@
 // resolves, refuses what Public refuses (unless allowed) and dials the
 // addresses it checked. The SMTP probe and the jobs webhook both dial
 // through a Dialer, so that neither can be aimed at loopback or an
-// internal network (DESIGN.md "Rules of conduct": refuse loopback,
+// internal network (docs/design.md "Rules of conduct": refuse loopback,
 // private, link-local, multicast and unspecified targets), and the check
 // runs in one place.
 package netguard

@@ -6,6 +6,7 @@ package entry
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/internal/ascii"
 	"strings"
 	"unicode/utf8"
 
@@ -38,7 +39,7 @@ func Domain(s string) (string, error) {
 	if d == "" {
 		return "", ErrEmpty
 	}
-	if !isASCII(d) {
+	if !ascii.Is(d) {
 		if !utf8.ValidString(d) {
 			return "", fmt.Errorf("%w %q: not UTF-8", ErrDomain, s)
 		}
@@ -120,13 +121,4 @@ func localChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!$%&'*-/=?^_`{|}~.", c) >= 0
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }

@@ -6,7 +6,7 @@
 // PIPELINING), each within its own deadline: EHLO with the HELO fallback,
 // STARTTLS, MAIL, RCPT, RSET, NOOP and QUIT. It has no method that could
 // send DATA or BDAT, and its one writer refuses every other verb, so no
-// argument or future method can start delivering a message (DESIGN.md
+// argument or future method can start delivering a message (docs/design.md
 // "Rules of conduct for the probe").
 //
 // Replies are read with a bound on line length and line count, and their
