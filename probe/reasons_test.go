@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/preflight-email/preflight/outcome"
@@ -75,4 +77,46 @@ func TestSessionReason(t *testing.T) {
 			t.Errorf("sessionReason(%s, %q) = %s, want %s", tc.step, tc.raw, got, tc.want)
 		}
 	}
+}
+
+// TestRcptReasonAgreesWithClassify runs every reply of the classifier's
+// corpus through the probe's reading: the probe reports reply.Classify's
+// reason (what POST /v1/bounces/classify says for the same text) unless
+// rcptReason's one rule of caution explains the difference. Any other
+// difference would be a second judge of what a reply means.
+func TestRcptReasonAgreesWithClassify(t *testing.T) {
+	f, err := os.ReadFile("../reply/testdata/corpus.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport := map[outcome.Reason]bool{
+		outcome.DomainNotFound: true, outcome.NoMailServer: true, outcome.InvalidSyntax: true,
+		outcome.Timeout: true, outcome.ConnectionFailed: true, outcome.DNSError: true,
+	}
+	var same, cautious int
+	for _, line := range strings.Split(string(f), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		text := strings.ReplaceAll(cols[len(cols)-1], `\r\n`, "\r\n")
+		r := reply.Parse(text)
+		classify := reply.Classify(r).Reason
+		probe := rcptReason(r)
+		switch {
+		case probe == classify:
+			same++
+		case probe == outcome.SMTPRejected && r.Code/100 != 5 &&
+			(classify == outcome.MailboxNotFound || classify == outcome.MailboxDisabled):
+			cautious++ // only a 5xx is a definite verdict at RCPT
+		case probe == outcome.SMTPRejected && transport[classify]:
+			cautious++ // we reached the MX ourselves: nothing definite about the mailbox
+		default:
+			t.Errorf("%q: classify says %s, the probe %s, and no rule explains it", text, classify, probe)
+		}
+	}
+	if same == 0 {
+		t.Fatal("no corpus line read")
+	}
+	t.Logf("%d replies read alike, %d differ by the rule of caution", same, cautious)
 }
