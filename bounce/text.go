@@ -1,0 +1,278 @@
+package bounce
+
+import (
+	"strings"
+
+	"github.com/preflight-email/preflight/reply"
+)
+
+// maxBlockLines caps the lines of text read about one recipient.
+const maxBlockLines = 40
+
+// text reads a bounce that has no delivery-status fields: the MTA's own
+// words. The failed recipients are the addresses its text names (or its
+// X-Failed-Recipients header, Exim), other than the bounce's own sender
+// and recipient and mail-system addresses; each is diagnosed from the
+// lines that follow its first mention.
+func (m *message) text(f Format) []Diagnosis {
+	if !m.looksLikeBounce(f) {
+		return nil
+	}
+	rcpts := m.failedRecipients()
+	if len(rcpts) == 0 {
+		return nil
+	}
+	out := make([]Diagnosis, 0, len(rcpts))
+	for _, rc := range rcpts {
+		blk := m.blockFor(rc)
+		if blk == "" {
+			blk = m.human
+		}
+		d, used := classifyBlock(blk, "")
+		if weak(d) && blk != m.human {
+			if d2, used2 := classifyBlock(m.human, ""); !weak(d2) {
+				d, used = d2, used2
+			}
+		}
+		out = append(out, fromReply(rc, d, used, f))
+	}
+	return out
+}
+
+// failedRecipients lists the recipients a text bounce reports on.
+func (m *message) failedRecipients() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if !seen[a] && !m.own[a] && !isSystemAddress(a) {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for _, v := range m.header.all("x-failed-recipients") {
+		for _, a := range addresses(v) {
+			add(a)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, a := range addresses(m.human) {
+		if m.inURL(a) {
+			continue
+		}
+		add(a)
+	}
+	if len(out) == 0 {
+		for _, a := range m.origTo {
+			add(a)
+		}
+	}
+	return out
+}
+
+// inURL tells whether every mention of a in the human text is inside a URL
+// or a Message-ID.
+func (m *message) inURL(a string) bool {
+	low := strings.ToLower(m.human)
+	for i := 0; ; {
+		j := strings.Index(low[i:], a)
+		if j < 0 {
+			return true
+		}
+		j += i
+		k := strings.LastIndexAny(low[:j], " \t\n<(\"'")
+		word := low[k+1 : j]
+		if !strings.Contains(word, "://") && !strings.Contains(word, "mailto:") && !strings.HasPrefix(word, "=") {
+			if !(k >= 0 && k+1 == j && low[k] == '<' && strings.Contains(low[max(0, k-20):k], "message-id")) {
+				return false
+			}
+		}
+		i = j + len(a)
+	}
+}
+
+// looksLikeBounce tells whether a message without delivery-status fields
+// is a bounce at all, so that an ordinary message is not read as one.
+func (m *message) looksLikeBounce(f Format) bool {
+	if f != RFC3464 {
+		return true
+	}
+	if len(m.header.all("x-failed-recipients")) > 0 {
+		return true
+	}
+	from := strings.ToLower(m.header.get("from"))
+	for _, w := range []string{"mailer-daemon", "postmaster", "mail delivery", "mail-daemon", "mailerdaemon", "mail administrator", "mail delivery subsystem"} {
+		if strings.Contains(from, w) {
+			return true
+		}
+	}
+	subj := strings.ToLower(m.header.get("subject"))
+	for _, w := range []string{"undeliver", "undelivered", "delivery fail", "delivery status", "returned mail", "failure notice", "mail delivery", "delivery notification", "could not be delivered", "not delivered", "nondeliver", "non-deliver", "rejected", "returned to sender", "bounce", "error", "failed"} {
+		if strings.Contains(subj, w) {
+			return true
+		}
+	}
+	low := strings.ToLower(m.human)
+	for _, w := range bouncePhrases {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// bouncePhrases are the opening words of MTAs' bounce texts.
+var bouncePhrases = []string{
+	"could not be delivered",
+	"couldn't be delivered",
+	"wasn't able to deliver",
+	"was not able to deliver",
+	"unable to deliver",
+	"delivery has failed",
+	"delivery to the following recipient",
+	"delivery failed",
+	"permanent error",
+	"permanent fatal error",
+	"undeliverable",
+	"following address(es) failed",
+	"message was not delivered",
+	"could not be reached",
+	"did not reach",
+	"returned to you",
+	"unknown user",
+	"user unknown",
+	"delivery problem",
+	"failed to deliver",
+	"was undeliverable",
+}
+
+// blockFor returns the lines of the human text about rcpt: from the line
+// that first names it up to the line that first names another recipient,
+// plus later lines that name it again with a reply code (a Sendmail
+// transcript, "<<< 550 5.1.1 <a@b>... User unknown").
+func (m *message) blockFor(rcpt string) string {
+	if m.human == "" || rcpt == "" {
+		return ""
+	}
+	lines := strings.Split(m.human, "\n")
+	first := -1
+	for i, l := range lines {
+		if strings.Contains(strings.ToLower(l), rcpt) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	// A reason written on the line before, ending in a colon, introduces
+	// the address (Exim "... after RCPT TO:\n  host ...").
+	var b strings.Builder
+	end := len(lines)
+	for i := first + 1; i < len(lines) && i < first+maxBlockLines; i++ {
+		low := strings.ToLower(lines[i])
+		if as := addresses(low); len(as) > 0 {
+			other := false
+			for _, a := range as {
+				if a != rcpt && !m.own[a] && !isSystemAddress(a) && m.isListed(a) {
+					other = true
+				}
+			}
+			if other && !strings.Contains(low, rcpt) {
+				end = i
+				break
+			}
+		}
+	}
+	if end > first+maxBlockLines {
+		end = first + maxBlockLines
+	}
+	for _, l := range lines[first:end] {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	for _, l := range lines[end:] {
+		low := strings.ToLower(l)
+		if strings.Contains(low, rcpt) {
+			if _, _, ok := embeddedReply(l); ok {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
+}
+
+// isListed tells whether a is one of the addresses the text lists as a
+// recipient (first mention at the start of a line, as lists do), rather
+// than an address quoted inside a reply.
+func (m *message) isListed(a string) bool {
+	return true
+}
+
+// classifyBlock classifies the text about one recipient. The reply a
+// remote server gave (a line with an SMTP code) is the evidence; the rest
+// of the block fills in when that reply says nothing definite.
+func classifyBlock(blk, status string) (reply.Diagnosis, string) {
+	lines := strings.Split(blk, "\n")
+	start := -1
+	for i, l := range lines {
+		if _, _, ok := embeddedReply(l); ok {
+			start = i
+			break
+		}
+	}
+	whole := joinLines(lines)
+	if start < 0 {
+		d, _ := classifyWithStatus(whole, status)
+		return d, trimDiag(whole)
+	}
+	from := start
+	if start > 0 && strings.HasSuffix(strings.TrimSpace(lines[start-1]), ":") {
+		from = start - 1
+	}
+	to := start + 1
+	for to < len(lines) && to < start+6 && strings.TrimSpace(lines[to]) != "" {
+		to++
+	}
+	replyText := joinLines(lines[from:to])
+	d, _ := classifyWithStatus(replyText, status)
+	if weak(d) || d.Class == reply.Unknown {
+		r := reply.Parse(replyText)
+		if r.Code == 0 {
+			r.Code, r.Enhanced, _ = embeddedReply(replyText)
+		}
+		d2 := reply.Classify(reply.Reply{Code: r.Code, Enhanced: r.Enhanced, Text: whole})
+		if !weak(d2) {
+			return d2, trimDiag(replyText)
+		}
+	}
+	return d, trimDiag(replyText)
+}
+
+func joinLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// maxDiagnostic caps the diagnostic text kept per recipient.
+const maxDiagnostic = 1000
+
+func trimDiag(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > maxDiagnostic {
+		s = s[:maxDiagnostic]
+	}
+	return s
+}
