@@ -228,6 +228,8 @@ var originalMarkers = []string{
 	"-----original message-----",
 	"------- returned message --------",
 	"content-type: message/rfc822",
+	"message headers follow", // DragonFly Mail Agent
+	"below is a copy of the original message",
 }
 
 // cutOriginal cuts the human text where a copy of the original begins,

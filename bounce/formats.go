@@ -97,7 +97,21 @@ func (m *message) arf() ([]Diagnosis, bool) {
 			break
 		}
 	}
+	var jmrp []string
+	for i := range m.parts {
+		// Microsoft's JMRP complaints are not ARF: the complained-about
+		// message comes back with the complaining recipient in
+		// X-HmXmrOriginalRecipient.
+		jmrp = append(jmrp, addresses(m.parts[i].header.get("x-hmxmroriginalrecipient"))...)
+		if m.parts[i].typ == "message/rfc822" {
+			ih, _ := splitHeader(m.parts[i].body)
+			jmrp = append(jmrp, addresses(ih.get("x-hmxmroriginalrecipient"))...)
+		}
+	}
 	ct, params := mediaType(m.header.get("content-type"))
+	if fb == nil && len(jmrp) > 0 {
+		return complaints(dedupe(jmrp), "abuse"), true
+	}
 	isReport := ct == "multipart/report" && strings.EqualFold(params["report-type"], "feedback-report")
 	if fb == nil && !isReport {
 		return nil, false
@@ -128,6 +142,11 @@ func (m *message) arf() ([]Diagnosis, bool) {
 	if ftype == "" {
 		ftype = "abuse"
 	}
+	out := complaints(rcpts, ftype)
+	return out, len(out) > 0
+}
+
+func complaints(rcpts []string, ftype string) []Diagnosis {
 	out := make([]Diagnosis, 0, len(rcpts))
 	for _, rc := range rcpts {
 		out = append(out, Diagnosis{
@@ -138,7 +157,7 @@ func (m *message) arf() ([]Diagnosis, bool) {
 			FeedbackType: ftype,
 		})
 	}
-	return out, len(out) > 0
+	return out
 }
 
 func hasFieldLine(b []byte, lowerName string) bool {
@@ -268,7 +287,7 @@ func (m *message) autoReply() (Diagnosis, bool) {
 			auto = true
 		}
 	}
-	if !auto {
+	if !auto || m.bounceSigns() {
 		return Diagnosis{}, false
 	}
 	from := addresses(m.header.get("from"))
@@ -284,4 +303,20 @@ func (m *message) autoReply() (Diagnosis, bool) {
 		Explanation: "An automatic reply (out of office or vacation, RFC 3834), not a bounce: the address works.",
 		Format:      AutoReply,
 	}, true
+}
+
+// bounceSigns tells whether the header says the message is a bounce:
+// mail software sent it, or Exim named failed recipients. Bounces carry
+// Auto-Submitted too (RFC 3834 §5), so these outrank it.
+func (m *message) bounceSigns() bool {
+	if len(m.header.all("x-failed-recipients")) > 0 {
+		return true
+	}
+	from := strings.ToLower(m.header.get("from"))
+	for _, w := range []string{"mailer-daemon", "mail delivery", "postmaster", "mail-daemon"} {
+		if strings.Contains(from, w) {
+			return true
+		}
+	}
+	return false
 }

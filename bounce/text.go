@@ -3,6 +3,7 @@ package bounce
 import (
 	"strings"
 
+	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 )
 
@@ -34,38 +35,52 @@ func (m *message) text(f Format) []Diagnosis {
 				d, used = d2, used2
 			}
 		}
+		if f == GoogleGroup && (weak(d) || d.Class == reply.Unknown) {
+			// A Google Groups bounce tells the sender that the group does
+			// not take its posts (no such group, or no permission), in the
+			// reader's language: the sender was refused.
+			d = reply.Diagnosis{Class: reply.Block, Reason: outcome.Blocked, Action: reply.FixSender,
+				Explanation: "The Google group refused the sender's post (not a member, or no permission to post)."}
+		}
 		out = append(out, fromReply(rc, d, used, f))
 	}
 	return out
 }
 
-// failedRecipients lists the recipients a text bounce reports on.
+// failedRecipients lists the recipients a text bounce reports on. The
+// bounce's own addresses and mail-system addresses (postmaster@, ...) are
+// left out unless nothing else is named: some bounces are about a message
+// sent to oneself or to a postmaster.
 func (m *message) failedRecipients() []string {
 	var out []string
-	seen := map[string]bool{}
-	add := func(a string) {
-		if !seen[a] && !m.own[a] && !isSystemAddress(a) {
+	for _, v := range m.header.all("x-failed-recipients") {
+		out = append(out, addresses(v)...)
+	}
+	if len(out) > 0 {
+		return dedupe(out)
+	}
+	from := addresses(m.header.get("from"))
+	for pass := 0; pass < 2 && len(out) == 0; pass++ {
+		seen := map[string]bool{}
+		add := func(a string) {
+			if seen[a] || len(from) > 0 && a == from[0] {
+				return
+			}
+			if pass == 0 && (m.own[a] || isSystemAddress(a)) {
+				return
+			}
 			seen[a] = true
 			out = append(out, a)
 		}
-	}
-	for _, v := range m.header.all("x-failed-recipients") {
-		for _, a := range addresses(v) {
-			add(a)
+		for _, a := range addresses(m.human) {
+			if !m.inURL(a) {
+				add(a)
+			}
 		}
-	}
-	if len(out) > 0 {
-		return out
-	}
-	for _, a := range addresses(m.human) {
-		if m.inURL(a) {
-			continue
-		}
-		add(a)
-	}
-	if len(out) == 0 {
-		for _, a := range m.origTo {
-			add(a)
+		if len(out) == 0 {
+			for _, a := range m.origTo {
+				add(a)
+			}
 		}
 	}
 	return out

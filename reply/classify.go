@@ -109,12 +109,25 @@ func Classify(r Reply) Diagnosis {
 
 	// Text: wins only when strictly stronger than the codes.
 	strongText := false
+	var textRule *rule
 	if ev.best >= 0 {
 		tr := &m.rules[ev.best]
 		if tr.score > bestScore {
 			best, bestScore, expl = tr.kind, tr.score, tr.expl
 			strongText = tr.score >= textStrong
+			textRule = tr
 		}
+	}
+
+	// RFC 3463 §3.8: X.7.x is security or policy status, a refusal of the
+	// sender, so words that sound like a missing mailbox do not make a
+	// 5.7.x reply hard ("550 5.7.1 Recipient address rejected: User
+	// unknown" from a gateway that refuses the sender). The exceptions are
+	// the codes registered for the recipient (5.7.13 account disabled,
+	// 5.7.17/5.7.18 owner changed, read from the code itself) and the
+	// provider texts documented to come with 5.7.x (rules marked on57).
+	if textRule != nil && !textRule.on57 && isHardVerdict(best) && isSecurityCode(r.Enhanced) {
+		best, expl = vBlock, explPolicy57
 	}
 
 	// "Try again later" after a 421 is the host telling us to slow down,
@@ -136,6 +149,15 @@ func Classify(r Reply) Diagnosis {
 	}
 	d.Explanation = expl
 	return d
+}
+
+// explPolicy57 explains a 5.7.x refusal whose words sound like a missing
+// mailbox.
+const explPolicy57 = "The receiving server refused the message for a security or policy reason (5.7.x); that is about the sender, not proof the address is bad."
+
+// isSecurityCode tells whether e is a permanent X.7.x code (RFC 3463 §3.8).
+func isSecurityCode(e string) bool {
+	return len(e) >= 5 && e[0] == '5' && e[1] == '.' && e[2] == '7' && e[3] == '.'
 }
 
 func isHardVerdict(v verdict) bool {
