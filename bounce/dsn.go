@@ -222,8 +222,18 @@ func weak(d reply.Diagnosis) bool {
 
 // classifyWithStatus classifies a diagnostic, using a DSN Status as the
 // enhanced code when the diagnostic carries none and the classes agree.
+//
+// The remote server's own reply outranks the Status, which the reporting
+// MTA writes as its summary and sometimes gets wrong (Sendmail's 5.7.27 on
+// a recipient's "550 Host does not accept mail"): when the diagnostic has
+// a reply code and a definite reading of its own, the Status is not used.
 func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
 	r := reply.Parse(diag)
+	if r.Code != 0 && status != "" {
+		if d := reply.Classify(r); !weak(d) {
+			return d, diag
+		}
+	}
 	if r.Code == 0 {
 		if c, e, ok := embeddedReply(r.Text); ok {
 			r.Code = c

@@ -35,7 +35,7 @@ func (m *message) text(f Format) []Diagnosis {
 				d, used = d2, used2
 			}
 		}
-		if f == GoogleGroup && (weak(d) || d.Class == reply.Unknown) {
+		if f == GoogleGroup && d.Code == 0 {
 			// A Google Groups bounce tells the sender that the group does
 			// not take its posts (no such group, or no permission), in the
 			// reader's language: the sender was refused.

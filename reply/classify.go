@@ -155,9 +155,19 @@ func Classify(r Reply) Diagnosis {
 // mailbox.
 const explPolicy57 = "The receiving server refused the message for a security or policy reason (5.7.x); that is about the sender, not proof the address is bad."
 
-// isSecurityCode tells whether e is a permanent X.7.x code (RFC 3463 §3.8).
+// isSecurityCode tells whether e is a permanent X.7.x code (RFC 3463 §3.8)
+// other than those registered about the recipient: 5.7.13 "User Account
+// Disabled" (RFC 5248), 5.7.17 and 5.7.18 "Mailbox/Domain owner has
+// changed" (RFC 7293).
 func isSecurityCode(e string) bool {
-	return len(e) >= 5 && e[0] == '5' && e[1] == '.' && e[2] == '7' && e[3] == '.'
+	if len(e) < 5 || e[0] != '5' || e[1] != '.' || e[2] != '7' || e[3] != '.' {
+		return false
+	}
+	switch e[4:] {
+	case "13", "17", "18":
+		return false
+	}
+	return true
 }
 
 func isHardVerdict(v verdict) bool {

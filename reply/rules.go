@@ -324,6 +324,8 @@ func rules() []rule {
 		{pat: "was not delivered within", kind: vTimeout, score: textStrong, src: "au (EZweb) bounce \"Your message was not delivered within 0 days and 1 hours\""},
 		{pat: "not responding", kind: vConnection, score: textNormal, src: "common MTA text \"Remote host is not responding\""},
 		{pat: "in reply to mail from command", kind: vSender, score: textSender, expl: explSender, src: "Postfix DSN \"(in reply to MAIL FROM command)\": the server refused the sender (RFC 5321 \u00a74.1.1.2)"},
+		{pat: "too many hops", kind: vTemp, score: textNormal, src: "Sendmail 554 5.4.6 \"Too many hops\" (a mail loop on the receiving side, RFC 3463 X.4.6)"},
+		{pat: "dns lookup failure", kind: vDomain, score: textNormal, src: "DragonFly Mail Agent \"DNS lookup failure: host ... not found\""},
 		{pat: "no such address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "no such person", kind: vNotFound, score: textStrong, src: "common MTA reply text (\"No such person at this address\")"},
 		{pat: "no mailbox", kind: vNotFound, score: textNormal, src: "common MTA reply text (\"no mailbox by that name\")"},
