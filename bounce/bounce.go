@@ -107,6 +107,13 @@ func Read(msg []byte) (Report, error) {
 		rep.Format, rep.Recipients = f, ds
 		return rep, nil
 	}
+	// An auto-reply has no delivery-status fields; read before the MTA
+	// texts, so its words are not taken for a bounce's. Bounces that carry
+	// Auto-Submitted too are told apart by bounceSigns.
+	if d, ok := m.autoReply(); ok {
+		rep.Format, rep.Recipients = AutoReply, []Diagnosis{d}
+		return rep, nil
+	}
 	if ds := m.text(f); len(ds) > 0 {
 		if f == RFC3464 {
 			f = Text
@@ -115,10 +122,6 @@ func Read(msg []byte) (Report, error) {
 			ds[i].Format = f
 		}
 		rep.Format, rep.Recipients = f, ds
-		return rep, nil
-	}
-	if d, ok := m.autoReply(); ok {
-		rep.Format, rep.Recipients = AutoReply, []Diagnosis{d}
 		return rep, nil
 	}
 	return rep, ErrNotBounce
