@@ -144,6 +144,9 @@ type message struct {
 	// outside the returned original, cut where a copy of the original
 	// begins.
 	human string
+	// low, lines and lowLines are human lower-cased and split, once.
+	low             string
+	lines, lowLines []string
 	// origTo and origFrom are the returned original's recipients and
 	// sender, when it is attached.
 	origTo, origFrom []string
@@ -192,6 +195,12 @@ func (m *message) prepare() {
 		b.WriteString("\n")
 	}
 	m.human = cutOriginal(b.String(), &m.origTo, &m.origFrom)
+	if len(m.human) > maxHuman {
+		m.human = m.human[:maxHuman]
+	}
+	m.low = strings.ToLower(m.human)
+	m.lines = strings.Split(m.human, "\n")
+	m.lowLines = strings.Split(m.low, "\n")
 	m.own = map[string]bool{}
 	for _, k := range []string{"from", "to", "return-path", "reply-to", "sender"} {
 		for _, a := range addresses(m.header.get(k)) {

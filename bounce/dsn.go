@@ -53,6 +53,9 @@ func (m *message) dsn(f Format) []Diagnosis {
 		if seen[rcpt] {
 			continue
 		}
+		if len(out) >= maxRecipients {
+			break
+		}
 		seen[rcpt] = true
 		out = append(out, m.diagnoseDSN(rcpt, r, f))
 	}

@@ -20,9 +20,9 @@ type formatMarker struct {
 // format. They are the fixed phrases each MTA writes (its own source
 // texts) and the headers it adds.
 var formatMarkers = []formatMarker{
+	{f: WorkMail, header: "x-mailer", text: "amazon workmail"},
 	{f: AmazonSES, header: "x-ses-outgoing"},
 	{f: AmazonSES, text: "amazonses.com"},
-	{f: WorkMail, header: "x-mailer", text: "amazon workmail"},
 	{f: Office365, text: "protection.outlook.com"},
 	{f: Office365, text: "office 365"},
 	{f: Office365, text: "outlook.com"},
@@ -39,7 +39,7 @@ var formatMarkers = []formatMarker{
 	{f: Yahoo, text: "yahoo"},
 	{f: Qmail, text: "this is the qmail-send program"},
 	{f: Qmail, text: "qmail"},
-	{f: OpenSMTPD, text: "this is the mailer-daemon at"},
+	{f: OpenSMTPD, text: "this is the mailer-daemon, please do not reply"},
 	{f: OpenSMTPD, text: "opensmtpd"},
 	{f: Exim, header: "x-failed-recipients"},
 	{f: Exim, text: "this message was created automatically by mail delivery software"},
@@ -181,6 +181,7 @@ func dedupe(as []string) []string {
 // uses (docs.aws.amazon.com/ses/latest/dg/notification-contents.html),
 // as SES mails it to an address subscribed through SNS.
 type sesNotification struct {
+	Message          string `json:"Message"` // an SNS envelope's payload
 	NotificationType string `json:"notificationType"`
 	EventType        string `json:"eventType"`
 	Bounce           *struct {
@@ -220,9 +221,22 @@ func (m *message) sesJSON() ([]Diagnosis, Format, bool) {
 			continue
 		}
 		var n sesNotification
-		dec := json.NewDecoder(strings.NewReader(s[:end+1]))
-		if err := dec.Decode(&n); err != nil {
-			continue
+		if err := json.Unmarshal([]byte(s[:end+1]), &n); err != nil {
+			// Mail software wraps long lines; a wrapped JSON text is
+			// unwrapped by dropping each line break and the space that
+			// starts the continuation line.
+			if err := json.Unmarshal([]byte(strings.ReplaceAll(s[:end+1], "\n ", "")), &n); err != nil {
+				continue
+			}
+		}
+		if n.NotificationType == "" && n.EventType == "" && strings.HasPrefix(strings.TrimSpace(n.Message), "{") {
+			// An Amazon SNS envelope: the notification is the JSON text of
+			// its Message (docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html).
+			inner := n.Message
+			n = sesNotification{}
+			if err := json.Unmarshal([]byte(inner), &n); err != nil {
+				continue
+			}
 		}
 		typ := n.NotificationType
 		if typ == "" {

@@ -20,6 +20,12 @@ const (
 	maxParts = 64
 	// maxHeaderFields caps the header fields kept per header block.
 	maxHeaderFields = 200
+	// maxHuman caps the human-readable text read for recipients and
+	// reasons: bounce texts are short, and the reading of each recipient
+	// looks at it again.
+	maxHuman = 256 << 10
+	// maxRecipients caps the recipients reported per message.
+	maxRecipients = 256
 )
 
 // header is one header block: field names lower-cased, values unfolded,

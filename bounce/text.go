@@ -23,6 +23,9 @@ func (m *message) text(f Format) []Diagnosis {
 	if len(rcpts) == 0 {
 		return nil
 	}
+	if len(rcpts) > maxRecipients {
+		rcpts = rcpts[:maxRecipients]
+	}
 	out := make([]Diagnosis, 0, len(rcpts))
 	for _, rc := range rcpts {
 		blk := m.blockFor(rc)
@@ -89,7 +92,7 @@ func (m *message) failedRecipients() []string {
 // inURL tells whether every mention of a in the human text is inside a URL
 // or a Message-ID.
 func (m *message) inURL(a string) bool {
-	low := strings.ToLower(m.human)
+	low := m.low
 	for i := 0; ; {
 		j := strings.Index(low[i:], a)
 		if j < 0 {
@@ -128,7 +131,7 @@ func (m *message) looksLikeBounce(f Format) bool {
 			return true
 		}
 	}
-	low := strings.ToLower(m.human)
+	low := m.low
 	for _, w := range bouncePhrases {
 		if strings.Contains(low, w) {
 			return true
@@ -170,10 +173,10 @@ func (m *message) blockFor(rcpt string) string {
 	if m.human == "" || rcpt == "" {
 		return ""
 	}
-	lines := strings.Split(m.human, "\n")
+	lines, lowLines := m.lines, m.lowLines
 	first := -1
-	for i, l := range lines {
-		if strings.Contains(strings.ToLower(l), rcpt) {
+	for i, l := range lowLines {
+		if strings.Contains(l, rcpt) {
 			first = i
 			break
 		}
@@ -186,7 +189,7 @@ func (m *message) blockFor(rcpt string) string {
 	var b strings.Builder
 	end := len(lines)
 	for i := first + 1; i < len(lines) && i < first+maxBlockLines; i++ {
-		low := strings.ToLower(lines[i])
+		low := lowLines[i]
 		if as := addresses(low); len(as) > 0 {
 			other := false
 			for _, a := range as {
@@ -207,9 +210,8 @@ func (m *message) blockFor(rcpt string) string {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	for _, l := range lines[end:] {
-		low := strings.ToLower(l)
-		if strings.Contains(low, rcpt) {
+	for j, l := range lines[end:] {
+		if strings.Contains(lowLines[end+j], rcpt) {
 			if _, _, ok := embeddedReply(l); ok {
 				b.WriteString(l)
 				b.WriteByte('\n')
