@@ -76,7 +76,7 @@ func (m *message) failedRecipients() []string {
 			out = append(out, a)
 		}
 		for _, a := range addresses(m.human) {
-			if !m.inURL(a) {
+			if !m.inURL(a) && !m.onlySender(a) {
 				add(a)
 			}
 		}
@@ -105,6 +105,25 @@ func (m *message) inURL(a string) bool {
 			if !(k >= 0 && k+1 == j && low[k] == '<' && strings.Contains(low[max(0, k-20):k], "message-id")) {
 				return false
 			}
+		}
+		i = j + len(a)
+	}
+}
+
+// onlySender tells whether every mention of a in the human text is as
+// the envelope sender of a transcript ("MAIL FROM:<a>", RFC 5321
+// §4.1.1.2): that is who sent the message, not who failed.
+func (m *message) onlySender(a string) bool {
+	low := m.low
+	for i := 0; ; {
+		j := strings.Index(low[i:], a)
+		if j < 0 {
+			return true
+		}
+		j += i
+		before := strings.TrimRight(low[max(0, j-12):j], "< \t\n")
+		if !strings.HasSuffix(before, "from:") {
+			return false
 		}
 		i = j + len(a)
 	}
