@@ -49,8 +49,12 @@ type Diagnosis struct {
 	Explanation string         `json:"explanation"`
 	Format      Format         `json:"format"`
 	RemoteMTA   string         `json:"remote_mta,omitempty"`
-	Provider    string         `json:"provider,omitempty"`
-	Blocklist   string         `json:"blocklist,omitempty"`
+	// DSNAction and Status are the report's own Action and Status fields
+	// (RFC 3464 §2.3.3, §2.3.4) when it had them.
+	DSNAction string `json:"dsn_action,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Provider  string `json:"provider,omitempty"`
+	Blocklist string `json:"blocklist,omitempty"`
 	// FeedbackType is the ARF Feedback-Type (abuse, fraud, auth-failure,
 	// ...) of a complaint (RFC 5965 §3.1), else "".
 	FeedbackType string `json:"feedback_type,omitempty"`

@@ -209,7 +209,7 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 		}
 	}
 	out := fromReply(rcpt, d, used, f)
-	out.RemoteMTA = r.remoteMTA
+	out.RemoteMTA, out.DSNAction, out.Status = r.remoteMTA, r.action, r.status
 	return out
 }
 

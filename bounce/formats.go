@@ -250,7 +250,9 @@ func (m *message) sesJSON() ([]Diagnosis, Format, bool) {
 				if weak(d) && n.Bounce.BounceType == "Transient" {
 					d.Class, d.Action = reply.Soft, reply.Retry
 				}
-				out = append(out, fromReply(strings.ToLower(r.EmailAddress), d, used, AmazonSES))
+				bd := fromReply(strings.ToLower(r.EmailAddress), d, used, AmazonSES)
+				bd.DSNAction, bd.Status = strings.ToLower(r.Action), r.Status
+				out = append(out, bd)
 			}
 		case typ == "Complaint" && n.Complaint != nil:
 			for _, r := range n.Complaint.ComplainedRecipients {
