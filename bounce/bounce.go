@@ -3,6 +3,7 @@ package bounce
 import (
 	"bytes"
 	"errors"
+	"mime"
 	"strings"
 
 	"github.com/preflight-email/preflight/outcome"
@@ -157,6 +158,19 @@ type message struct {
 	// own are addresses that are never a failed recipient: the bounce's
 	// sender and recipient, and the original's sender.
 	own map[string]bool
+}
+
+// subject is the message's Subject with RFC 2047 encoded words decoded
+// where the charset is one the standard library knows (UTF-8, US-ASCII,
+// ISO-8859-1); others stay as written.
+func (m *message) subject() string {
+	v := m.header.get("subject")
+	if strings.Contains(v, "=?") {
+		if d, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+			return d
+		}
+	}
+	return v
 }
 
 func (m *message) prepare() {

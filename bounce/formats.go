@@ -61,7 +61,7 @@ var formatMarkers = []formatMarker{
 // format names the layout of a bounce, RFC3464 when no writer is
 // recognised.
 func (m *message) format() Format {
-	hay := strings.ToLower(m.header.get("from") + "\n" + m.header.get("subject") + "\n" + m.header.get("x-mailer") + "\n" + m.header.get("received") + "\n" + m.human)
+	hay := strings.ToLower(m.header.get("from") + "\n" + m.subject() + "\n" + m.header.get("x-mailer") + "\n" + m.header.get("received") + "\n" + m.human)
 	for _, mk := range formatMarkers {
 		if mk.header != "" {
 			v := m.header.get(mk.header)
@@ -297,7 +297,7 @@ func (m *message) autoReply() (Diagnosis, bool) {
 	case "auto_reply", "auto-reply":
 		auto = true
 	}
-	subj := strings.ToLower(m.header.get("subject"))
+	subj := strings.ToLower(m.subject())
 	for _, w := range []string{"out of office", "out of the office", "auto:", "autoreply", "auto-reply", "auto reply", "automatic reply", "vacation", "away from", "autosvar", "abwesenheit", "absence", "réponse automatique"} {
 		if strings.Contains(subj, w) {
 			auto = true
@@ -315,7 +315,7 @@ func (m *message) autoReply() (Diagnosis, bool) {
 	}
 	return Diagnosis{
 		Recipient: from[0], Class: reply.Unknown, Reason: outcome.Accepted, Action: reply.Review,
-		Diagnostic:  trimDiag(m.header.get("subject")),
+		Diagnostic:  trimDiag(m.subject()),
 		Explanation: "An automatic reply (out of office or vacation, RFC 3834), not a bounce: the address works.",
 		Format:      AutoReply,
 	}, true

@@ -144,7 +144,7 @@ func (m *message) looksLikeBounce(f Format) bool {
 			return true
 		}
 	}
-	subj := strings.ToLower(m.header.get("subject"))
+	subj := strings.ToLower(m.subject())
 	for _, w := range []string{"undeliver", "undelivered", "delivery fail", "delivery status", "returned mail", "failure notice", "mail delivery", "delivery notification", "could not be delivered", "not delivered", "nondeliver", "non-deliver", "rejected", "returned to sender", "bounce", "error", "failed"} {
 		if strings.Contains(subj, w) {
 			return true
