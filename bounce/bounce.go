@@ -259,6 +259,8 @@ var originalMarkers = []string{
 	"------- returned message --------",
 	"content-type: message/rfc822",
 	"message headers follow", // DragonFly Mail Agent
+	"message text follows",
+	"\noriginal message:",
 	"below is a copy of the original message",
 }
 
