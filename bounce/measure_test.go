@@ -266,6 +266,17 @@ func TestCorpusBaseline(t *testing.T) {
 	held.log(t, "old reader, held-out part")
 }
 
+// floor is a part's reported figures (README.md, "Figures"); TestCorpus
+// fails when the reader falls below them.
+type floor struct {
+	read, right, dangerous int // messages read, recipients right, most dangerous errors
+}
+
+var (
+	tunedFloor = floor{read: 324, right: 320, dangerous: 16}
+	heldFloor  = floor{read: 81, right: 73, dangerous: 1}
+)
+
 // TestCorpus measures the reader on the corpus and fails when it falls
 // below the figures reported in README.md.
 func TestCorpus(t *testing.T) {
@@ -273,5 +284,15 @@ func TestCorpus(t *testing.T) {
 	tuned.log(t, "tuned part")
 	if *showHeld {
 		held.log(t, "held-out part")
+	}
+	for _, x := range []struct {
+		name string
+		t    *tally
+		f    floor
+	}{{"tuned", tuned, tunedFloor}, {"held-out", held, heldFloor}} {
+		if x.t.read < x.f.read || x.t.right < x.f.right || x.t.dangerous > x.f.dangerous {
+			t.Errorf("%s part: %d read, %d right, %d dangerous; reported %d, %d, %d",
+				x.name, x.t.read, x.t.right, x.t.dangerous, x.f.read, x.f.right, x.f.dangerous)
+		}
 	}
 }
