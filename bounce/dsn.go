@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 )
 
@@ -121,7 +122,7 @@ func statusFields(b []byte) []dsnRecipient {
 		case "diagnostic-code":
 			if cur.diagnostic == "" {
 				cur.diagnostic = v
-			} else {
+			} else if len(cur.diagnostic) < maxFieldLen {
 				cur.diagnostic += " " + v
 			}
 			in = true
@@ -141,7 +142,7 @@ func statusFields(b []byte) []dsnRecipient {
 				flush()
 			}
 		case line[0] == ' ' || line[0] == '\t':
-			if name != "" {
+			if name != "" && len(value) < maxFieldLen {
 				value += " " + strings.TrimSpace(line)
 			}
 		default:
@@ -188,7 +189,7 @@ func typedValue(v string) string {
 // (RFC 3464 §2.3.4); when the diagnostic is missing or says nothing
 // definite, the human-readable text about the recipient.
 func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
-	diag := cleanDiagnostic(r.diagnostic)
+	diag := trimDiag(r.diagnostic)
 	d, used := classifyWithStatus(diag, r.status)
 	if weak(d) {
 		if blk := m.blockFor(rcpt); blk != "" {
@@ -213,14 +214,11 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 	return out
 }
 
-// cleanDiagnostic removes what MTAs put around a Diagnostic-Code value.
-func cleanDiagnostic(s string) string {
-	return strings.TrimSpace(s)
-}
-
-// weak tells whether a diagnosis says nothing definite.
+// weak tells whether a diagnosis says nothing definite: unknown (but not
+// a 2xx), or a soft refusal read from no code and no named reason.
 func weak(d reply.Diagnosis) bool {
-	return d.Class == reply.Unknown && d.Reason != "accepted" || d.Code == 0 && d.Enhanced == "" && d.Class == reply.Soft && d.Reason == "smtp_rejected"
+	return d.Class == reply.Unknown && d.Reason != outcome.Accepted ||
+		d.Code == 0 && d.Enhanced == "" && d.Class == reply.Soft && d.Reason == outcome.SMTPRejected
 }
 
 // classifyWithStatus classifies a diagnostic, using a DSN Status as the

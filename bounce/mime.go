@@ -26,6 +26,9 @@ const (
 	maxHuman = 256 << 10
 	// maxRecipients caps the recipients reported per message.
 	maxRecipients = 256
+	// maxFieldLen caps an unfolded header or DSN field: a field folded
+	// over many lines is not read beyond it, which keeps unfolding linear.
+	maxFieldLen = 16 << 10
 )
 
 // header is one header block: field names lower-cased, values unfolded,
@@ -101,7 +104,9 @@ func splitHeader(b []byte) (header, []byte) {
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(h) > 0 {
 				f := &h[len(h)-1]
-				f.value += " " + string(bytes.TrimSpace(line))
+				if len(f.value) < maxFieldLen {
+					f.value += " " + string(bytes.TrimSpace(line))
+				}
 			}
 			continue
 		}

@@ -180,11 +180,15 @@ func TestLimits(t *testing.T) {
 	for i := 0; rcpts.Len() < MaxSize; i++ {
 		fmt.Fprintf(&rcpts, "<user%d@example.com>:\n550 5.1.1 user unknown\n\n", i)
 	}
+	folded := append([]byte("From: MAILER-DAEMON@example.org\nSubject: x"), bytes.Repeat([]byte("\n y"), MaxSize/3)...)
+	dsnFolded := append([]byte("Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nDiagnostic-Code: smtp; 550"), bytes.Repeat([]byte("\n y"), MaxSize/3)...)
 	for name, in := range map[string][]byte{
-		"recipients": rcpts.Bytes(),
-		"deep":       nested(100000),
-		"parts":      many.Bytes(),
-		"huge":       huge,
+		"folded header": folded,
+		"folded dsn":    dsnFolded,
+		"recipients":    rcpts.Bytes(),
+		"deep":          nested(100000),
+		"parts":         many.Bytes(),
+		"huge":          huge,
 		"base64 bomb": []byte("Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Transfer-Encoding: base64\n\n" +
 			strings.Repeat("QUFB", MaxSize/4) + "\n--x--\n"),
 	} {

@@ -76,6 +76,9 @@ func (m *message) failedRecipients() []string {
 			out = append(out, a)
 		}
 		for _, a := range addresses(m.human) {
+			if len(out) >= maxRecipients {
+				break
+			}
 			if !m.inURL(a) && !m.onlySender(a) {
 				add(a)
 			}
@@ -212,7 +215,7 @@ func (m *message) blockFor(rcpt string) string {
 		if as := addresses(low); len(as) > 0 {
 			other := false
 			for _, a := range as {
-				if a != rcpt && !m.own[a] && !isSystemAddress(a) && m.isListed(a) {
+				if a != rcpt && !m.own[a] && !isSystemAddress(a) {
 					other = true
 				}
 			}
@@ -238,13 +241,6 @@ func (m *message) blockFor(rcpt string) string {
 		}
 	}
 	return b.String()
-}
-
-// isListed tells whether a is one of the addresses the text lists as a
-// recipient (first mention at the start of a line, as lists do), rather
-// than an address quoted inside a reply.
-func (m *message) isListed(a string) bool {
-	return true
 }
 
 // classifyBlock classifies the text about one recipient. The reply a
@@ -274,7 +270,7 @@ func classifyBlock(blk, status string) (reply.Diagnosis, string) {
 	}
 	replyText := joinLines(lines[from:to])
 	d, _ := classifyWithStatus(replyText, status)
-	if weak(d) || d.Class == reply.Unknown {
+	if weak(d) {
 		r := reply.Parse(replyText)
 		if r.Code == 0 {
 			r.Code, r.Enhanced, _ = embeddedReply(replyText)
