@@ -16,6 +16,7 @@ type dsnRecipient struct {
 	status          string
 	diagnostic      string
 	remoteMTA       string
+	actual          string // X-Actual-Recipient as written (a pipe, for local delivery programs)
 }
 
 // dsn reads the delivery-status fields of the message, wherever they are:
@@ -103,13 +104,19 @@ func statusFields(b []byte) []dsnRecipient {
 		v := strings.TrimSpace(value)
 		switch name {
 		case "final-recipient", "x-actual-recipient":
-			if name == "x-actual-recipient" && cur.final != "" {
-				break
+			if name == "x-actual-recipient" {
+				cur.actual = v
+				if cur.final != "" {
+					break
+				}
 			}
 			if cur.final != "" && in {
 				flush()
 			}
 			cur.final, in = typedAddress(v), true
+			if cur.actual == "" && strings.Contains(v, "|") {
+				cur.actual = v // a pipe named as the recipient (Exim)
+			}
 		case "original-recipient":
 			if cur.original != "" && cur.final != "" && in {
 				flush()
@@ -198,9 +205,22 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 			}
 		}
 	}
+	if localMailer(r) && (weak(d) || d.Reason == outcome.Accepted && r.action == "failed") {
+		// The recipient's own delivery program (a pipe, procmail, a
+		// filter) failed: Sendmail and Postfix report its exit status with
+		// diagnostic-type X-Unix ("X-Unix; 255" is an exit status, not a
+		// 2xx reply). Nothing is known about the address; the failure is
+		// on the receiving side.
+		d = reply.Diagnosis{Class: reply.Soft, Reason: outcome.SMTPRejected, Action: reply.Retry,
+			Code: d.Code, Enhanced: d.Enhanced,
+			Explanation: "The recipient's local delivery program failed; this says nothing about the address. Retry later."}
+	}
 	switch r.action {
 	case "delayed":
 		// RFC 3464 §2.3.3: still being tried; whatever the text, not final.
+		if d.Class == reply.Hard {
+			d.Reason = outcome.SMTPRejected
+		}
 		if d.Class == reply.Hard || d.Class == reply.Unknown {
 			d.Class, d.Action = reply.Soft, reply.Retry
 		}
@@ -345,3 +365,24 @@ func enhancedAt(s string) int {
 }
 
 func isDigitB(c byte) bool { return c >= '0' && c <= '9' }
+
+// localMailer tells whether a DSN recipient failed in a local delivery
+// program rather than in SMTP: diagnostic-type X-Unix (RFC 3464 §2.3.6
+// allows "X-" types; Sendmail and Postfix use X-Unix for a mailer's exit
+// status), or a recipient that is a pipe ("|/usr/bin/procmail").
+func localMailer(r dsnRecipient) bool {
+	typ, _, ok := strings.Cut(r.diagnostic, ";")
+	if ok && strings.EqualFold(strings.TrimSpace(typ), "x-unix") {
+		return true
+	}
+	for _, v := range []string{r.actual, r.final, r.original} {
+		v = strings.TrimSpace(v)
+		if i := strings.IndexByte(v, ';'); i >= 0 {
+			v = strings.TrimSpace(v[i+1:])
+		}
+		if strings.HasPrefix(v, "|") || strings.HasPrefix(v, "\"|") {
+			return true
+		}
+	}
+	return false
+}

@@ -273,7 +273,7 @@ type floor struct {
 }
 
 var (
-	tunedFloor = floor{read: 324, right: 320, dangerous: 16}
+	tunedFloor = floor{read: 324, right: 323, dangerous: 16}
 	heldFloor  = floor{read: 81, right: 73, dangerous: 1}
 )
 
