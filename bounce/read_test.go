@@ -248,3 +248,67 @@ func BenchmarkRead(b *testing.B) {
 		Read(msgs[i%len(msgs)])
 	}
 }
+
+// TestLineEndingsInvariant reads every corpus message with LF, CRLF and
+// lone-CR line ends: the recipients and their classes must not change.
+func TestLineEndingsInvariant(t *testing.T) {
+	files, _ := filepath.Glob("testdata/eml/*.eml")
+	for _, p := range files {
+		name := filepath.Base(p)
+		lf := bytes.ReplaceAll(bytes.ReplaceAll(corpusFile(t, name), []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+		want, werr := Read(lf)
+		for _, v := range []struct {
+			eol string
+			b   []byte
+		}{{"CRLF", bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n"))}, {"CR", bytes.ReplaceAll(lf, []byte("\n"), []byte("\r"))}} {
+			got, gerr := Read(v.b)
+			if (werr == nil) != (gerr == nil) || len(got.Recipients) != len(want.Recipients) {
+				t.Errorf("%s %s: %d recipients (err %v), with LF %d (err %v)", name, v.eol, len(got.Recipients), gerr, len(want.Recipients), werr)
+				continue
+			}
+			for i := range got.Recipients {
+				g, w := got.Recipients[i], want.Recipients[i]
+				if g.Recipient != w.Recipient || g.Class != w.Class || g.Reason != w.Reason {
+					t.Errorf("%s %s #%d: %s %s/%s, with LF %s %s/%s", name, v.eol, i, g.Recipient, g.Class, g.Reason, w.Recipient, w.Class, w.Reason)
+				}
+			}
+		}
+	}
+}
+
+// dropDiagnosticCode removes every Diagnostic-Code field (with its folded
+// lines) from a message.
+func dropDiagnosticCode(b []byte) []byte {
+	var out [][]byte
+	skipping := false
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if skipping && len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+			continue
+		}
+		skipping = bytes.HasPrefix(bytes.ToLower(l), []byte("diagnostic-code:"))
+		if !skipping {
+			out = append(out, l)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
+}
+
+// TestWithoutDiagnosticCode reads the corpus with every Diagnostic-Code
+// removed: every message must still be read, and the reasons left in the
+// human-readable parts must keep most classes right.
+func TestWithoutDiagnosticCode(t *testing.T) {
+	damaged := func(b []byte) ([]got, error) { return readNew(dropDiagnosticCode(b)) }
+	tuned, held := measure(t, damaged)
+	for _, x := range []struct {
+		name string
+		t    *tally
+	}{{"tuned", tuned}, {"held-out", held}} {
+		if *showHeld || x.name == "tuned" {
+			t.Logf("%s part without Diagnostic-Code: read %d/%d, right %d/%d (%.1f%%), dangerous %d",
+				x.name, x.t.read, x.t.msgs, x.t.right, x.t.rcpts, pct(x.t.right, x.t.rcpts), x.t.dangerous)
+		}
+		if x.t.read < x.t.msgs {
+			t.Errorf("%s: %d of %d messages not read without Diagnostic-Code", x.name, x.t.msgs-x.t.read, x.t.msgs)
+		}
+	}
+}
