@@ -395,6 +395,9 @@ func rules() []rule {
 		{pat: "improper use of 8-bit data", kind: vBlock, score: textStrong, expl: explContent, src: "Sendmail 550 5.6.9 \"improper use of 8-bit data in message header\""},
 		{pat: "headers too large", kind: vBlock, score: textTrap, expl: explContent, src: "Sendmail 552 5.6.0 \"Headers too large\""},
 		{pat: "con:b1", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code CON:B1 (the sending IP is blocked)"},
+		{pat: "rly:b1", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B1 (the sending IP is blocked)"},
+		{pat: "rly:b2", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B2 (the sending IP is blocked)"},
+		{pat: "rly:b3", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B3 (the sending IP is blocked)"},
 		{pat: "rtr:bb", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RTR:BB (the sending IP is on a blocklist)"},
 
 		// Provider markers (no verdict): they only name who answered.
