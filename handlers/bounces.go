@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/preflight-email/preflight/bounce"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/suppression"
@@ -59,7 +59,26 @@ type DSNRecipient struct {
 	Status         string `json:"status"`
 	DiagnosticCode string `json:"diagnostic_code"`
 	RemoteMTA      string `json:"remote_mta"`
+	// Format is the bounce layout package bounce recognised (rfc3464,
+	// postfix, arf, autoreply, ...); FeedbackType is an ARF complaint's
+	// Feedback-Type. Both are empty for a bare DSN read by reply.ParseDSN.
+	Format       bounce.Format `json:"format,omitempty"`
+	FeedbackType string        `json:"feedback_type,omitempty"`
 	Classification
+}
+
+// NewBounceRecipient renders one recipient of a bounce message read by
+// package bounce.
+func NewBounceRecipient(d bounce.Diagnosis) DSNRecipient {
+	return DSNRecipient{
+		Recipient: d.Recipient, DSNAction: d.DSNAction, Status: d.Status, DiagnosticCode: d.Diagnostic,
+		RemoteMTA: d.RemoteMTA, Format: d.Format, FeedbackType: d.FeedbackType,
+		Classification: Classification{
+			Class: d.Class, Reason: d.Reason, Code: d.Code, Enhanced: d.Enhanced, Action: d.Action,
+			Explanation: d.Explanation, Provider: d.Provider, Blocklist: d.Blocklist,
+			Description: reply.Describe(d.Enhanced),
+		},
+	}
 }
 
 // NewDSNRecipient renders one DSN recipient.
@@ -101,8 +120,10 @@ type dsnResponse struct {
 	Recipients []DSNRecipient `json:"recipients"`
 }
 
-// classify reads {"message"}, {"messages"} or a raw DSN (message/rfc822,
-// or its multipart/report body with the boundary in Content-Type).
+// classify reads {"message"}, {"messages"} or a whole bounce message
+// (message/rfc822, or a multipart/report body with the boundary in
+// Content-Type) in any layout package bounce reads, one result per
+// recipient in the order the message lists them.
 func (a *API) classify(c *gin.Context) {
 	switch ct := c.ContentType(); ct {
 	case "message/rfc822", "multipart/report":
@@ -110,21 +131,20 @@ func (a *API) classify(c *gin.Context) {
 		if !ok {
 			return
 		}
-		var msg io.Reader = bytes.NewReader(body)
 		if ct == "multipart/report" {
 			// The body is the report itself: give it the header that
 			// names its boundary, as in the message it came from.
-			msg = io.MultiReader(strings.NewReader("Content-Type: "+c.GetHeader("Content-Type")+"\r\n\r\n"), msg)
+			body = append([]byte("Content-Type: "+c.GetHeader("Content-Type")+"\r\n\r\n"), body...)
 		}
-		recips, err := reply.ParseDSN(msg)
+		rep, err := bounce.Read(body)
 		if err != nil {
 			abort(c, http.StatusBadRequest, "not_dsn",
-				"body is not a delivery status notification: want a multipart/report message with a message/delivery-status part (RFC 3464)")
+				"body is not a bounce, complaint or auto-reply: no failed recipient could be read from it")
 			return
 		}
-		out := dsnResponse{Recipients: make([]DSNRecipient, len(recips))}
-		for i, r := range recips {
-			out.Recipients[i] = NewDSNRecipient(r)
+		out := dsnResponse{Recipients: make([]DSNRecipient, len(rep.Recipients))}
+		for i, d := range rep.Recipients {
+			out.Recipients[i] = NewBounceRecipient(d)
 		}
 		c.JSON(http.StatusOK, out)
 		return
@@ -183,10 +203,15 @@ type ingestResponse struct {
 	Ignored    string                `json:"ignored,omitempty"` // why a well-formed non-bounce notification was skipped
 }
 
-// ingest takes bounce events: our own JSON or an ESP's webhook body.
+// ingest takes bounce events: our own JSON, an ESP's webhook body, or a
+// whole bounce message (Content-Type message/rfc822).
 func (r *bounceRoutes) ingest(c *gin.Context) {
 	body, ok := r.api.readBody(c)
 	if !ok {
+		return
+	}
+	if c.ContentType() == "message/rfc822" {
+		r.ingestMessage(c, body)
 		return
 	}
 	evs, err := suppression.ParseEvents(body, c.GetHeader("Content-Type"))
@@ -222,6 +247,42 @@ func (r *bounceRoutes) ingest(c *gin.Context) {
 		} else {
 			out.Ingested++
 		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ingestMessage applies a raw bounce message: every recipient's
+// diagnosis, idempotent by the message's Message-ID (else its content
+// hash). A message that is not a bounce, or an auto-reply, is answered
+// 200 with the reason it was ignored, so a forwarding mailbox does not
+// retry it.
+func (r *bounceRoutes) ingestMessage(c *gin.Context, body []byte) {
+	o, err := bounce.Apply(c.Request.Context(), r.b, body)
+	switch {
+	case errors.Is(err, bounce.ErrNotBounce), errors.Is(err, bounce.ErrEmpty):
+		c.JSON(http.StatusOK, ingestResponse{Results: []suppression.Applied{}, Ignored: "not a bounce, complaint or auto-reply"})
+		return
+	case errors.Is(err, suppression.ErrInvalidAddress):
+		abort(c, http.StatusBadRequest, "invalid_email", "the bounce names a recipient that is not a valid email address")
+		return
+	case err != nil:
+		r.api.log.Error("ingest bounce message", "err", err)
+		abort(c, http.StatusInternalServerError, "internal", "could not record the events")
+		return
+	}
+	out := ingestResponse{Results: o.Applied}
+	if out.Results == nil {
+		out.Results = []suppression.Applied{}
+	}
+	for _, a := range o.Applied {
+		if a.Duplicate {
+			out.Duplicates++
+		} else {
+			out.Ingested++
+		}
+	}
+	if len(o.Applied) == 0 {
+		out.Ignored = "an auto-reply or delivery report: nothing to suppress"
 	}
 	c.JSON(http.StatusOK, out)
 }

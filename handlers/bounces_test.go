@@ -92,6 +92,8 @@ func TestBounceRoutes(t *testing.T) {
 		{"bounces_classify_missing", "POST", "/v1/bounces/classify", "application/json", `{}`, 400},
 		{"bounces_classify_blank", "POST", "/v1/bounces/classify", "application/json", `{"message": "  "}`, 400},
 		{"bounces_classify_both", "POST", "/v1/bounces/classify", "application/json", `{"message": "550", "messages": ["550"]}`, 400},
+		{"bounces_classify_qmail", "POST", "/v1/bounces/classify", "message/rfc822", bounceFile(t, "qmail.eml"), 200},
+		{"bounces_classify_arf", "POST", "/v1/bounces/classify", "message/rfc822", bounceFile(t, "arf.eml"), 200},
 		{"bounces_classify_bad_json", "POST", "/v1/bounces/classify", "application/json", `{"message": `, 400},
 
 		// Events.
@@ -103,7 +105,6 @@ func TestBounceRoutes(t *testing.T) {
 		{"suppressions_events_ses_complaint", "POST", "/v1/suppressions/events", "application/json", bounceFile(t, "ses_complaint.json"), 200},
 		{"suppressions_events_malformed", "POST", "/v1/suppressions/events", "application/json", `{"email": "a@example.com"}`, 400},
 		{"suppressions_events_invalid_email", "POST", "/v1/suppressions/events", "application/json", `{"email": "not an address", "message": "550 5.1.1 user unknown"}`, 400},
-		{"suppressions_events_wrong_type", "POST", "/v1/suppressions/events", "message/rfc822", dsn, 400},
 
 		// Lookups and removal.
 		{"suppressions_get_hard", "GET", "/v1/suppressions/Gone%40Gmail.com", "", "", 200},
@@ -184,5 +185,52 @@ func TestClassifyBodyTooLarge(t *testing.T) {
 		if rec.Code != http.StatusRequestEntityTooLarge {
 			t.Errorf("%s: status %d, want 413", ct, rec.Code)
 		}
+	}
+}
+
+// TestIngestBounceMessage posts whole messages to /v1/suppressions/events:
+// a bounce suppresses once however often it is posted, a complaint
+// suppresses as complained, an auto-reply and an ordinary message are
+// ignored.
+func TestIngestBounceMessage(t *testing.T) {
+	e := newBounceEngine(t)
+	post := func(body string) (int, string) {
+		req := httptest.NewRequest("POST", "/v1/suppressions/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "message/rfc822")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	get := func(email string) (int, string) {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/suppressions/"+email, nil))
+		return rec.Code, rec.Body.String()
+	}
+	tests := []struct {
+		name, body string
+		want       []string // substrings of the response
+	}{
+		{"dsn", bounceFile(t, "dsn.eml"), []string{`"ingested":2`, `"duplicates":0`}},
+		{"dsn again", bounceFile(t, "dsn.eml"), []string{`"ingested":0`, `"duplicates":2`}},
+		{"arf", bounceFile(t, "arf.eml"), []string{`"ingested":1`, `"reason":"complained"`, `"suppressed":true`}},
+		{"autoreply", bounceFile(t, "autoreply.eml"), []string{`"ingested":0`, `"ignored":"an auto-reply`}},
+		{"not a bounce", bounceFile(t, "not_dsn.eml"), []string{`"ignored":"not a bounce`}},
+	}
+	for _, tt := range tests {
+		code, body := post(tt.body)
+		if code != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", tt.name, code, body)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: response lacks %s: %s", tt.name, w, body)
+			}
+		}
+	}
+	if code, body := get("gone@gmail.com"); code != http.StatusOK || !strings.Contains(body, `"reason":"mailbox_not_found"`) {
+		t.Errorf("hard bounce not suppressed: %d %s", code, body)
+	}
+	if code, body := get("nekonyaan@example.org"); code != http.StatusNotFound {
+		t.Errorf("auto-reply sender suppressed: %d %s", code, body)
 	}
 }

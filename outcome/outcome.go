@@ -37,6 +37,10 @@ const (
 	DNSError         Reason = "dns_error"
 	SMTPRejected     Reason = "smtp_rejected"
 	Suppressed       Reason = "suppressed"
+	// Complained is a spam complaint (an ARF feedback report, RFC 5965):
+	// it puts the address on the suppression list. It is a suppression
+	// reason, never a probe result (docs/design.md).
+	Complained Reason = "complained"
 )
 
 // Reasons lists every reason in the order docs/design.md gives them.
@@ -45,7 +49,7 @@ func Reasons() []Reason {
 		InvalidSyntax, DomainNotFound, NoMailServer, MailboxNotFound,
 		MailboxDisabled, MailboxFull, Accepted, CatchAll, Disposable,
 		RoleAccount, Greylisted, RateLimited, Blocked, Timeout,
-		ConnectionFailed, DNSError, SMTPRejected, Suppressed,
+		ConnectionFailed, DNSError, SMTPRejected, Suppressed, Complained,
 	}
 }
 

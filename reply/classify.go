@@ -76,7 +76,7 @@ const basicScore = 5
 func ClassifyText(s string) Diagnosis { return Classify(Parse(s)) }
 
 // Classify reads the basic code, then the enhanced code, then the text
-// (DESIGN.md "Reading SMTP replies"). Each source of evidence carries a
+// (docs/design.md "Reading SMTP replies"). Each source of evidence carries a
 // weight; a specific enhanced code beats ordinary text, and only the trap
 // patterns (texts documented to come with misleading codes) beat a specific
 // code. On a tie the codes win. Classify does not allocate.
@@ -109,16 +109,29 @@ func Classify(r Reply) Diagnosis {
 
 	// Text: wins only when strictly stronger than the codes.
 	strongText := false
+	var textRule *rule
 	if ev.best >= 0 {
 		tr := &m.rules[ev.best]
 		if tr.score > bestScore {
 			best, bestScore, expl = tr.kind, tr.score, tr.expl
 			strongText = tr.score >= textStrong
+			textRule = tr
 		}
 	}
 
+	// RFC 3463 §3.8: X.7.x is security or policy status, a refusal of the
+	// sender, so words that sound like a missing mailbox do not make a
+	// 5.7.x reply hard ("550 5.7.1 Recipient address rejected: User
+	// unknown" from a gateway that refuses the sender). The exceptions are
+	// the codes registered for the recipient (5.7.13 account disabled,
+	// 5.7.17/5.7.18 owner changed, read from the code itself) and the
+	// provider texts documented to come with 5.7.x (rules marked on57).
+	if textRule != nil && !textRule.on57 && isHardVerdict(best) && isSecurityCode(r.Enhanced) {
+		best, expl = vBlock, explPolicy57
+	}
+
 	// "Try again later" after a 421 is the host telling us to slow down,
-	// not greylisting (DESIGN.md: 421 texts are rate_limited).
+	// not greylisting (docs/design.md: 421 texts are rate_limited).
 	if best == vGreylist && bestScore < textTrap && r.Code == 421 {
 		best = vRate
 	}
@@ -138,6 +151,25 @@ func Classify(r Reply) Diagnosis {
 	return d
 }
 
+// explPolicy57 explains a 5.7.x refusal whose words sound like a missing
+// mailbox.
+const explPolicy57 = "The receiving server refused the message for a security or policy reason (5.7.x); that is about the sender, not proof the address is bad."
+
+// isSecurityCode tells whether e is a permanent X.7.x code (RFC 3463 §3.8)
+// other than those registered about the recipient: 5.7.13 "User Account
+// Disabled" (RFC 5248), 5.7.17 and 5.7.18 "Mailbox/Domain owner has
+// changed" (RFC 7293).
+func isSecurityCode(e string) bool {
+	if len(e) < 5 || e[0] != '5' || e[1] != '.' || e[2] != '7' || e[3] != '.' {
+		return false
+	}
+	switch e[4:] {
+	case "13", "17", "18":
+		return false
+	}
+	return true
+}
+
 func isHardVerdict(v verdict) bool {
 	switch v {
 	case vNotFound, vDisabled, vDomain, vNoMX, vSyntax:
@@ -151,7 +183,7 @@ func basicEvidence(code int) verdict {
 	switch {
 	case code == 421:
 		// RFC 5321 §4.2.3: the server is closing the channel; for us that
-		// means back off the host (DESIGN.md: 421 is rate_limited).
+		// means back off the host (docs/design.md: 421 is rate_limited).
 		return vRate
 	case code == 556:
 		// RFC 7504 §3: the domain does not accept mail (null MX).
@@ -179,10 +211,10 @@ func enhancedEvidence(code int, enhanced string) (verdict, int8, bool) {
 	if class == '4' && subject == 7 {
 		switch {
 		case detail == 0:
-			// 4.7.0 mostly comes with throttling (DESIGN.md).
+			// 4.7.0 mostly comes with throttling (docs/design.md).
 			return vRate, codeWeak, true
 		case detail == 1 && (code == 450 || code == 451):
-			// 450/451 4.7.1 is the usual greylisting reply (DESIGN.md).
+			// 450/451 4.7.1 is the usual greylisting reply (docs/design.md).
 			return vGreylist, codeWeak, true
 		case detail == 1:
 			return vBlock, codeWeak, true
@@ -200,7 +232,7 @@ func enhancedEvidence(code int, enhanced string) (verdict, int8, bool) {
 	st, ok := lookupStatus(subject, detail)
 	if !ok {
 		// RFC 3463 §3.1: an unknown detail is read as its subject's X.y.0,
-		// except under X.1: DESIGN.md reads 5.1.0 as a missing mailbox, but
+		// except under X.1: docs/design.md reads 5.1.0 as a missing mailbox, but
 		// unregistered X.1 details are vendor codes about other things
 		// (Exchange 5.1.90 is a sender's daily recipient limit), so they
 		// prove nothing about the address.
@@ -236,7 +268,7 @@ func outcomeOf(v verdict, temporary bool) (outcome.Reason, Class, Action) {
 	case vSyntax:
 		return outcome.InvalidSyntax, Hard, Suppress
 	case vFull:
-		// DESIGN.md: the mailbox exists, so this is not a hard bounce.
+		// docs/design.md: the mailbox exists, so this is not a hard bounce.
 		return outcome.MailboxFull, Soft, Retry
 	case vSize:
 		// The message, not the address, was refused: resending the same
@@ -247,7 +279,7 @@ func outcomeOf(v verdict, temporary bool) (outcome.Reason, Class, Action) {
 	case vRate:
 		return outcome.RateLimited, Soft, Retry
 	case vBlock, vSender:
-		// DESIGN.md: the server refused us; that says nothing about the
+		// docs/design.md: the server refused us; that says nothing about the
 		// address, so never hard.
 		return outcome.Blocked, Block, FixSender
 	case vTimeout:
@@ -259,7 +291,7 @@ func outcomeOf(v verdict, temporary bool) (outcome.Reason, Class, Action) {
 	case vTemp:
 		return outcome.SMTPRejected, Soft, Retry
 	}
-	// DESIGN.md: a 5xx with no enhanced code and no recognisable text is
+	// docs/design.md: a 5xx with no enhanced code and no recognisable text is
 	// not proof that the mailbox is missing.
 	if temporary {
 		return outcome.SMTPRejected, Soft, Retry

@@ -6,7 +6,7 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 )
 
-// TestDesignRules checks each rule of DESIGN.md "Reading SMTP replies" and
+// TestDesignRules checks each rule of docs/design.md "Reading SMTP replies" and
 // of the brief one reply at a time.
 func TestDesignRules(t *testing.T) {
 	tests := []struct {

@@ -102,7 +102,7 @@ func TestCorpusAccuracy(t *testing.T) {
 		if d.Explanation == "" {
 			t.Errorf("corpus.tsv:%d: empty explanation", c.line)
 		}
-		// Invariants of DESIGN.md whatever the label says.
+		// Invariants of docs/design.md whatever the label says.
 		if d.Reason == outcome.Blocked && d.Class != Block {
 			t.Errorf("corpus.tsv:%d: blocked reply classed %s", c.line, d.Class)
 		}

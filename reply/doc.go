@@ -6,7 +6,7 @@
 //
 // # Order of evidence
 //
-// DESIGN.md "Reading SMTP replies": the basic code first, then the RFC 3463
+// docs/design.md "Reading SMTP replies": the basic code first, then the RFC 3463
 // enhanced code, then the text. Each source carries a weight:
 //
 //   - the basic code alone is the weakest evidence (421 means back off the
@@ -24,6 +24,15 @@
 //   - A blocked sender (5.7.x, blocklists, reputation, DMARC/SPF/DKIM,
 //     policy) is class Block, action FixSender, never Hard: the server
 //     refused the sender, which says nothing about the address.
+//   - A 5.7.x reply is never a missing mailbox, whatever its words ("550
+//     5.7.1 Recipient address rejected: User unknown" is Block): RFC 3463
+//     §3.8 makes X.7.x security or policy status. The exceptions are the
+//     codes registered about the recipient (5.7.13, 5.7.17, 5.7.18) and
+//     the provider texts documented to come with 5.7.x (Yandex "No such
+//     user!", Proofpoint, Trend Micro, ZeroSpam; rules marked on57).
+//   - Refusals of the sender's own address are Block even with a 5.1.x
+//     code ("sender rejected", "invalid sender", "after MAIL FROM"), and
+//     so are anti-abuse texts about unknown recipients.
 //   - A full mailbox (4.2.2, 5.2.2, quota texts) is Soft even on a 5xx or
 //     next to 5.1.1 (Orange and Comcast send "552 5.1.1 ... overquota"): the
 //     mailbox exists.
@@ -36,7 +45,7 @@
 //   - A 5xx that is really temporary (Gmail "550 5.2.1 ... receiving mail at
 //     a rate", QQ "550 Ip frequency limited", Microsoft 5.2.122) is
 //     rate_limited, Soft.
-//   - 5.1.10 is read as a missing mailbox, as DESIGN.md asks (Microsoft's
+//   - 5.1.10 is read as a missing mailbox, as docs/design.md asks (Microsoft's
 //     RESOLVER.ADR.RecipientNotFound), unless the text names a null MX.
 //     Unregistered X.1.x details are not read as 5.1.0: vendors use them
 //     for other things.

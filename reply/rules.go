@@ -1,6 +1,6 @@
 package reply
 
-// Text patterns are the classifier's last resort (DESIGN.md "Reading SMTP
+// Text patterns are the classifier's last resort (docs/design.md "Reading SMTP
 // replies"): they fill in when the codes are missing or generic, and the
 // trap patterns (score >= textTrap) override codes that servers are known
 // to misuse. Every entry names where the fact comes from. Patterns are
@@ -25,6 +25,10 @@ type rule struct {
 	blocklist string // set when the pattern names a public blocklist
 	expl      string // overrides the default explanation of kind
 	src       string // where the fact comes from
+	// on57 marks a missing-mailbox text documented to come with a 5.7.x
+	// code. Any other hard reading of a 5.7.x reply is overruled: RFC 3463
+	// §3.8 makes X.7.x security or policy status, a refusal of the sender.
+	on57 bool
 }
 
 // Explanations of specific patterns; the defaults per verdict live in
@@ -49,7 +53,7 @@ func rules() []rule {
 		// enhanced code.
 		{pat: "user unknown", kind: vNotFound, score: textStrong, src: "Postfix/Sendmail reply text; SMTP Field Manual (Hey, Proofpoint, Zoho 550 5.1.1)"},
 		{pat: "unknown user", kind: vNotFound, score: textStrong, src: "Postfix local(8) DSN text \"unknown user\""},
-		{pat: "no such user", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yandex 550 5.7.1 \"No such user!\", Barracuda 550)"},
+		{pat: "no such user", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yandex 550 5.7.1 \"No such user!\", Barracuda 550)", on57: true},
 		{pat: "no such recipient", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "no such mailbox", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "no such account", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
@@ -60,7 +64,7 @@ func rules() []rule {
 		{pat: "mailbox does not exist", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "account does not exist", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "tried to reach does not exist", kind: vNotFound, score: textStrong, src: "DOMAIN.md (Gmail 550 5.1.1)"},
-		{pat: "does not exist", kind: vNotFound, score: textNormal, src: "DESIGN.md (\"does not exist\" texts)"},
+		{pat: "does not exist", kind: vNotFound, score: textNormal, src: "docs/design.md (\"does not exist\" texts)"},
 		{pat: "recipient unknown", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "unknown recipient", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "addressee unknown", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (AT&T 550 5.2.1 \"Addressee unknown\")"},
@@ -76,15 +80,15 @@ func rules() []rule {
 		{pat: "recipnotfound", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Microsoft NDR 5.1.1 RESOLVER.ADR.RecipNotFound"},
 		{pat: "recipientnotfound", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Microsoft NDR 5.1.10 RESOLVER.ADR.RecipientNotFound"},
 		{pat: "invalid recipient", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Email Security.cloud 550, Mimecast 451, Orange 550)"},
-		{pat: "invalid-recipient", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"Invalid-Recipient\")"},
+		{pat: "invalid-recipient", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"Invalid-Recipient\")", on57: true},
 		{pat: "invalid mailbox", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Mail.ru 550 \"invalid mailbox\")"},
 		{pat: "destinataire invalide", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Orange 550 5.1.1, French text)"},
 		{pat: "not our customer", kind: vNotFound, score: textStrong, provider: "comcast", src: "SMTP Field Manual (Comcast 550 5.1.1 \"Not our Customer\")"},
 		{pat: "mailbox unallocated", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Comcast 550 5.1.1 \"recipient mailbox unallocated\")"},
 		{pat: "not a valid email address", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Proofpoint 550 5.1.1)"},
 		{pat: "could not be found, or was misspelled", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Rackspace 550 5.1.1)"},
-		{pat: "marked as invalid", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Proofpoint 550 5.7.1 \"User email address is marked as invalid\")"},
-		{pat: "not in recipient list", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (ZeroSpam 554 5.7.1)"},
+		{pat: "marked as invalid", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Proofpoint 550 5.7.1 \"User email address is marked as invalid\")", on57: true},
+		{pat: "not in recipient list", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (ZeroSpam 554 5.7.1)", on57: true},
 		{pat: "doesn't have a", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"This user doesn't have a ... account\")"},
 		{pat: "is no longer valid", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"is no longer valid. [-20]\")"},
 		{pat: "mailbox unavailable", kind: vNotFound, score: textNormal, src: "RFC 5321 §4.2.3 (550 text); DOMAIN.md (Outlook 550 5.5.0)"},
@@ -109,7 +113,7 @@ func rules() []rule {
 		{pat: "mailbox is frozen", kind: vDisabled, score: textStrong, src: "QQ Mail reply text \"Mailbox is frozen\""},
 		{pat: "blocked due to inactivity", kind: vDisabled, score: textTrap, src: "SMTP Field Manual (Free 550 5.2.1 \"This mailbox has been blocked due to inactivity\")"},
 
-		// Full mailbox: the mailbox exists (DESIGN.md), so it is soft even
+		// Full mailbox: the mailbox exists (docs/design.md), so it is soft even
 		// on a 5xx or next to 5.1.1.
 		{pat: "over quota", kind: vFull, score: textTrap, src: "DOMAIN.md (Gmail 452 4.2.2 \"over quota\"); SMTP Field Manual (Comcast 452 4.1.1)"},
 		{pat: "overquota", kind: vFull, score: textTrap, src: "SMTP Field Manual (Apple 552 5.2.2, Orange 552 5.1.1 \"Recipient overquota\")"},
@@ -121,7 +125,7 @@ func rules() []rule {
 		{pat: "inbox is full", kind: vFull, score: textTrap, src: "common MTA reply text"},
 		{pat: "mailbox size limit", kind: vFull, score: textTrap, src: "SMTP Field Manual (Yandex 552 5.2.2 \"Mailbox size limit exceeded\")"},
 		{pat: "destinataire pleine", kind: vFull, score: textTrap, src: "SMTP Field Manual (Orange 552 5.1.1, French text)"},
-		{pat: "quota", kind: vFull, score: textNormal, src: "DESIGN.md (quota texts)"},
+		{pat: "quota", kind: vFull, score: textNormal, src: "docs/design.md (quota texts)"},
 
 		// Message too big: not an address problem.
 		{pat: "message size exceeds", kind: vSize, score: textTrap, src: "Postfix 552 5.3.4 \"Message size exceeds fixed limit\""},
@@ -137,24 +141,24 @@ func rules() []rule {
 		{pat: "too large", kind: vSize, score: textNormal, src: "common MTA reply text"},
 
 		// Greylisting.
-		{pat: "greylist", kind: vGreylist, score: textTrap, src: "DESIGN.md (\"greylist\"); SMTP Field Manual (Barracuda 451 4.7.1, ZeroSpam 450 4.2.0)"},
+		{pat: "greylist", kind: vGreylist, score: textTrap, src: "docs/design.md (\"greylist\"); SMTP Field Manual (Barracuda 451 4.7.1, ZeroSpam 450 4.2.0)"},
 		{pat: "graylist", kind: vGreylist, score: textTrap, src: "common spelling of greylist"},
 		{pat: "grey-list", kind: vGreylist, score: textTrap, src: "common spelling of greylist"},
 		{pat: "grey list", kind: vGreylist, score: textTrap, src: "common spelling of greylist"},
-		{pat: "try again later", kind: vGreylist, score: textWeak, src: "DESIGN.md (\"try again later\"); DOMAIN.md (Apple 451 4.7.1)"},
+		{pat: "try again later", kind: vGreylist, score: textWeak, src: "docs/design.md (\"try again later\"); DOMAIN.md (Apple 451 4.7.1)"},
 		{pat: "please try later", kind: vGreylist, score: textWeak, src: "common MTA reply text"},
 		{pat: "retry later", kind: vGreylist, score: textWeak, src: "common MTA reply text"},
 		{pat: "come back later", kind: vGreylist, score: textWeak, src: "SMTP Field Manual (Yandex 451 4.7.1)"},
 
 		// Rate limiting: retry later from the same host, more slowly. These
 		// beat "quota" and "reputation" because they name the cure.
-		{pat: "rate limit", kind: vRate, score: textTrap, src: "DESIGN.md (\"rate limit\"); SMTP Field Manual (Rambler 452 4.5.3, Outlook 451 4.7.650)"},
+		{pat: "rate limit", kind: vRate, score: textTrap, src: "docs/design.md (\"rate limit\"); SMTP Field Manual (Rambler 452 4.5.3, Outlook 451 4.7.650)"},
 		{pat: "ratelimit", kind: vRate, score: textTrap, src: "common MTA reply text"},
 		{pat: "unusual rate", kind: vRate, score: textTrap, provider: "gmail", src: "SMTP Field Manual (Gmail 421 4.7.28)"},
 		{pat: "receiving mail at a rate", kind: vRate, score: textTrap, provider: "gmail", expl: explRateRecip, src: "SMTP Field Manual (Gmail 450 4.2.1, 550 5.2.1 ReceivingRate)"},
 		{pat: "receiving mail too quickly", kind: vRate, score: textTrap, expl: explRateRecip, src: "SMTP Field Manual (Yahoo 450)"},
 		{pat: "exceeded their limit for the number of messages", kind: vRate, score: textTrap, provider: "microsoft", expl: explRateRecip, src: "SMTP Field Manual (Outlook 554 5.2.122)"},
-		{pat: "too many connections", kind: vRate, score: textTrap, src: "DESIGN.md (\"too many connections\")"},
+		{pat: "too many connections", kind: vRate, score: textTrap, src: "docs/design.md (\"too many connections\")"},
 		{pat: "concurrent connections", kind: vRate, score: textTrap, src: "SMTP Field Manual (Exchange Online 421 4.3.2)"},
 		{pat: "too many messages", kind: vRate, score: textTrap, src: "common MTA reply text"},
 		{pat: "too many recent messages", kind: vRate, score: textTrap, src: "SMTP Field Manual (Comcast 452 4.1.1)"},
@@ -172,7 +176,7 @@ func rules() []rule {
 		{pat: "sending limit", kind: vRate, score: textTrap + 5, src: "common ESP reply text"},
 		{pat: "queue quota", kind: vRate, score: textTrap + 5, provider: "microsoft", src: "SMTP Field Manual (Outlook 450 4.7.3 \"Organization queue quota exceeded\")"},
 
-		// Blocklists (DESIGN.md: blocked, fix the sender). These name the list.
+		// Blocklists (docs/design.md: blocked, fix the sender). These name the list.
 		{pat: "spamhaus", kind: vBlock, score: textTrap + 5, blocklist: "spamhaus", expl: explBlocklist, src: "DOMAIN.md (Outlook 550 5.7.1 \"listed in Spamhaus\")"},
 		{pat: "abuseat", kind: vBlock, score: textTrap + 5, blocklist: "cbl", expl: explBlocklist, src: "CBL (cbl.abuseat.org) lookup URL"},
 		{pat: "spamcop", kind: vBlock, score: textTrap + 5, blocklist: "spamcop", expl: explBlocklist, src: "SpamCop bl.spamcop.net"},
@@ -189,7 +193,7 @@ func rules() []rule {
 		{pat: "proofpoint.com/dnsbl", kind: vBlock, score: textTrap + 5, blocklist: "proofpoint", provider: "proofpoint", expl: explBlocklist, src: "Proofpoint dnsbl-lookup URL in 550 5.7.0 \"Blocked\" replies (Apple iCloud uses Proofpoint)"},
 
 		// Generic block texts.
-		{pat: "blocklist", kind: vBlock, score: textStrong, expl: explBlocklist, src: "DESIGN.md (blocklist texts)"},
+		{pat: "blocklist", kind: vBlock, score: textStrong, expl: explBlocklist, src: "docs/design.md (blocklist texts)"},
 		{pat: "block list", kind: vBlock, score: textStrong, expl: explBlocklist, src: "SMTP Field Manual (Outlook 550 5.7.1 S3150 \"on our block list\")"},
 		{pat: "block listed", kind: vBlock, score: textStrong, expl: explBlocklist, src: "SMTP Field Manual (Web.de 550 \"IP address is block listed\")"},
 		{pat: "blacklist", kind: vBlock, score: textStrong, expl: explBlocklist, src: "common MTA reply text"},
@@ -202,7 +206,11 @@ func rules() []rule {
 		{pat: "complaints", kind: vBlock, score: textTrap + 5, expl: explReputation, src: "DOMAIN.md (Yahoo 421 4.7.0 [TSS04] \"deferred due to user complaints\")"},
 		{pat: "[tss0", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explReputation, src: "Yahoo postmaster error codes TSS04/TSS09"},
 		{pat: "[ts0", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explReputation, src: "Yahoo postmaster error codes TS01-TS03"},
-		{pat: "[bl2", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "Yahoo postmaster error codes BL21-BL23"},
+		// Only Yahoo's own codes: "[BL2NAM02FT061.eop-nam02...]" is a
+		// Microsoft datacentre tag, not a blocklist.
+		{pat: "[bl21]", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "Yahoo postmaster error code BL21"},
+		{pat: "[bl22]", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "Yahoo postmaster error code BL22"},
+		{pat: "[bl23]", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "Yahoo postmaster error code BL23"},
 		{pat: "[ph01]", kind: vBlock, score: textStrong, provider: "yahoo", src: "SMTP Field Manual (Yahoo 554 [PH01])"},
 		{pat: "[cs01]", kind: vBlock, score: textStrong, provider: "apple", src: "SMTP Field Manual (Apple 550 5.7.1 [CS01])"},
 		{pat: "[hm08]", kind: vBlock, score: textStrong, provider: "apple", src: "Apple iCloud postmaster reply code HM08"},
@@ -214,8 +222,8 @@ func rules() []rule {
 		{pat: "traffic not accepted", kind: vBlock, score: textTrap + 5, provider: "microsoft", src: "Microsoft NDR 5.7.708 \"traffic not accepted from this IP\""},
 		{pat: "will not accept delivery", kind: vBlock, score: textTrap, provider: "yahoo", src: "AOL 521 5.2.1 \"AOL will not accept delivery of this message\""},
 		{pat: "dmarc", kind: vBlock, score: textTrap, expl: explAuth, src: "DOMAIN.md (Comcast 550 5.2.0 \"rejected due to DMARC\")"},
-		{pat: "spf", kind: vBlock, score: textStrong, expl: explAuth, src: "DESIGN.md (SPF texts); SMTP Field Manual (Web.de 550 \"Reject due to SPF policy\")"},
-		{pat: "dkim", kind: vBlock, score: textStrong, expl: explAuth, src: "DESIGN.md (DKIM texts)"},
+		{pat: "spf", kind: vBlock, score: textStrong, expl: explAuth, src: "docs/design.md (SPF texts); SMTP Field Manual (Web.de 550 \"Reject due to SPF policy\")"},
+		{pat: "dkim", kind: vBlock, score: textStrong, expl: explAuth, src: "docs/design.md (DKIM texts)"},
 		{pat: "unauthenticated", kind: vBlock, score: textStrong, expl: explAuth, src: "Gmail 550 5.7.26 and Yahoo 550 5.7.9 \"sender is unauthenticated\""},
 		{pat: "authentication", kind: vBlock, score: textNormal, expl: explAuth, src: "Gmail 421 4.7.0 \"fails to pass authentication checks\""},
 		{pat: "spam", kind: vBlock, score: textStrong, expl: explContent, src: "SMTP Field Manual (Free, Rambler, Zoho, Mail.ru, Yandex \"spam\" rejections)"},
@@ -247,7 +255,7 @@ func rules() []rule {
 		{pat: "policy reasons", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Yahoo 554 5.7.9)"},
 		{pat: "local policy", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Apple 550 5.7.1 [CS01])"},
 		{pat: "policies", kind: vBlock, score: textNormal + 5, src: "SMTP Field Manual (Mimecast 554 \"rejected due to security policies\")"},
-		{pat: "policy", kind: vBlock, score: textNormal + 5, src: "DESIGN.md (policy texts); DOMAIN.md (\"550 5.7.1 Rejected (policy)\")"},
+		{pat: "policy", kind: vBlock, score: textNormal + 5, src: "docs/design.md (policy texts); DOMAIN.md (\"550 5.7.1 Rejected (policy)\")"},
 		{pat: "not rfc compliant", kind: vBlock, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"Headers are not RFC compliant\")"},
 		{pat: "authentication required", kind: vBlock, score: textStrong, src: "Microsoft NDR 5.7.1 RESOLVER.RST.AuthRequired"},
 		{pat: "not authorized", kind: vBlock, score: textNormal, src: "RFC 3463 X.7.1 text"},
@@ -272,7 +280,7 @@ func rules() []rule {
 		{pat: "nonexistent domain", kind: vDomain, score: textStrong, src: "Microsoft NDR 5.4.4 SMTPSEND.DNS.NonExistentDomain"},
 		{pat: "non-existent domain", kind: vDomain, score: textStrong, src: "common MTA reply text"},
 		{pat: "unrouteable address", kind: vDomain, score: textStrong, src: "Exim DSN \"Unrouteable address\""},
-		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")"},
+		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")", on57: true},
 		{pat: "host not found, try again", kind: vDNS, score: textTrap + 5, src: "Postfix DSN 4.4.3 \"Name service error ... Host not found, try again\" (temporary)"},
 		{pat: "null mx", kind: vNoMX, score: textTrap, src: "RFC 7505 §4 (null MX)"},
 		{pat: "does not accept mail", kind: vNoMX, score: textStrong, src: "RFC 7504 §3 (521/556 texts)"},
@@ -301,6 +309,96 @@ func rules() []rule {
 		{pat: "local error in processing", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (451 text)"},
 		{pat: "loops back to myself", kind: vRejected, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\""},
 		{pat: "mail loop", kind: vRejected, score: textNormal, src: "common MTA reply text"},
+
+		// Missing mailbox in the words of providers that write English as
+		// a second language, and in other languages. Each is a reply text
+		// seen from real servers (the bounce corpus's README names where
+		// those messages come from), not an invention.
+		{pat: "user not exist", kind: vNotFound, score: textStrong, src: "Asian providers' 550 \"User not exist\" (bounce corpus: McAfee gateway, Chinese providers)"},
+		{pat: "user is not exist", kind: vNotFound, score: textStrong, src: "Asian providers' 550 \"user is not exist\""},
+		{pat: "not exists", kind: vNotFound, score: textNormal, src: "broken-English 550 \"mailbox does not exists\""},
+		{pat: "does no exist", kind: vNotFound, score: textNormal, src: "broken-English 550 \"address does no exist\""},
+		{pat: "not exist", kind: vNotFound, score: textNormal, src: "broken-English 550 \"mailbox not exist\", \"recipient not exist\""},
+		{pat: "address couldn't be found", kind: vNotFound, score: textStrong, provider: "gmail", src: "Gmail bounce \"** Address not found ** ... because the address couldn't be found\""},
+		{pat: "address not found", kind: vNotFound, score: textStrong, src: "Gmail bounce heading \"Address not found\"; common MTA text"},
+		{pat: "was not delivered within", kind: vTimeout, score: textStrong, src: "au (EZweb) bounce \"Your message was not delivered within 0 days and 1 hours\""},
+		{pat: "not responding", kind: vConnection, score: textNormal, src: "common MTA text \"Remote host is not responding\""},
+		{pat: "in reply to mail from command", kind: vSender, score: textSender, expl: explSender, src: "Postfix DSN \"(in reply to MAIL FROM command)\": the server refused the sender (RFC 5321 \u00a74.1.1.2)"},
+		{pat: "too many hops", kind: vTemp, score: textNormal, src: "Sendmail 554 5.4.6 \"Too many hops\" (a mail loop on the receiving side, RFC 3463 X.4.6)"},
+		{pat: "dns lookup failure", kind: vDomain, score: textNormal, src: "DragonFly Mail Agent \"DNS lookup failure: host ... not found\""},
+		{pat: "malformed or unexpected name server reply", kind: vDNS, score: textTrap + 5, src: "Postfix DSN \"Name service error ... Malformed or unexpected name server reply\": a DNS protocol failure, not a missing domain"},
+		{pat: "unknown host", kind: vDomain, score: textStrong, src: "common MTA text (\"... unknown host\")"},
+		{pat: "no valid recipients", kind: vNotFound, score: textNormal, src: "common MTA text (\"No valid recipients\")"},
+		{pat: "could not deliver for the last", kind: vTimeout, score: textStrong, src: "DragonFly Mail Agent \"Could not deliver for the last N seconds. Giving up.\""},
+		{pat: "will be retried for", kind: vTemp, score: textNormal, src: "Gmail and Zoho delay notices \"Message will be retried for N more day(s)\""},
+		{pat: "no such address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
+		{pat: "no such person", kind: vNotFound, score: textStrong, src: "common MTA reply text (\"No such person at this address\")"},
+		{pat: "no mailbox", kind: vNotFound, score: textNormal, src: "common MTA reply text (\"no mailbox by that name\")"},
+		{pat: "user not known", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
+		{pat: "unknown email address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
+		{pat: "not listed in domino directory", kind: vNotFound, score: textTrap, src: "Lotus Domino NDR \"User ... not listed in Domino Directory\""},
+		{pat: "not listed in public name & address book", kind: vNotFound, score: textTrap, src: "Lotus Domino NDR (older releases)"},
+		{pat: "utilisateur inconnu", kind: vNotFound, score: textStrong, src: "French MTA text (\"utilisateur inconnu\": unknown user)"},
+		{pat: "destinataire inconnu", kind: vNotFound, score: textStrong, src: "French MTA text (\"destinataire inconnu\": unknown recipient)"},
+		{pat: "adresse inconnue", kind: vNotFound, score: textStrong, src: "French MTA text (\"adresse inconnue\": unknown address)"},
+		{pat: "n'existe pas", kind: vNotFound, score: textNormal, src: "French MTA text (\"cette adresse n'existe pas\")"},
+		{pat: "n\u2019existe pas", kind: vNotFound, score: textNormal, src: "French MTA text, typographic apostrophe"},
+		{pat: "benutzer unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Benutzer unbekannt\": unknown user)"},
+		{pat: "empf\u00e4nger unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Empf\u00e4nger unbekannt\": unknown recipient)"},
+		{pat: "adresse unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Adresse unbekannt\")"},
+		{pat: "existiert nicht", kind: vNotFound, score: textNormal, src: "German MTA text (\"Postfach existiert nicht\")"},
+		{pat: "\u0435\u0442 \u0442\u0430\u043a\u043e\u0433\u043e \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044f", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043d\u0435\u0442 \u0442\u0430\u043a\u043e\u0433\u043e \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044f\": no such user; the first letter is left out so a capital also matches)"},
+		{pat: "\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c \u043d\u0435 \u043d\u0430\u0439\u0434\u0435\u043d", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c \u043d\u0435 \u043d\u0430\u0439\u0434\u0435\u043d\": user not found; the first letter is left out so a capital also matches)"},
+		{pat: "\u0447\u0442\u043e\u0432\u044b\u0439 \u044f\u0449\u0438\u043a \u043d\u0435 \u0441\u0443\u0449\u0435\u0441\u0442\u0432\u0443\u0435\u0442", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043f\u043e\u0447\u0442\u043e\u0432\u044b\u0439 \u044f\u0449\u0438\u043a \u043d\u0435 \u0441\u0443\u0449\u0435\u0441\u0442\u0432\u0443\u0435\u0442\": mailbox does not exist; first letter left out)"},
+		{pat: "\u7528\u6237\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u7528\u6237\u4e0d\u5b58\u5728\": user does not exist; QQ, NetEase)"},
+		{pat: "\u6536\u4ef6\u4eba\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u6536\u4ef6\u4eba\u4e0d\u5b58\u5728\": recipient does not exist)"},
+		{pat: "\u90ae\u7bb1\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u90ae\u7bb1\u4e0d\u5b58\u5728\": mailbox does not exist)"},
+		{pat: "\u5e10\u6237\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u5e10\u6237\u4e0d\u5b58\u5728\": account does not exist)"},
+		{pat: "recipient account is blocked", kind: vDisabled, score: textTrap, src: "Orange/La Poste 550 5.5.0 \"Le compte du destinataire est bloque. The recipient account is blocked\""},
+		{pat: "compte du destinataire est bloque", kind: vDisabled, score: textTrap, src: "Orange/La Poste 550 5.5.0 (French text)"},
+		{pat: "mailfolder is full", kind: vFull, score: textTrap, src: "common gateway text \"the user's mailfolder is full\""},
+		{pat: "mailbox exceeded", kind: vFull, score: textTrap, src: "common MTA reply text (\"mailbox exceeded the local limit\")"},
+		{pat: "host unknown", kind: vDomain, score: textStrong, src: "Sendmail \"Host unknown (Authoritative answer from name server)\""},
+		{pat: "domain is not reachable", kind: vDomain, score: textStrong, src: "Outlook.com 554 \"the domain is not reachable. Please check the domain\""},
+		{pat: "no mx record found", kind: vNoMX, score: textStrong, src: "Yahoo bounce \"No mx record found for domain=\""},
+		{pat: "did not accept our requests to connect", kind: vConnection, score: textStrong, provider: "gmail", src: "Gmail bounce \"The recipient server did not accept our requests to connect\""},
+		{pat: "host not reachable", kind: vConnection, score: textStrong, src: "Zoho bounce \"Host not reachable\""},
+		{pat: "envelope expired", kind: vTimeout, score: textStrong, src: "OpenSMTPD bounce \"Envelope expired\""},
+		{pat: "after multiple retries", kind: vTimeout, score: textStrong, src: "Yahoo bounce \"Unable to deliver message after multiple retries, giving up\""},
+		{pat: "has been in the queue too long", kind: vTimeout, score: textNormal, src: "qmail \"this message has been in the queue too long\""},
+		{pat: "service currently unavailable", kind: vTemp, score: textNormal, src: "common MTA reply text (554 \"Service currently unavailable\")"},
+
+		// Refusals of the sender that carry recipient-looking words or
+		// codes (5.1.0, 5.1.7, 5.1.8): block, never hard.
+		{pat: "sender rejected", kind: vSender, score: textSender, expl: explSender, src: "Cox 550 5.1.0 \"sender rejected\" (the address named is the sender's)"},
+		{pat: "invalid sender", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text (\"Invalid sender\")"},
+		{pat: "sender is invalid", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text"},
+		{pat: "unknown sender", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text (\"Unknown sender\")"},
+		{pat: "sender unknown", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text"},
+		{pat: "disabled for sending", kind: vSender, score: textSender, expl: explSender, src: "provider text \"account disabled for sending\" (the sending account)"},
+		{pat: "sender not allowed", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text"},
+		{pat: "not allowed to send", kind: vSender, score: textSender, expl: explSender, src: "common MTA reply text (\"you are not allowed to send\")"},
+		{pat: "after mail from", kind: vSender, score: textSender, expl: explSender, src: "Exim \"SMTP error from remote mail server after MAIL FROM:\": the MAIL command, the sender, was refused (RFC 5321 \u00a74.1.1.2)"},
+		{pat: "mail from: rejected", kind: vSender, score: textSender, expl: explSender, src: "common MTA text: the MAIL command was refused"},
+		{pat: "identities failed the check", kind: vSender, score: textSender, expl: explSender, src: "Amazon SES 554 \"Email address is not verified. The following identities failed the check\""},
+		{pat: "send mail as", kind: vSender, score: textSender, expl: explSender, src: "Google Workspace bounce about the 'Send mail as' alias of the sender"},
+		{pat: "not a member of", kind: vSender, score: textTrap, expl: explSender, src: "mailing list software (fml, Mailman) \"You are not a member of this mailing list\": the sender may not post"},
+		{pat: "not have permission to post", kind: vSender, score: textTrap, expl: explSender, src: "Google Groups bounce \"you may not have permission to post\""},
+		{pat: "excessive unknown recipients", kind: vBlock, score: textSender, src: "anti-abuse reply: the sender sent to too many unknown addresses (a sender reputation block)"},
+		{pat: "too many invalid recipients", kind: vBlock, score: textSender, src: "anti-abuse reply: the sender sent to too many unknown addresses"},
+		{pat: "client host rejected", kind: vBlock, score: textTrap, src: "Postfix reject text \"Client host rejected\" (the sending host)"},
+		{pat: "refused to talk to me", kind: vBlock, score: textNormal, src: "Postfix DSN \"host ... refused to talk to me\": the server refused the sending host at its greeting"},
+		{pat: "mismatches client ip", kind: vBlock, score: textStrong, expl: explPTR, src: "Outlook.com 550 \"domain [...] mismatches client ip\""},
+		{pat: "invalid ip for sending", kind: vBlock, score: textStrong, src: "Yahoo 554 \"INVALID IP FOR SENDING MAIL OF DOMAIN\""},
+		{pat: "network not allowed", kind: vBlock, score: textStrong, provider: "mimecast", src: "Mimecast 554 \"Host network not allowed\""},
+		{pat: "content rejected", kind: vBlock, score: textStrong, expl: explContent, src: "Amazon SES 500 5.6.1 \"Message content rejected\""},
+		{pat: "improper use of 8-bit data", kind: vBlock, score: textStrong, expl: explContent, src: "Sendmail 550 5.6.9 \"improper use of 8-bit data in message header\""},
+		{pat: "headers too large", kind: vBlock, score: textTrap, expl: explContent, src: "Sendmail 552 5.6.0 \"Headers too large\""},
+		{pat: "con:b1", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code CON:B1 (the sending IP is blocked)"},
+		{pat: "rly:b1", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B1 (the sending IP is blocked)"},
+		{pat: "rly:b2", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B2 (the sending IP is blocked)"},
+		{pat: "rly:b3", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RLY:B3 (the sending IP is blocked)"},
+		{pat: "rtr:bb", kind: vBlock, score: textTrap + 5, provider: "yahoo", expl: explBlocklist, src: "AOL postmaster error code RTR:BB (the sending IP is on a blocklist)"},
 
 		// Provider markers (no verdict): they only name who answered.
 		{pat: "gsmtp", provider: "gmail", src: "Google replies end in \"- gsmtp\""},

@@ -16,7 +16,7 @@ type status struct {
 
 // Weights of enhanced-code evidence. A specific code outranks ordinary text
 // patterns but not the trap patterns that exist precisely because some
-// servers send misleading codes (DESIGN.md "Reading SMTP replies").
+// servers send misleading codes (docs/design.md "Reading SMTP replies").
 const (
 	codeGeneric  = 0  // X.0.0, X.1.0 style "other" codes: only the class is known
 	codeWeak     = 25 // a hint, e.g. 4.7.1 on 450/451 usually means greylisting
@@ -32,7 +32,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 
 	// X.1.x: addressing status (RFC 3463 §3.3)
 	case 1000:
-		// DESIGN.md: 5.1.0 is read as a missing mailbox.
+		// docs/design.md: 5.1.0 is read as a missing mailbox.
 		return status{"Other address status", "RFC 3463 §3.3", vNotFound, codeSpecific}, true
 	case 1001:
 		return status{"Bad destination mailbox address", "RFC 3463 §3.3", vNotFound, codeSpecific}, true
@@ -54,7 +54,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 		return status{"Message relayed to non-compliant mailer", "RFC 3886 §3.3", vRejected, codeGeneric}, true
 	case 1010:
 		// RFC 7505 §4.2 registers it for null MX; Microsoft sends 5.1.10
-		// "RESOLVER.ADR.RecipientNotFound". DESIGN.md reads it as a missing
+		// "RESOLVER.ADR.RecipientNotFound". docs/design.md reads it as a missing
 		// mailbox; a "null MX" text turns it into no_mail_server.
 		return status{"Recipient address has null MX", "RFC 7505 §4.2", vNotFound, codeSpecific}, true
 
@@ -147,7 +147,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 		// Registered to fix the duplicate X.6.8 of RFC 6531 (erratum 3941).
 		return status{"UTF-8 string reply is required, but not permitted by the SMTP client", "RFC 6531 erratum 3941", vRejected, codeSpecific}, true
 
-	// X.7.x: security or policy status (RFC 3463 §3.9). DESIGN.md: the
+	// X.7.x: security or policy status (RFC 3463 §3.9). docs/design.md: the
 	// receiving server refused the sender, which says nothing about the
 	// address, so these are "blocked" unless the code is about the mailbox.
 	case 7000:

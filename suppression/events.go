@@ -16,6 +16,7 @@ const (
 	SourceAPI      = "api"      // our own {"email", "message", "at"} JSON
 	SourcePostmark = "postmark" // Postmark's bounce webhook
 	SourceSES      = "ses"      // an Amazon SES bounce notification, raw or inside SNS
+	SourceMail     = "mail"     // a whole bounce message (message/rfc822) read by package bounce
 )
 
 // Errors of ParseEvents. Each is wrapped with what exactly was wrong.

@@ -6,7 +6,8 @@
 //
 // The list lives in the same database as the jobs (package store) and owns
 // its tables. Suppression is about the recipient: a hard bounce suppresses
-// at once, repeated soft bounces suppress, and a block never does, because
+// at once, so does a spam complaint (reason complained, from an ARF
+// report), repeated soft bounces suppress, and a block never does, because
 // a block is the receiving server refusing the sender (docs/design.md "Reading
 // SMTP replies"); blocks show up in Health instead.
 package suppression
@@ -81,6 +82,11 @@ type Event struct {
 	Source  string    // SourceAPI, SourcePostmark, SourceSES
 	ID      string    // the sender's idempotency key, unique within Source; "" derives one
 	Kind    string    // the ESP's own bounce type ("HardBounce", "Permanent/General"), used when Message says nothing definite
+	// Diagnosis, when set, is the event's classification, made by the
+	// caller from more than Message: package bounce reads a whole bounce
+	// message (its format, DSN fields and texts) and passes what it found.
+	// Ingest then uses it instead of reading Message.
+	Diagnosis *reply.Diagnosis `json:"-"`
 }
 
 // Applied is what ingesting one event did.
@@ -201,7 +207,12 @@ func (l *List) Ingest(ctx context.Context, events []Event) ([]Applied, error) {
 			at = now
 		}
 		at = at.UTC().Truncate(time.Millisecond)
-		d := diagnose(e)
+		var d reply.Diagnosis
+		if e.Diagnosis != nil {
+			d = *e.Diagnosis
+		} else {
+			d = diagnose(e)
+		}
 		provider := d.Provider
 		if provider == "" {
 			provider = domain
@@ -288,10 +299,13 @@ func (l *List) apply(ctx context.Context, tx writer, r *eventRow) (Applied, erro
 		// let a hard bounce replace a soft reason (it says more).
 		ent.LastEventAt = later(ent.LastEventAt, r.occurred)
 		ent.SoftCount = soft
-		if r.d.Class == reply.Hard && ent.Class != reply.Hard {
+		if r.d.Class == reply.Hard && ent.Class != reply.Hard && ent.Reason != outcome.Complained {
 			fillEntry(&ent, r)
 		}
-	case r.d.Class == reply.Hard:
+	case r.d.Class == reply.Hard || r.d.Reason == outcome.Complained:
+		// A complaint (RFC 5965 feedback report) suppresses at once too:
+		// the recipient asked not to get this mail (docs/design.md, reason
+		// complained), though the address itself works.
 		ent = Entry{Email: r.email, SuppressedAt: r.occurred, FirstEventAt: r.occurred, LastEventAt: r.occurred, SoftCount: soft}
 		fillEntry(&ent, r)
 	case r.soft:

@@ -531,3 +531,27 @@ func TestLookupCacheSeesWrites(t *testing.T) {
 		t.Fatalf("after un-suppress: %v, %v; want not suppressed", ok, err)
 	}
 }
+
+// TestComplaintSuppresses: an event carrying a complained diagnosis (an
+// ARF report read by package bounce) suppresses at once, keeps its reason
+// when a hard bounce follows, and is idempotent.
+func TestComplaintSuppresses(t *testing.T) {
+	l, _ := newList(t, Policy{})
+	d := reply.Diagnosis{Class: reply.Unknown, Reason: outcome.Complained, Action: reply.Suppress, Explanation: "complaint"}
+	e := Event{Email: "reader@example.net", Message: "Feedback-Type: abuse", At: base, Source: SourceMail, ID: "mid:1/reader@example.net", Diagnosis: &d}
+	got := ingest(t, l, e, e)
+	if !got[0].Suppressed || got[0].Reason != outcome.Complained || got[0].Duplicate || !got[1].Duplicate {
+		t.Fatalf("applied = %+v", got)
+	}
+	ingest(t, l, ev("reader@example.net", hardMsg, base.Add(time.Hour)))
+	ent, ok := lookup(t, l, "reader@example.net")
+	if !ok || ent.Reason != outcome.Complained || ent.Source != SourceMail {
+		t.Fatalf("entry = %+v", ent)
+	}
+	// A caller's diagnosis is used as given, not re-read from Message.
+	soft := reply.Diagnosis{Class: reply.Soft, Reason: outcome.MailboxFull, Action: reply.Retry}
+	got = ingest(t, l, Event{Email: "other@example.net", Message: hardMsg, At: base, Diagnosis: &soft})
+	if got[0].Class != reply.Soft || got[0].Suppressed {
+		t.Fatalf("applied = %+v", got[0])
+	}
+}

@@ -1,0 +1,73 @@
+package reply
+
+import (
+	"testing"
+
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// TestGeneralises covers the kinds of reply of issue 12 that the
+// classifier used to get wrong, each with texts written for this test (not
+// copied from the corpora), plus the 5.7.x rule.
+func TestGeneralises(t *testing.T) {
+	tests := []struct {
+		kind, in string
+		class    Class
+		reason   outcome.Reason
+	}{
+		// Broken English and other languages for a missing mailbox.
+		{"broken English", "550 User not exist", Hard, outcome.MailboxNotFound},
+		{"broken English", "550 5.1.1 user is not exist: jdoe", Hard, outcome.MailboxNotFound},
+		{"broken English", "550 Mailbox does not exists", Hard, outcome.MailboxNotFound},
+		{"broken English", "550 recipient address does no exist", Hard, outcome.MailboxNotFound},
+		{"broken English", "550 Mail box not exist", Hard, outcome.MailboxNotFound},
+		{"French", "550 Utilisateur inconnu", Hard, outcome.MailboxNotFound},
+		{"French", "550 5.1.1 Destinataire inconnu / unknown recipient", Hard, outcome.MailboxNotFound},
+		{"French", "550 Cette adresse n\u2019existe pas", Hard, outcome.MailboxNotFound},
+		{"German", "550 5.1.1 Benutzer unbekannt", Hard, outcome.MailboxNotFound},
+		{"German", "550 Empf\u00e4nger unbekannt", Hard, outcome.MailboxNotFound},
+		{"German", "550 Das Postfach existiert nicht", Hard, outcome.MailboxNotFound},
+		{"Russian", "550 \u041d\u0435\u0442 \u0442\u0430\u043a\u043e\u0433\u043e \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044f", Hard, outcome.MailboxNotFound},
+		{"Russian", "550 \u041f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c \u043d\u0435 \u043d\u0430\u0439\u0434\u0435\u043d", Hard, outcome.MailboxNotFound},
+		{"Chinese", "550 \u7528\u6237\u4e0d\u5b58\u5728", Hard, outcome.MailboxNotFound},
+		{"Chinese", "550 \u6536\u4ef6\u4eba\u4e0d\u5b58\u5728 (recipient)", Hard, outcome.MailboxNotFound},
+
+		// Sender-side refusals with recipient-looking codes: block, never hard.
+		{"sender", "550 5.1.0 <news@sender.example> sender rejected", Block, outcome.Blocked},
+		{"sender", "553 5.1.8 Invalid sender domain", Block, outcome.Blocked},
+		{"sender", "550 5.1.7 Invalid sender address", Block, outcome.Blocked},
+		{"sender", "550 5.1.1 Sender unknown", Block, outcome.Blocked},
+		{"sender", "554 5.7.1 Your account has been disabled for sending", Block, outcome.Blocked},
+		{"sender", "550 5.1.1 Sender address rejected: User unknown in local recipient table", Block, outcome.Blocked},
+		{"sender", "host mx.example.net said: 550 5.1.1 user unknown (in reply to MAIL FROM command)", Block, outcome.Blocked},
+		{"anti-abuse", "550 5.1.1 Too many invalid recipients from your IP", Block, outcome.Blocked},
+		{"anti-abuse", "421 4.7.0 Excessive unknown recipients - suspected dictionary attack", Block, outcome.Blocked},
+
+		// Provider tokens.
+		{"AOL", "554 5.7.1 CON:B1 connection refused", Block, outcome.Blocked},
+		{"Microsoft", "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent (S3150)", Block, outcome.Blocked},
+		{"datacentre tag", "550 5.4.1 Recipient address rejected: Access denied. [BL2NAM02FT061.eop-nam02.prod.protection.outlook.com]", Hard, outcome.MailboxNotFound},
+		{"Yahoo code", "421 4.7.0 [BL21] Connections will not be accepted from 192.0.2.1", Block, outcome.Blocked},
+
+		// 5.7.x is about the sender whatever its words, except the
+		// recipient codes and the documented provider texts.
+		{"5.7.x", "550 5.7.1 <jdoe@example.com>: Recipient address rejected: User unknown", Block, outcome.Blocked},
+		{"5.7.x", "554 5.7.1 Mailbox does not exist or relay denied", Block, outcome.Blocked},
+		{"5.7.x exception", "550 5.7.1 No such user!", Hard, outcome.MailboxNotFound},
+		{"5.7.x exception", "525 5.7.13 User account disabled", Hard, outcome.MailboxDisabled},
+		{"5.7.x exception", "550 5.7.17 Mailbox owner has changed", Hard, outcome.MailboxNotFound},
+		{"5.7.x exception", "554 5.7.1 <jdoe@example.com>: Recipient address rejected: Invalid-Recipient", Hard, outcome.MailboxNotFound},
+
+		// Honest unknown: not a failure, or nothing about the address.
+		{"not a failure", "Thank you for your message, I am out of the office until Monday.", Unknown, outcome.SMTPRejected},
+		{"not a failure", "250 2.0.0 Ok: queued as 4XyZ", Unknown, outcome.Accepted},
+		{"says nothing", "550 Rejected", Unknown, outcome.SMTPRejected},
+		{"says nothing", "554 Transaction failed", Unknown, outcome.SMTPRejected},
+	}
+	for _, tt := range tests {
+		d := ClassifyText(tt.in)
+		if d.Class != tt.class || d.Reason != tt.reason {
+			t.Errorf("%s: %q = %s/%s, want %s/%s", tt.kind, tt.in, d.Class, d.Reason, tt.class, tt.reason)
+		}
+	}
+}
