@@ -12,7 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/preflight-email/preflight/bounce"
-	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -25,68 +24,6 @@ type Bounces interface {
 	Remove(ctx context.Context, email, reason string) (bool, error)
 	Export(ctx context.Context, w io.Writer) error
 	Health(ctx context.Context, now time.Time) (suppression.Health, error)
-}
-
-// Classification is the JSON form of a classified reply, shared by
-// POST /v1/bounces/classify and `preflight bounce --json`.
-type Classification struct {
-	Class       reply.Class    `json:"class"`
-	Reason      outcome.Reason `json:"reason"`
-	Code        int            `json:"code"`
-	Enhanced    string         `json:"enhanced"`
-	Action      reply.Action   `json:"action"`
-	Explanation string         `json:"explanation"`
-	Provider    string         `json:"provider"`
-	Blocklist   string         `json:"blocklist"`
-	Description string         `json:"description"` // the RFC 3463 meaning of Enhanced
-}
-
-// NewClassification renders a diagnosis.
-func NewClassification(d reply.Diagnosis) Classification {
-	return Classification{
-		Class: d.Class, Reason: d.Reason, Code: d.Code, Enhanced: d.Enhanced, Action: d.Action,
-		Explanation: d.Explanation, Provider: d.Provider, Blocklist: d.Blocklist,
-		Description: reply.Describe(d.Enhanced),
-	}
-}
-
-// DSNRecipient is one recipient of a delivery status notification with
-// its classification. DSNAction is the DSN's own Action field (failed,
-// delayed, ...; RFC 3464 §2.3.3); Action is what the sender should do.
-type DSNRecipient struct {
-	Recipient      string `json:"recipient"`
-	DSNAction      string `json:"dsn_action"`
-	Status         string `json:"status"`
-	DiagnosticCode string `json:"diagnostic_code"`
-	RemoteMTA      string `json:"remote_mta"`
-	// Format is the bounce layout package bounce recognised (rfc3464,
-	// postfix, arf, autoreply, ...); FeedbackType is an ARF complaint's
-	// Feedback-Type. Both are empty for a bare DSN read by reply.ParseDSN.
-	Format       bounce.Format `json:"format,omitempty"`
-	FeedbackType string        `json:"feedback_type,omitempty"`
-	Classification
-}
-
-// NewBounceRecipient renders one recipient of a bounce message read by
-// package bounce.
-func NewBounceRecipient(d bounce.Diagnosis) DSNRecipient {
-	return DSNRecipient{
-		Recipient: d.Recipient, DSNAction: d.DSNAction, Status: d.Status, DiagnosticCode: d.Diagnostic,
-		RemoteMTA: d.RemoteMTA, Format: d.Format, FeedbackType: d.FeedbackType,
-		Classification: Classification{
-			Class: d.Class, Reason: d.Reason, Code: d.Code, Enhanced: d.Enhanced, Action: d.Action,
-			Explanation: d.Explanation, Provider: d.Provider, Blocklist: d.Blocklist,
-			Description: reply.Describe(d.Enhanced),
-		},
-	}
-}
-
-// NewDSNRecipient renders one DSN recipient.
-func NewDSNRecipient(r reply.Recipient) DSNRecipient {
-	return DSNRecipient{
-		Recipient: r.Recipient, DSNAction: r.Action, Status: r.Status, DiagnosticCode: r.DiagnosticCode,
-		RemoteMTA: r.RemoteMTA, Classification: NewClassification(r.Diagnosis),
-	}
 }
 
 // classifyMax bounds the messages of one classify request.
@@ -113,11 +50,11 @@ type classifyRequest struct {
 }
 
 type classifyBatch struct {
-	Results []Classification `json:"results"`
+	Results []bounce.Classification `json:"results"`
 }
 
 type dsnResponse struct {
-	Recipients []DSNRecipient `json:"recipients"`
+	Recipients []bounce.RecipientView `json:"recipients"`
 }
 
 // classify reads {"message"}, {"messages"} or a whole bounce message
@@ -142,9 +79,9 @@ func (a *API) classify(c *gin.Context) {
 				"body is not a bounce, complaint or auto-reply: no failed recipient could be read from it")
 			return
 		}
-		out := dsnResponse{Recipients: make([]DSNRecipient, len(rep.Recipients))}
+		out := dsnResponse{Recipients: make([]bounce.RecipientView, len(rep.Recipients))}
 		for i, d := range rep.Recipients {
-			out.Recipients[i] = NewBounceRecipient(d)
+			out.Recipients[i] = bounce.View(d)
 		}
 		c.JSON(http.StatusOK, out)
 		return
@@ -161,13 +98,13 @@ func (a *API) classify(c *gin.Context) {
 			abort(c, http.StatusBadRequest, "missing_message", `"message" is blank`)
 			return
 		}
-		c.JSON(http.StatusOK, NewClassification(reply.ClassifyText(*req.Message)))
+		c.JSON(http.StatusOK, bounce.Classify(reply.ClassifyText(*req.Message)))
 	case len(req.Messages) > classifyMax:
 		abort(c, http.StatusRequestEntityTooLarge, "batch_too_large", "at most "+strconv.Itoa(classifyMax)+" messages per request")
 	case len(req.Messages) > 0:
-		out := classifyBatch{Results: make([]Classification, len(req.Messages))}
+		out := classifyBatch{Results: make([]bounce.Classification, len(req.Messages))}
 		for i, m := range req.Messages {
-			out.Results[i] = NewClassification(reply.ClassifyText(m))
+			out.Results[i] = bounce.Classify(reply.ClassifyText(m))
 		}
 		c.JSON(http.StatusOK, out)
 	default:

@@ -2,7 +2,6 @@ package reply_test
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/preflight-email/preflight/reply"
 )
@@ -51,35 +50,4 @@ func ExampleDescribe() {
 	// Bad destination mailbox address
 	// Mailbox full
 	// Multiple authentication checks failed
-}
-
-func ExampleParseDSN() {
-	dsn := "From: MAILER-DAEMON@mail.example.com\r\n" +
-		"Content-Type: multipart/report; report-type=delivery-status; boundary=XYZ\r\n" +
-		"\r\n" +
-		"--XYZ\r\n" +
-		"Content-Type: text/plain\r\n" +
-		"\r\n" +
-		"Your message could not be delivered.\r\n" +
-		"--XYZ\r\n" +
-		"Content-Type: message/delivery-status\r\n" +
-		"\r\n" +
-		"Reporting-MTA: dns; mail.example.com\r\n" +
-		"\r\n" +
-		"Final-Recipient: rfc822; jdoe@example.org\r\n" +
-		"Action: failed\r\n" +
-		"Status: 5.1.1\r\n" +
-		"Diagnostic-Code: smtp; 550 5.1.1 <jdoe@example.org>: Recipient address\r\n" +
-		"    rejected: User unknown in virtual mailbox table\r\n" +
-		"--XYZ--\r\n"
-	rs, err := reply.ParseDSN(strings.NewReader(dsn))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	for _, r := range rs {
-		fmt.Println(r.Recipient, r.Status, r.Diagnosis.Class, r.Diagnosis.Reason)
-	}
-	// Output:
-	// jdoe@example.org 5.1.1 hard mailbox_not_found
 }

@@ -14,36 +14,51 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/preflight-email/preflight/handlers"
+	"github.com/preflight-email/preflight/bounce"
+	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/reply"
 )
 
-// maxDSNFile caps the bounce message read by --file; real DSNs are a few
-// kilobytes plus the returned message.
+// maxDSNFile caps the bounce message read by --file; real bounces are a
+// few kilobytes plus the returned message.
 const maxDSNFile = 16 << 20
 
 // runBounce explains bounces: `preflight bounce [--json] [TEXT...]` reads
 // one reply from the arguments (their words joined, so quoting is
 // optional), or one reply per line from stdin; `preflight bounce --file
-// bounce.eml` reads a whole DSN (- for stdin). It needs no configuration:
-// classification is local and offline.
+// bounce.eml` reads a whole bounce message in any common layout (- for
+// stdin) and prints one result per failed recipient, in the message's
+// order. All of that is local and offline. `preflight bounce --ingest
+// PATH` feeds a message, an mbox or a Maildir into the suppression list of
+// store.url, and is idempotent.
 func runBounce(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := pflag.NewFlagSet("bounce", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := config.Flags("bounce")
 	asJSON := fs.Bool("json", false, "print one JSON object per reply or recipient")
-	file := fs.String("file", "", "read a delivery status notification (.eml) from `FILE`, - for stdin")
+	file := fs.String("file", "", "read a bounce message (.eml) from `FILE`, - for stdin")
+	ingest := fs.String("ingest", "", "feed the bounce mail at `PATH` (a message, an mbox or a Maildir) into the suppression list")
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return helpRequested{"Usage: preflight bounce [--json] [TEXT... | --file FILE]\n\nFlags:\n" + fs.FlagUsages()}
+			return helpRequested{"Usage: preflight bounce [--json] [TEXT... | --file FILE | --ingest PATH]\n\nFlags:\n" + fs.FlagUsages()}
 		}
 		return usageError{err.Error()}
+	}
+	if *ingest != "" {
+		if *file != "" || fs.NArg() > 0 {
+			return usageError{"give --ingest alone, without --file or reply TEXT"}
+		}
+		cfg, err := config.Load(fs, getenv)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		return ingestMail(ctx, cfg, *ingest, stdout, stderr)
 	}
 	out := newBouncePrinter(stdout, *asJSON)
 	if *file != "" {
 		if fs.NArg() > 0 {
 			return usageError{"give reply TEXT or --file, not both"}
 		}
-		if err := explainDSN(*file, stdin, out); err != nil {
+		if err := explainMessage(*file, stdin, out); err != nil {
 			return err
 		}
 		return out.flush()
@@ -81,7 +96,7 @@ func runBounce(ctx context.Context, args []string, getenv func(string) string, s
 	return out.flush()
 }
 
-func explainDSN(name string, stdin io.Reader, out *bouncePrinter) error {
+func explainMessage(name string, stdin io.Reader, out *bouncePrinter) error {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -91,15 +106,22 @@ func explainDSN(name string, stdin io.Reader, out *bouncePrinter) error {
 		defer f.Close()
 		r = f
 	}
-	recips, err := reply.ParseDSN(io.LimitReader(r, maxDSNFile))
+	msg, err := io.ReadAll(io.LimitReader(r, maxDSNFile+1))
 	if err != nil {
-		if errors.Is(err, reply.ErrNotDSN) {
-			return fmt.Errorf("%s is not a delivery status notification (RFC 3464 multipart/report): %w", name, err)
-		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	for _, rc := range recips {
-		if err := out.recipient(rc); err != nil {
+	if len(msg) > maxDSNFile {
+		return fmt.Errorf("%s is larger than %d MiB; no bounce message is", name, maxDSNFile>>20)
+	}
+	rep, err := bounce.Read(msg)
+	switch {
+	case errors.Is(err, bounce.ErrNotBounce):
+		return fmt.Errorf("%s is not a bounce message (no delivery failure, complaint or auto-reply found): %w", name, err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	for _, d := range rep.Recipients {
+		if err := out.recipient(d); err != nil {
 			return err
 		}
 	}
@@ -125,7 +147,7 @@ func newBouncePrinter(w io.Writer, asJSON bool) *bouncePrinter {
 
 func (p *bouncePrinter) reply(text string, d reply.Diagnosis) error {
 	if p.enc != nil {
-		return p.enc.Encode(handlers.NewClassification(d))
+		return p.enc.Encode(bounce.Classify(d))
 	}
 	p.start()
 	p.field("reply", oneLine(text, 100))
@@ -133,17 +155,20 @@ func (p *bouncePrinter) reply(text string, d reply.Diagnosis) error {
 	return p.tw.Flush()
 }
 
-func (p *bouncePrinter) recipient(rc reply.Recipient) error {
+func (p *bouncePrinter) recipient(d bounce.Diagnosis) error {
 	if p.enc != nil {
-		return p.enc.Encode(handlers.NewDSNRecipient(rc))
+		return p.enc.Encode(bounce.View(d))
 	}
 	p.start()
-	p.field("recipient", rc.Recipient)
-	p.field("dsn action", rc.Action)
-	p.field("status", rc.Status)
-	p.field("remote mta", rc.RemoteMTA)
-	p.field("diagnostic", oneLine(rc.DiagnosticCode, 100))
-	p.diagnosis(rc.Diagnosis)
+	p.field("recipient", d.Recipient)
+	p.field("format", string(d.Format))
+	p.field("dsn action", d.DSNAction)
+	p.field("status", d.Status)
+	p.field("remote mta", d.RemoteMTA)
+	p.field("feedback type", d.FeedbackType)
+	p.field("diagnostic", oneLine(d.Diagnostic, 100))
+	p.diagnosis(reply.Diagnosis{Class: d.Class, Reason: d.Reason, Code: d.Code, Enhanced: d.Enhanced, Action: d.Action,
+		Explanation: d.Explanation, Provider: d.Provider, Blocklist: d.Blocklist})
 	return p.tw.Flush()
 }
 

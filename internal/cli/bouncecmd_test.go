@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +71,7 @@ func TestBounceCommandErrors(t *testing.T) {
 		{"nothing", nil, "\n  \n", true, "no reply given"},
 		{"both", []string{"--file", "x.eml", "550"}, "", true, "not both"},
 		{"bad flag", []string{"--jsn"}, "", true, "unknown flag"},
-		{"not a dsn", []string{"--file", filepath.Join("testdata", "bounce", "not_dsn.eml")}, "", false, "is not a delivery status notification"},
+		{"not a dsn", []string{"--file", filepath.Join("testdata", "bounce", "not_dsn.eml")}, "", false, "is not a bounce message"},
 		{"missing file", []string{"--file", filepath.Join("testdata", "bounce", "absent.eml")}, "", false, "absent.eml"},
 	}
 	for _, tt := range tests {
@@ -82,5 +84,73 @@ func TestBounceCommandErrors(t *testing.T) {
 				t.Fatalf("err = %v (usage error: %v); want one mentioning %q, usage %v", err, errors.As(err, &u), tt.mentions, tt.usage)
 			}
 		})
+	}
+}
+
+// corpusMail is a real bounce message from the bounce package's corpus.
+func corpusMail(name string) string {
+	return filepath.Join("..", "..", "bounce", "testdata", "eml", name)
+}
+
+// TestBounceFileFormats: --file reads layouts other than RFC 3464 and
+// prints one JSON line per recipient, in the message's order, in the
+// shape of POST /v1/bounces/classify.
+func TestBounceFileFormats(t *testing.T) {
+	var out bytes.Buffer
+	if err := Run(context.Background(), []string{"bounce", "--json", "--file", corpusMail("lhost-qmail-16.eml")}, getenv(nil), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Recipient, Format, Class, Reason string }
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if d.Format != "qmail" || d.Class != "hard" || d.Recipient == "" {
+		t.Errorf("qmail bounce read as %+v", d)
+	}
+	out.Reset()
+	if err := Run(context.Background(), []string{"bounce", "--json", "--file", corpusMail("lhost-postfix-02.eml")}, getenv(nil), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != 2 {
+		t.Errorf("%d lines for a two-recipient bounce:\n%s", n, out.String())
+	}
+}
+
+// TestBounceIngest: --ingest of a Maildir with a hard bounce, a complaint
+// and an auto-reply suppresses the bounced address and the complainer,
+// nothing for the auto-reply, and a second run changes nothing.
+func TestBounceIngest(t *testing.T) {
+	dir := t.TempDir()
+	maildir := filepath.Join(dir, "bounces")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(maildir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range []string{"lhost-qmail-16.eml", "arf-01.eml", "rfc3834-02.eml"} {
+		b, err := os.ReadFile(corpusMail(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(maildir, "new", fmt.Sprintf("17000000%02d.M1P1.test", i)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"PREFLIGHT_STORE_URL": "sqlite://" + filepath.Join(dir, "p.db")}
+	var out bytes.Buffer
+	if err := Run(context.Background(), []string{"bounce", "--ingest", maildir}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 messages", "suppressed       2", "complaints       1", "not bounces      1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("first run lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := Run(context.Background(), []string{"bounce", "--ingest", maildir}, getenv(env), nil, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "suppressed       0") || !strings.Contains(out.String(), "already seen     2") {
+		t.Errorf("second run of the same mail:\n%s", out.String())
 	}
 }
