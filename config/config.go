@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/preflight-email/preflight/internal/ascii"
 	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/verify"
 	"net"
 	"net/url"
 	"os"
@@ -80,6 +81,7 @@ type Probe struct {
 	BackoffMax            time.Duration `mapstructure:"backoff_max"`
 	MaxRefusalsPerSession int           `mapstructure:"max_refusals_per_session"`
 	MaxWait               time.Duration `mapstructure:"max_wait"`
+	MaxQueuePerHost       int           `mapstructure:"max_queue_per_host"`
 }
 
 // Verify configures the pipeline around the stages.
@@ -97,6 +99,9 @@ type Verify struct {
 	UnknownCacheTTL time.Duration `mapstructure:"unknown_cache_ttl"`
 	CacheSize       int           `mapstructure:"cache_size"`
 	BatchMax        int           `mapstructure:"batch_max"`
+	// MaxBackgroundProbes bounds the probes that go on after their callers
+	// gave up, to fill the cache for the next call.
+	MaxBackgroundProbes int `mapstructure:"max_background_probes"`
 }
 
 // Lists configures the disposable, free and role lists.
@@ -190,6 +195,7 @@ func defaults() map[string]any {
 		"probe.backoff_max":              pd.BackoffMax,
 		"probe.max_refusals_per_session": pd.MaxRefusalsPerSession,
 		"probe.max_wait":                 time.Duration(0),
+		"probe.max_queue_per_host":       pd.MaxQueuePerHost,
 		"verify.timeout":                 10 * time.Second,
 		"verify.max_timeout":             60 * time.Second,
 		"verify.probe_timeout":           90 * time.Second,
@@ -197,6 +203,7 @@ func defaults() map[string]any {
 		"verify.unknown_cache_ttl":       5 * time.Minute,
 		"verify.cache_size":              100000,
 		"verify.batch_max":               100,
+		"verify.max_background_probes":   verify.DefaultMaxBackground,
 		"lists.overrides":                "",
 		"store.url":                      "sqlite://preflight.db",
 		"jobs.max_upload_bytes":          int64(1 << 30),
@@ -426,6 +433,12 @@ func (c Config) Validate() error {
 	}
 	if c.Probe.MaxRefusalsPerSession < 1 {
 		bad("probe.max_refusals_per_session", "must be at least 1, got %d", c.Probe.MaxRefusalsPerSession)
+	}
+	if c.Probe.MaxQueuePerHost < 1 {
+		bad("probe.max_queue_per_host", "must be at least 1, got %d", c.Probe.MaxQueuePerHost)
+	}
+	if c.Verify.MaxBackgroundProbes < 1 {
+		bad("verify.max_background_probes", "must be at least 1, got %d", c.Verify.MaxBackgroundProbes)
 	}
 	if c.Probe.MaxWait < 0 {
 		bad("probe.max_wait", "must not be negative (0: no limit), got %v", c.Probe.MaxWait)

@@ -101,6 +101,11 @@ type Config struct {
 	// included; past it the result is timeout. Zero leaves it to the
 	// caller's context.
 	MaxWait time.Duration
+	// MaxQueuePerHost bounds the recipients waiting for one MX host
+	// (default 2000); past it Check answers ErrSaturated at once. A host
+	// that answers slowly (a tarpit) or rate-limits us must not make the
+	// queue, and memory, grow without end.
+	MaxQueuePerHost int
 }
 
 // Defaults of Config.
@@ -124,6 +129,7 @@ const (
 	DefaultMaxRefusals        = 5
 	DefaultBackoffMin         = 5 * time.Second
 	DefaultBackoffMax         = 5 * time.Minute
+	DefaultMaxQueuePerHost    = 2000
 )
 
 // DefaultConfig returns the Config New uses: every knob at its default,
@@ -167,6 +173,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxRefusalsPerSession, DefaultMaxRefusals)
 	setDur(&c.BackoffMin, DefaultBackoffMin)
 	setDur(&c.BackoffMax, DefaultBackoffMax)
+	setInt(&c.MaxQueuePerHost, DefaultMaxQueuePerHost)
 	return c
 }
 
@@ -223,7 +230,7 @@ func (c Config) validate() error {
 		{"BurstPerHost", c.BurstPerHost}, {"RcptBurstPerHost", c.RcptBurstPerHost},
 		{"MaxSessionsPerHost", c.MaxSessionsPerHost},
 		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
-		{"MaxAttempts", c.MaxAttempts}, {"MaxRefusalsPerSession", c.MaxRefusalsPerSession},
+		{"MaxAttempts", c.MaxAttempts}, {"MaxRefusalsPerSession", c.MaxRefusalsPerSession}, {"MaxQueuePerHost", c.MaxQueuePerHost},
 	} {
 		if n.v < 1 {
 			bad("%s must be at least 1, got %d", n.name, n.v)

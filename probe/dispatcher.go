@@ -53,7 +53,8 @@ func (j *job) deadline() (time.Time, bool) {
 // answer is a dispatcher's reply to one job.
 type answer struct {
 	res    Result
-	moveOn bool // the host could not be used: try the next MX host
+	moveOn bool  // the host could not be used: try the next MX host
+	err    error // ErrSaturated: the host's queue is full
 }
 
 // dispatcher owns everything about one MX host name: its sessions and the
@@ -117,6 +118,10 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 		// joins the queue.
 		a := answer{res: *d.down, moveOn: true}
 		return true, &a
+	}
+	if max := d.e.cfg.MaxQueuePerHost; len(d.queue) >= max && d.liveLocked() >= max {
+		d.e.stats.saturated.Add(1)
+		return true, &answer{err: ErrSaturated}
 	}
 	d.addrs = addrs
 	d.queue = append(d.queue, j)

@@ -76,6 +76,7 @@ type counters struct {
 	transactions, rcpts, catchAllProbes, catchAllCached,
 	replies421, backoffs, requeued, idleYields, rateLimitWaits,
 	canaries, contradictions atomic.Uint64
+	saturated atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -96,6 +97,8 @@ type Stats struct {
 	RateLimitWaits  uint64 // times a recipient was kept waiting for a rate-limited host rather than answered rate_limited
 	Canaries        uint64 // catch-all tests asked again to check answers given after refusals
 	Contradictions  uint64 // sessions whose answers contradicted each other (anti-harvest switches)
+	Saturated       uint64 // checks refused at once because the host's queue was full (ErrSaturated)
+	Queued          int    // recipients waiting in the hosts' queues now
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
 }
@@ -231,7 +234,7 @@ func (e *Engine) submit(ctx context.Context, host string, addrs []netip.Addr, j 
 			continue // d was removed as idle just now; take a new one
 		}
 		if now != nil {
-			return *now, nil
+			return *now, now.err
 		}
 		break
 	}
@@ -308,6 +311,12 @@ func (e *Engine) spawn(d *dispatcher) bool {
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	n := len(e.hosts)
+	queued := 0
+	for _, d := range e.hosts {
+		d.mu.Lock()
+		queued += len(d.queue)
+		d.mu.Unlock()
+	}
 	e.mu.Unlock()
 	e.gateMu.Lock()
 	gates := len(e.gates)
@@ -329,6 +338,8 @@ func (e *Engine) Stats() Stats {
 		RateLimitWaits:  e.stats.rateLimitWaits.Load(),
 		Canaries:        e.stats.canaries.Load(),
 		Contradictions:  e.stats.contradictions.Load(),
+		Saturated:       e.stats.saturated.Load(),
+		Queued:          queued,
 		Dispatchers:     n,
 		Gates:           gates,
 	}

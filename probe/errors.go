@@ -21,6 +21,10 @@ var (
 	ErrBadRequest = errors.New("probe: bad request")
 	// ErrClosed is returned by Check once Close has been called.
 	ErrClosed = errors.New("probe: engine closed")
+	// ErrSaturated is returned by Check at once when the MX host's queue
+	// holds Config.MaxQueuePerHost recipients already: the caller learns
+	// now that no answer is coming, and memory stays bounded.
+	ErrSaturated = errors.New("probe: too many recipients waiting for this mail server")
 )
 
 // Steps of a session, used in errors and logs.

@@ -46,6 +46,9 @@ type Suggester interface {
 	Suggest(domain string) string
 }
 
+// DefaultMaxBackground is Config.MaxBackground's default.
+const DefaultMaxBackground = 1000
+
 // Config tunes the pipeline around its stages.
 type Config struct {
 	ProbeEnabled bool
@@ -57,6 +60,9 @@ type Config struct {
 	CacheTTL   time.Duration
 	UnknownTTL time.Duration
 	CacheSize  int
+	// MaxBackground bounds the probes that go on after every caller of
+	// theirs gave up (default 1000). Past it, such a probe is stopped.
+	MaxBackground int
 }
 
 // Deps are the stages' collaborators. Prober may be nil when the probe is
@@ -88,12 +94,17 @@ type Verifier struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[string]*call
+	// background counts the calls that no caller waits for any more.
+	background int
 }
 
 // New assembles the pipeline.
 func New(cfg Config, deps Deps) *Verifier {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBackground <= 0 {
+		cfg.MaxBackground = DefaultMaxBackground
 	}
 	bg, stop := context.WithCancel(context.Background())
 	v := &Verifier{
@@ -114,6 +125,13 @@ func New(cfg Config, deps Deps) *Verifier {
 		v.stages = append(v.stages, v.probeStage)
 	}
 	return v
+}
+
+// Background returns the probes going on now that no caller waits for.
+func (v *Verifier) Background() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.background
 }
 
 // Close stops background probes and waits for them to return.
@@ -308,19 +326,50 @@ func (v *Verifier) probeStage(ctx context.Context, a *assessment) bool {
 		a.setProbe(c.res, c.failed)
 	case <-ctx.Done():
 		a.ev.SMTP = outcome.Timeout
-		a.detail = "SMTP probe still running; the next call gets its answer"
 		a.interrupted = true
+		if v.leave(c) {
+			a.detail = "SMTP probe still running; the next call gets its answer"
+		} else {
+			a.detail = "SMTP probe stopped: too many checks are finishing in the background (verify.max_background_probes); try again with a longer timeout"
+		}
 	}
 	return true
 }
 
 // call is one probe in flight, shared by every caller asking for the same
 // address meanwhile. res is its evidence; failed means our own deadline or
-// shutdown ended it, so the answer must not be cached.
+// shutdown ended it, so the answer must not be cached. waiters counts the
+// callers still waiting; a call nobody waits for any more is background
+// work, and counts against Config.MaxBackground. All but done and res are
+// guarded by the Verifier's mu.
 type call struct {
-	done   chan struct{}
-	res    probe.Result
-	failed bool
+	done       chan struct{}
+	res        probe.Result
+	failed     bool
+	waiters    int
+	background bool
+	cancel     context.CancelFunc
+}
+
+// leave takes a caller whose deadline passed off c. When it was the last
+// one, the probe goes on in the background to fill the cache if fewer than
+// Config.MaxBackground probes do so already; else it is stopped, so that
+// callers who give up early cannot pile up probes without end. leave
+// reports whether the probe goes on.
+func (v *Verifier) leave(c *call) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c.waiters--
+	if c.waiters > 0 || c.background {
+		return true
+	}
+	if v.background >= v.cfg.MaxBackground {
+		c.cancel()
+		return false
+	}
+	c.background = true
+	v.background++
+	return true
 }
 
 // probeAsync starts the probe for a, or joins the one already running. The
@@ -335,10 +384,12 @@ func (v *Verifier) probeAsync(a *assessment, patience time.Time) *call {
 	key := a.addr.Key()
 	v.mu.Lock()
 	if c, ok := v.inflight[key]; ok {
+		c.waiters++
 		v.mu.Unlock()
 		return c
 	}
-	c := &call{done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(v.bg, v.cfg.ProbeTimeout)
+	c := &call{done: make(chan struct{}), waiters: 1, cancel: cancel}
 	v.inflight[key] = c
 	v.wg.Add(1)
 	v.mu.Unlock()
@@ -346,13 +397,16 @@ func (v *Verifier) probeAsync(a *assessment, patience time.Time) *call {
 	bgA := *a // the goroutine owns its copy; the caller may return early
 	go func() {
 		defer v.wg.Done()
-		ctx, cancel := context.WithTimeout(v.bg, v.cfg.ProbeTimeout)
 		defer cancel()
-		c.res, c.failed = v.probe(ctx, &bgA, patience)
-		bgA.setProbe(c.res, c.failed)
+		res, failed := v.probe(ctx, &bgA, patience)
+		bgA.setProbe(res, failed)
 		v.conclude(&bgA)
 		v.mu.Lock()
+		c.res, c.failed = res, failed
 		delete(v.inflight, key)
+		if c.background {
+			v.background--
+		}
 		v.mu.Unlock()
 		close(c.done)
 	}()
@@ -374,6 +428,8 @@ func (v *Verifier) probe(ctx context.Context, a *assessment, patience time.Time)
 		// Valid RFC 5322 syntax that cannot be put in an SMTP path
 		// (a quoted local part with < or >): nothing to ask.
 		return probe.Result{Reason: outcome.SMTPRejected, Message: "the address cannot be sent in an SMTP RCPT command"}, false
+	case errors.Is(err, probe.ErrSaturated):
+		return probe.Result{Reason: outcome.Timeout, Message: "the service is saturated: too many checks are waiting for this mail server; try again later"}, true
 	case err != nil:
 		return probe.Result{Reason: outcome.Timeout, Message: "probe did not finish"}, true
 	}

@@ -92,6 +92,7 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			BackoffMax:            cfg.Probe.BackoffMax,
 			MaxRefusalsPerSession: cfg.Probe.MaxRefusalsPerSession,
 			MaxWait:               cfg.Probe.MaxWait,
+			MaxQueuePerHost:       cfg.Probe.MaxQueuePerHost,
 		}, log)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)
@@ -99,11 +100,12 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 		deps.Prober = a.Prober
 	}
 	a.Verifier = verify.New(verify.Config{
-		ProbeEnabled: cfg.Probe.Enabled,
-		ProbeTimeout: cfg.Verify.ProbeTimeout,
-		CacheTTL:     cfg.Verify.CacheTTL,
-		UnknownTTL:   cfg.Verify.UnknownCacheTTL,
-		CacheSize:    cfg.Verify.CacheSize,
+		ProbeEnabled:  cfg.Probe.Enabled,
+		ProbeTimeout:  cfg.Verify.ProbeTimeout,
+		CacheTTL:      cfg.Verify.CacheTTL,
+		UnknownTTL:    cfg.Verify.UnknownCacheTTL,
+		CacheSize:     cfg.Verify.CacheSize,
+		MaxBackground: cfg.Verify.MaxBackgroundProbes,
 	}, deps)
 	return a, nil
 }

@@ -9,6 +9,8 @@ import (
 // RegisterMetrics exposes the probe's counters: how polite we are
 // (sessions, RCPTs, 421 replies, back-offs) is what operators watch.
 func (a *App) RegisterMetrics(reg prometheus.Registerer) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_verify_background_probes", Help: "Probes going on after their callers gave up (verify.max_background_probes bounds them)."},
+		func() float64 { return float64(a.Verifier.Background()) }))
 	p := a.Prober
 	if p == nil {
 		return
@@ -24,6 +26,9 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("catch_all_probes_total", "RCPT TO a random local part.", func(s probe.Stats) uint64 { return s.CatchAllProbes })
 	counter("replies_421_total", "421 replies in the middle of a session.", func(s probe.Stats) uint64 { return s.Replies421 })
 	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
+	counter("saturated_total", "Checks refused at once because the mail server's queue was full (probe.max_queue_per_host).", func(s probe.Stats) uint64 { return s.Saturated })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_queued", Help: "Recipients waiting in the mail servers' queues."},
+		func() float64 { return float64(p.Stats().Queued) }))
 }
