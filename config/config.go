@@ -44,6 +44,9 @@ type HTTP struct {
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout   time.Duration `mapstructure:"shutdown_timeout"`
 	MaxBodyBytes      int64         `mapstructure:"max_body_bytes"`
+	// MaxConnsPerIP bounds the connections one client IP (IPv6: /64)
+	// holds open; more get a 429 and are closed.
+	MaxConnsPerIP int `mapstructure:"max_conns_per_ip"`
 }
 
 // DNS configures the resolver.
@@ -168,6 +171,7 @@ func defaults() map[string]any {
 		"http.idle_timeout":              120 * time.Second,
 		"http.shutdown_timeout":          20 * time.Second,
 		"http.max_body_bytes":            int64(1 << 20),
+		"http.max_conns_per_ip":          128,
 		"dns.resolvers":                  []string{},
 		"dns.timeout":                    2 * time.Second,
 		"dns.attempts":                   2,
@@ -361,6 +365,9 @@ func (c Config) Validate() error {
 	positive("http.write_timeout", c.HTTP.WriteTimeout)
 	positive("http.idle_timeout", c.HTTP.IdleTimeout)
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	if c.HTTP.MaxConnsPerIP < 1 {
+		bad("http.max_conns_per_ip", "must be at least 1, got %d", c.HTTP.MaxConnsPerIP)
+	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024, got %d", c.HTTP.MaxBodyBytes)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
 	"github.com/preflight-email/preflight/internal/app"
+	"github.com/preflight-email/preflight/internal/connlimit"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -97,6 +98,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	defer ln.Close()
+	ln = connlimit.New(ln, cfg.HTTP.MaxConnsPerIP)
 	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled)
 
 	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
