@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
@@ -102,7 +103,7 @@ func (m *Manager) work(ctx context.Context, j jobRecord) error {
 				break
 			}
 			last := page[len(page)-1]
-			after = cursor{set: true, domain: last.domain, key: last.key}
+			after = cursor{set: true, lane: last.lane, domain: last.domain, key: last.key}
 		}
 		// Let every answer of the pass reach the database before counting
 		// what is left.
@@ -144,17 +145,43 @@ func (m *Manager) stopped(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", errStorage, err)
 }
 
-// dispatch starts the check of a once a slot is free; false means ctx
-// ended first.
+// share is how many checks one job may have running: an equal part of
+// Config.Concurrency for each job being worked on, so that a small list
+// started behind a huge one is not starved by it.
+func (m *Manager) share() int64 {
+	m.mu.Lock()
+	n := len(m.runs)
+	m.mu.Unlock()
+	return int64(max(m.cfg.Concurrency/max(n, 1), 1))
+}
+
+// dispatch starts the check of a once the job is under its share and a
+// slot is free; false means ctx ended first.
 func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
+	for w.checking.Load() >= m.share() {
+		select {
+		case <-w.freed:
+		case <-time.After(100 * time.Millisecond): // another job ended: the share grew
+		case <-ctx.Done():
+			return false
+		}
+	}
 	select {
 	case m.sem <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
 	w.begin(a.key)
+	w.checking.Add(1)
 	go func() {
-		defer func() { <-m.sem }()
+		defer func() {
+			<-m.sem
+			w.checking.Add(-1)
+			select {
+			case w.freed <- struct{}{}:
+			default:
+			}
+		}()
 		cctx, cancel := context.WithTimeout(ctx, m.cfg.CheckTimeout)
 		var r verify.Result
 		if a.tries > 0 {
@@ -241,6 +268,11 @@ type writer struct {
 	done   chan struct{}
 	flight sync.WaitGroup
 
+	// checking counts the checks running now (Manager.share bounds it);
+	// freed wakes a dispatch waiting for one to end.
+	checking atomic.Int64
+	freed    chan struct{}
+
 	mu       sync.Mutex
 	inflight map[string]struct{}
 }
@@ -262,6 +294,7 @@ func newWriter(m *Manager, pk int64, fail context.CancelCauseFunc) *writer {
 		// never wait on a commit.
 		in:       make(chan answer, max(m.cfg.FlushRows, m.cfg.Concurrency)),
 		done:     make(chan struct{}),
+		freed:    make(chan struct{}, 1),
 		inflight: make(map[string]struct{}),
 	}
 	go w.loop()

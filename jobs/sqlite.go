@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS job_addresses (
 	risk       INTEGER NOT NULL DEFAULT 0,
 	reason     TEXT    NOT NULL DEFAULT '',
 	suggestion TEXT    NOT NULL DEFAULT '',
-	result     BLOB
+	result     BLOB,
+	lane       INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS job_addresses_key ON job_addresses(job, akey);
 CREATE INDEX IF NOT EXISTS job_addresses_work ON job_addresses(job, state, domain, akey);
@@ -89,6 +90,20 @@ type sqliteStorage struct {
 
 func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStorage, error) {
 	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
+		return nil, fmt.Errorf("jobs: create tables: %w", err)
+	}
+	// Databases made before lanes existed get the column; their jobs keep
+	// lane 0, which is the old (domain, key) order.
+	var lanes int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('job_addresses') WHERE name = 'lane'`).Scan(&lanes); err != nil {
+		return nil, fmt.Errorf("jobs: read schema: %w", err)
+	}
+	if lanes == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE job_addresses ADD COLUMN lane INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return nil, fmt.Errorf("jobs: add lanes: %w", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS job_addresses_lane ON job_addresses(job, state, lane, domain, akey)`); err != nil {
 		return nil, fmt.Errorf("jobs: create tables: %w", err)
 	}
 	return &sqliteStorage{db: db}, nil
@@ -182,11 +197,11 @@ func (s *sqliteStorage) appendRows(ctx context.Context, pk int64, rows []row) er
 				}
 			}
 			rargs := make([]any, 0, 4*n)
-			aargs := make([]any, 0, 3*n)
+			aargs := make([]any, 0, 4*n)
 			for _, r := range chunk {
 				buf = encodeFields(buf[:0], r.fields)
 				rargs = append(rargs, pk, r.line, r.key, append([]byte(nil), buf...))
-				aargs = append(aargs, pk, r.key, r.domain)
+				aargs = append(aargs, pk, r.key, r.domain, r.lane)
 			}
 			if _, err := rs.ExecContext(ctx, rargs...); err != nil {
 				return fmt.Errorf("jobs: store rows: %w", err)
@@ -205,14 +220,14 @@ func (s *sqliteStorage) appendRows(ctx context.Context, pk int64, rows []row) er
 func insertSQL(n int) (rowSQL, addrSQL string) {
 	var r, a strings.Builder
 	r.WriteString("INSERT INTO job_rows (job, line, akey, fields) VALUES ")
-	a.WriteString("INSERT INTO job_addresses (job, akey, domain, rows) VALUES ")
+	a.WriteString("INSERT INTO job_addresses (job, akey, domain, lane, rows) VALUES ")
 	for i := range n {
 		if i > 0 {
 			r.WriteByte(',')
 			a.WriteByte(',')
 		}
 		r.WriteString("(?,?,?,?)")
-		a.WriteString("(?,?,?,1)")
+		a.WriteString("(?,?,?,?,1)")
 	}
 	a.WriteString(" ON CONFLICT (job, akey) DO UPDATE SET rows = rows + 1")
 	return r.String(), a.String()
@@ -350,18 +365,18 @@ func placeholdersFrom(first, n int) string {
 
 func (s *sqliteStorage) pending(ctx context.Context, pk int64, after cursor, limit int) ([]address, error) {
 	if !after.set {
-		// No "> ('', '')" here: it would skip the empty key.
-		return s.addresses(ctx, `SELECT akey, domain, tries FROM job_addresses
+		// No "> (0, '', '')" here: it would skip the empty key.
+		return s.addresses(ctx, `SELECT akey, domain, tries, lane FROM job_addresses
 			WHERE job = ? AND state = 0
-			ORDER BY domain, akey LIMIT ?`, pk, limit)
+			ORDER BY lane, domain, akey LIMIT ?`, pk, limit)
 	}
-	return s.addresses(ctx, `SELECT akey, domain, tries FROM job_addresses
-		WHERE job = ? AND state = 0 AND (domain, akey) > (?, ?)
-		ORDER BY domain, akey LIMIT ?`, pk, after.domain, after.key, limit)
+	return s.addresses(ctx, `SELECT akey, domain, tries, lane FROM job_addresses
+		WHERE job = ? AND state = 0 AND (lane, domain, akey) > (?, ?, ?)
+		ORDER BY lane, domain, akey LIMIT ?`, pk, after.lane, after.domain, after.key, limit)
 }
 
 func (s *sqliteStorage) due(ctx context.Context, pk int64, now time.Time, limit int) ([]address, error) {
-	return s.addresses(ctx, `SELECT akey, domain, tries FROM job_addresses
+	return s.addresses(ctx, `SELECT akey, domain, tries, lane FROM job_addresses
 		WHERE job = ? AND state = 1 AND retry_at <= ?
 		ORDER BY domain, akey LIMIT ?`, pk, ms(now), limit)
 }
@@ -375,7 +390,7 @@ func (s *sqliteStorage) addresses(ctx context.Context, q string, args ...any) ([
 	var out []address
 	for rows.Next() {
 		var a address
-		if err := rows.Scan(&a.key, &a.domain, &a.tries); err != nil {
+		if err := rows.Scan(&a.key, &a.domain, &a.tries, &a.lane); err != nil {
 			return nil, err
 		}
 		out = append(out, a)

@@ -36,7 +36,7 @@ type storage interface {
 	// reports whether the job was in one of them.
 	setState(ctx context.Context, pk int64, to State, errMsg string, from ...State) (bool, error)
 	// pending lists up to limit unsettled, never-deferred addresses after
-	// the cursor, in (domain, key) order.
+	// the cursor, in (lane, domain, key) order.
 	pending(ctx context.Context, pk int64, after cursor, limit int) ([]address, error)
 	// due lists up to limit deferred (greylisted) addresses whose retry
 	// time has come.
@@ -105,6 +105,7 @@ type row struct {
 	line   int // line number in the file where the row starts
 	key    string
 	domain string
+	lane   int // the address's lane (see laneSize), kept from its first row
 	fields []string
 }
 
@@ -113,13 +114,15 @@ type address struct {
 	key    string
 	domain string
 	tries  int // checks already recorded (greylisted ones)
+	lane   int
 }
 
-// cursor is a position in (domain, key) order; the zero cursor is the
-// start. set tells a position from the start: ("", "") is a real key, the
-// one of an empty email cell, and it sorts first.
+// cursor is a position in (lane, domain, key) order; the zero cursor is
+// the start. set tells a position from the start: (0, "", "") is a real
+// key, the one of an empty email cell, and it sorts first.
 type cursor struct {
 	set         bool
+	lane        int
 	domain, key string
 }
 

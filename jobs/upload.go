@@ -168,6 +168,7 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 // room is how many rows the store may still take (Config.MaxStoredRows).
 func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader, room int64) (total int64, width int, err error) {
 	chunk := make([]row, 0, uploadChunk)
+	lanes := newLaneCounter()
 	size := 0
 	for {
 		rec, err := cr.Next()
@@ -181,7 +182,7 @@ func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader, roo
 			return 0, 0, ErrFull
 		}
 		key, domain := addressKey(rec.Email)
-		chunk = append(chunk, row{line: rec.Line, key: key, domain: domain, fields: rec.Fields})
+		chunk = append(chunk, row{line: rec.Line, key: key, domain: domain, lane: lanes.next(domain), fields: rec.Fields})
 		total++
 		width = max(width, len(rec.Fields))
 		size += rowBytes(rec.Fields)
@@ -200,6 +201,35 @@ func (m *Manager) storeRows(ctx context.Context, pk int64, cr *csvio.Reader, roo
 		}
 	}
 	return total, width, nil
+}
+
+// laneSize is how many addresses of one domain a lane holds. The runner
+// hands addresses out lane by lane: the first laneSize addresses of every
+// domain, then the next laneSize of every domain, and so on, so that a
+// list dominated by a few big providers keeps all of its receiving hosts
+// busy at once, each at its own limit, instead of working one provider
+// after the other.
+const laneSize = 32
+
+// maxLaneDomains bounds the domains whose counts an upload keeps; an
+// address of a domain past it goes in lane 0, which only costs that
+// domain's order, never an address.
+const maxLaneDomains = 200_000
+
+// laneCounter numbers the rows of each domain during an upload.
+type laneCounter map[string]int
+
+func newLaneCounter() laneCounter { return make(laneCounter) }
+
+// next returns the lane of the next row at domain. Duplicate rows count
+// too; they keep their first row's lane in the store.
+func (c laneCounter) next(domain string) int {
+	n, ok := c[domain]
+	if !ok && len(c) >= maxLaneDomains {
+		return 0
+	}
+	c[domain] = n + 1
+	return n / laneSize
 }
 
 // uploadError wraps a csvio or decompression error, keeping its line.

@@ -42,6 +42,32 @@ func (j *job) waitsOut(t time.Time) bool {
 	return j.lastHost && ok && dl.Sub(t) >= rateLimitMargin
 }
 
+// realTime is the patience below which a caller is served before bulk
+// work: a signup form waits seconds, a bulk job minutes.
+const realTime = 30 * time.Second
+
+// urgent reports whether j's caller waits in real time.
+func (j *job) urgent(now time.Time) bool {
+	dl, ok := j.deadline()
+	return ok && dl.Sub(now) < realTime
+}
+
+// insertByUrgency queues j: a real-time caller goes ahead of every bulk
+// one (after the real-time callers already waiting), a bulk caller at the
+// end. Real-time checks on a host that a big list keeps busy then still
+// get their answer within their budget.
+func insertByUrgency(q []*job, j *job) []*job {
+	now := time.Now()
+	if !j.urgent(now) {
+		return append(q, j)
+	}
+	i := 0
+	for i < len(q) && q[i].urgent(now) {
+		i++
+	}
+	return slices.Insert(q, i, j)
+}
+
 // deadline is how long j's caller would wait for a real answer.
 func (j *job) deadline() (time.Time, bool) {
 	if !j.patience.IsZero() {
@@ -124,7 +150,7 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 		return true, &answer{err: ErrSaturated}
 	}
 	d.addrs = addrs
-	d.queue = append(d.queue, j)
+	d.queue = insertByUrgency(d.queue, j)
 	d.spawnLocked()
 	select {
 	case d.wake <- struct{}{}:

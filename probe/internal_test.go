@@ -1,10 +1,12 @@
 package probe
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +151,24 @@ func TestInterleave(t *testing.T) {
 	}
 	if want := "a1@a b1@b c1@c a2@a b2@b a3@a"; strings.Join(got, " ") != want {
 		t.Errorf("interleave = %v, want %s", got, want)
+	}
+}
+
+// TestInsertByUrgency: a real-time caller goes ahead of bulk callers and
+// behind earlier real-time ones; a bulk caller goes last.
+func TestInsertByUrgency(t *testing.T) {
+	mk := func(name string, patience time.Duration) *job {
+		return &job{address: name, ctx: context.Background(), patience: time.Now().Add(patience)}
+	}
+	var q []*job
+	for _, j := range []*job{mk("bulk1", 5*time.Minute), mk("rt1", 2*time.Second), mk("bulk2", 5*time.Minute), mk("rt2", 2*time.Second)} {
+		q = insertByUrgency(q, j)
+	}
+	var got []string
+	for _, j := range q {
+		got = append(got, j.address)
+	}
+	if want := []string{"rt1", "rt2", "bulk1", "bulk2"}; !slices.Equal(got, want) {
+		t.Fatalf("queue %v, want %v", got, want)
 	}
 }
