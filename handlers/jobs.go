@@ -23,6 +23,7 @@ type Jobs interface {
 	Status(ctx context.Context, id string) (jobs.Status, error)
 	Export(ctx context.Context, id string, w io.Writer, opts jobs.ExportOptions) error
 	Delete(ctx context.Context, id string) error
+	Finish(ctx context.Context, id string) (jobs.Status, error)
 	// UploadLimit is the largest CSV accepted, in bytes once decompressed.
 	UploadLimit() int64
 }
@@ -102,6 +103,7 @@ func (a *API) registerJobs(g *gin.RouterGroup) {
 	g.GET("/jobs/:id", a.jobStatus)
 	g.GET("/jobs/:id/results", a.jobResults)
 	g.DELETE("/jobs/:id", a.jobDelete)
+	g.POST("/jobs/:id/finish", a.jobFinish)
 }
 
 // ownsBodyLimit tells limitBody to leave a route's body alone: uploads are
@@ -239,15 +241,23 @@ func (a *API) jobResults(c *gin.Context) {
 		}
 		opts.Raw = !n
 	}
+	if s := c.Query("partial"); s != "" {
+		p, err := strconv.ParseBool(s)
+		if err != nil {
+			abort(c, http.StatusBadRequest, "invalid_partial", "partial must be true or false")
+			return
+		}
+		opts.Partial = p
+	}
 	id := c.Param("id")
 	st, err := a.jobs.Status(c.Request.Context(), id)
 	if err != nil {
 		a.jobError(c, err)
 		return
 	}
-	if st.Status != jobs.Done {
+	if st.Status != jobs.Done && !(opts.Partial && (st.Status == jobs.Running || st.Status == jobs.Queued)) {
 		abort(c, http.StatusConflict, "job_not_done",
-			fmt.Sprintf("the job is %s (%d of %d rows checked); results are served once it is done", st.Status, st.Processed, st.Total))
+			fmt.Sprintf("the job is %s (%d of %d rows checked); results are served once it is done, or now with ?partial=true", st.Status, st.Processed, st.Total))
 		return
 	}
 	if opts.Format == jobs.JSONL {
@@ -311,6 +321,22 @@ func (a *API) jobDelete(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// jobFinish ends a job's wait for greylisted and rate-limited addresses:
+// they keep their last answer.
+func (a *API) jobFinish(c *gin.Context) {
+	st, err := a.jobs.Finish(c.Request.Context(), c.Param("id"))
+	switch {
+	case errors.Is(err, jobs.ErrNothingWaiting):
+		abort(c, http.StatusConflict, "nothing_waiting", "no address of this job is waiting for a retry")
+	case errors.Is(err, jobs.ErrNotDone):
+		abort(c, http.StatusConflict, "job_not_running", "only a queued or running job can be finished early")
+	case err != nil:
+		a.jobError(c, err)
+	default:
+		c.JSON(http.StatusOK, st)
+	}
 }
 
 func (a *API) jobError(c *gin.Context, err error) {

@@ -283,6 +283,8 @@ func TestJobsExportOptions(t *testing.T) {
 		{"?format=xml", "application/json; charset=utf-8", 400, []string{"invalid_format"}, nil, 1},
 		{"?verdict=maybe", "application/json; charset=utf-8", 400, []string{"invalid_verdict"}, nil, 1},
 		{"?raw=perhaps", "application/json; charset=utf-8", 400, []string{"invalid_raw"}, nil, 1},
+		{"?partial=maybe", "application/json; charset=utf-8", 400, []string{"invalid_partial"}, nil, 1},
+		{"?partial=true", "text/csv; charset=utf-8", 200, []string{"ann@acme.test"}, nil, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -485,5 +487,19 @@ func TestJobsExportErrorBeforeFirstByte(t *testing.T) {
 				t.Errorf("internal error echoed: %s", rec.Body)
 			}
 		}
+	}
+}
+
+// TestJobsFinishDone: a done job cannot be finished early.
+func TestJobsFinishDone(t *testing.T) {
+	env := newJobsEngine(t, jobs.Config{})
+	id := env.create(t, "/v1/jobs", "text/csv", []byte(hubspotCSV))
+	env.waitDone(t, id)
+	rec := env.do(t, "POST", "/v1/jobs/"+id+"/finish", "", nil)
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "job_not_running") {
+		t.Fatalf("%d %s, want 409 job_not_running", rec.Code, rec.Body)
+	}
+	if rec := env.do(t, "POST", "/v1/jobs/nosuchjob/finish", "", nil); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown job: %d %s", rec.Code, rec.Body)
 	}
 }

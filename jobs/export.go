@@ -33,7 +33,14 @@ type ExportOptions struct {
 	Verdicts []outcome.Verdict
 	// Raw turns off formula neutralisation in CSV output.
 	Raw bool
+	// Partial exports a job that is not done yet: the rows whose address
+	// has no final answer come with an empty verdict and risk and the
+	// reason "pending" (JSONL: "result": null, "pending": true).
+	Partial bool
 }
+
+// pendingReason marks an undecided row of a partial export.
+const pendingReason = "pending"
 
 // Appended columns of the CSV export.
 var resultColumns = []string{"preflight_verdict", "preflight_risk", "preflight_reason", "preflight_suggestion"}
@@ -74,7 +81,7 @@ func (m *Manager) Export(ctx context.Context, id string, w io.Writer, opts Expor
 	if err != nil {
 		return err
 	}
-	if j.state != Done {
+	if j.state != Done && !(opts.Partial && (j.state == Running || j.state == Queued)) {
 		return ErrNotDone
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -134,8 +141,12 @@ func (m *Manager) exportCSV(ctx context.Context, j jobRecord, w *bufio.Writer, o
 		}
 	}
 	err := m.st.export(ctx, j.pk, opts.Verdicts, func(r exportRow) error {
-		rec = build(rec, r.fields,
-			string(r.verdict), strconv.Itoa(r.risk), string(r.reason), r.suggestion)
+		if !r.settled {
+			rec = build(rec, r.fields, "", "", pendingReason, "")
+		} else {
+			rec = build(rec, r.fields,
+				string(r.verdict), strconv.Itoa(r.risk), string(r.reason), r.suggestion)
+		}
 		return cw.Write(rec)
 	})
 	if err != nil {
@@ -184,6 +195,11 @@ func (m *Manager) exportJSONL(ctx context.Context, j jobRecord, w *bufio.Writer,
 			buf = appendJSONString(buf, names[i])
 			buf = append(buf, ':')
 			buf = appendJSONString(buf, f)
+		}
+		if !r.settled {
+			buf = append(buf, `},"result":null,"pending":true}`+"\n"...)
+			_, err := w.Write(buf)
+			return err
 		}
 		buf = append(buf, `},"result":`...)
 		res, err := rowResult(j, r)

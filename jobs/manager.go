@@ -93,7 +93,8 @@ type run struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	began  time.Time
-	base   int64 // addresses settled when the run began, for the ETA
+	base   int64         // addresses settled when the run began, for the ETA
+	wake   chan struct{} // Finish: stop waiting for retries
 }
 
 // New creates the jobs tables when missing and returns a Manager. Nothing
@@ -226,7 +227,7 @@ func (m *Manager) launch(j jobRecord) {
 		return
 	}
 	ctx, cancel := context.WithCancel(m.base)
-	r := &run{cancel: cancel, done: make(chan struct{}), began: time.Now(), base: j.settled}
+	r := &run{cancel: cancel, done: make(chan struct{}), began: time.Now(), base: j.settled, wake: make(chan struct{}, 1)}
 	m.runs[j.pk] = r
 	m.wg.Add(1)
 	go func() {
@@ -238,7 +239,7 @@ func (m *Manager) launch(j jobRecord) {
 			cancel()
 			close(r.done)
 		}()
-		m.runJob(ctx, j)
+		m.runJob(ctx, j, r.wake)
 	}()
 }
 
@@ -263,7 +264,15 @@ func (m *Manager) Status(ctx context.Context, id string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return m.status(j, ts), nil
+	s := m.status(j, ts)
+	if j.state == Running || j.state == Queued {
+		pending, deferred, next, err := m.st.remaining(ctx, j.pk)
+		if err != nil {
+			return Status{}, err
+		}
+		s.progress(pending, deferred, next, time.Now())
+	}
+	return s, nil
 }
 
 // List returns the status of every job, oldest first.
@@ -296,6 +305,7 @@ func (m *Manager) status(j jobRecord, ts []tally) Status {
 		Total:     j.total,
 		Addresses: j.addresses,
 		Error:     j.errMsg,
+		Phase:     string(j.state),
 	}
 	if !j.started.IsZero() {
 		t := j.started
@@ -369,6 +379,41 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		m.log.Warn("reclaiming space after a delete failed", "job", j.id, "err", err)
 	}
 	return nil
+}
+
+// ErrNothingWaiting means Finish found no address waiting for a retry.
+var ErrNothingWaiting = errors.New("jobs: no address is waiting for a retry")
+
+// Finish ends the wait of a running job's greylisted and rate-limited
+// addresses: each keeps the last answer it got (unknown/greylisted,
+// unknown/rate_limited), and the job is done as soon as it has no address
+// left that was never asked. It returns ErrNotDone for a job that is not
+// queued or running, and ErrNothingWaiting when no address waits.
+func (m *Manager) Finish(ctx context.Context, id string) (Status, error) {
+	j, _, err := m.st.job(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	if j.state != Running && j.state != Queued {
+		return Status{}, ErrNotDone
+	}
+	n, err := m.st.settleWaiting(ctx, j.pk)
+	if err != nil {
+		return Status{}, err
+	}
+	if n == 0 {
+		return Status{}, ErrNothingWaiting
+	}
+	m.log.Info("job finished early", "job", j.id, "settled", n)
+	m.mu.Lock()
+	if r := m.runs[j.pk]; r != nil {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+	m.mu.Unlock()
+	return m.Status(ctx, id)
 }
 
 // expire deletes the jobs that finished more than Config.Retention ago,

@@ -20,7 +20,7 @@ var errStorage = errors.New("results could not be stored")
 // runJob works on one job until it is done, fails, or ctx ends (shutdown
 // or deletion), in which case it stays queued or running for the next
 // Start.
-func (m *Manager) runJob(ctx context.Context, j jobRecord) {
+func (m *Manager) runJob(ctx context.Context, j jobRecord, wake <-chan struct{}) {
 	ok, err := m.st.setState(ctx, j.pk, Running, "", Queued, Running)
 	if err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
@@ -29,7 +29,7 @@ func (m *Manager) runJob(ctx context.Context, j jobRecord) {
 		return
 	}
 	m.log.Info("job running", "job", j.id, "rows", j.total)
-	err = m.work(ctx, j)
+	err = m.work(ctx, j, wake)
 	if ctx.Err() != nil && !errors.Is(err, errStorage) {
 		return // stopped, not finished: the next Start resumes it
 	}
@@ -69,7 +69,7 @@ func (m *Manager) runJob(ctx context.Context, j jobRecord) {
 // of one domain, and so of one MX host, wait in the probe's dispatcher
 // together and share sessions. Greylisted addresses come back, after
 // GreylistDelay, through Recheck.
-func (m *Manager) work(ctx context.Context, j jobRecord) error {
+func (m *Manager) work(ctx context.Context, j jobRecord, wake <-chan struct{}) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	w := newWriter(m, j.pk, cancel)
@@ -126,6 +126,8 @@ func (m *Manager) work(ctx context.Context, j jobRecord) error {
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-t.C:
+		case <-wake:
+			t.Stop() // finished early: the waiting addresses are settled
 		case <-ctx.Done():
 			t.Stop()
 			return m.stopped(ctx, ctx.Err())
@@ -206,17 +208,19 @@ func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
 // left.
 func (m *Manager) answer(a address, r verify.Result) answer {
 	tries := a.tries + 1
-	if retryable(r.Reason) && tries <= m.cfg.GreylistAttempts {
-		return answer{key: a.key, tries: tries, retryAt: time.Now().Add(m.cfg.GreylistDelay)}
-	}
 	res, err := json.Marshal(r)
 	if err != nil { // a Result always marshals; keep the answer anyway
 		res = nil
 	}
-	return answer{
+	ans := answer{
 		key: a.key, tries: tries, settled: true,
 		verdict: r.Verdict, risk: r.Risk, reason: r.Reason, suggest: r.Suggestion, result: res,
 	}
+	if retryable(r.Reason) && tries <= m.cfg.GreylistAttempts {
+		// Deferred, with this answer kept should the job be finished early.
+		ans.settled, ans.retryAt = false, time.Now().Add(m.cfg.GreylistDelay)
+	}
+	return ans
 }
 
 // retryable reports whether an answer is worth asking for again later: a

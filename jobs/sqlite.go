@@ -426,7 +426,10 @@ func (s *sqliteStorage) save(ctx context.Context, pk int64, batch []answer) erro
 			return err
 		}
 		defer settle.Close()
-		deferStmt, err := tx.PrepareContext(ctx, `UPDATE job_addresses SET state = 1, tries = ?, retry_at = ?
+		// A deferred address keeps its last answer, which a job finished
+		// early (settleWaiting) reports.
+		deferStmt, err := tx.PrepareContext(ctx, `UPDATE job_addresses
+			SET state = 1, tries = ?, retry_at = ?, verdict = ?, risk = ?, reason = ?, suggestion = ?, result = ?
 			WHERE job = ? AND akey = ? AND state < 2`)
 		if err != nil {
 			return err
@@ -436,7 +439,7 @@ func (s *sqliteStorage) save(ctx context.Context, pk int64, batch []answer) erro
 		var settled int64
 		for _, a := range batch {
 			if !a.settled {
-				if _, err := deferStmt.ExecContext(ctx, a.tries, ms(a.retryAt), pk, a.key); err != nil {
+				if _, err := deferStmt.ExecContext(ctx, a.tries, ms(a.retryAt), string(a.verdict), a.risk, string(a.reason), a.suggest, a.result, pk, a.key); err != nil {
 					return fmt.Errorf("jobs: defer address: %w", err)
 				}
 				continue
@@ -500,12 +503,12 @@ func (s *sqliteStorage) setWebhook(ctx context.Context, pk int64, state webhookS
 func (s *sqliteStorage) export(ctx context.Context, pk int64, verdicts []outcome.Verdict, fn func(exportRow) error) error {
 	// CROSS JOIN makes SQLite walk job_rows in (job, id) order, the file's
 	// order, and look each address up by its unique key.
-	q := `SELECT r.line, r.fields, a.verdict, a.risk, a.reason, a.suggestion, a.result
+	q := `SELECT r.line, r.fields, a.state = 2, a.verdict, a.risk, a.reason, a.suggestion, a.result
 		FROM job_rows r CROSS JOIN job_addresses a ON a.job = r.job AND a.akey = r.akey
 		WHERE r.job = ?`
 	args := []any{pk}
 	if len(verdicts) > 0 {
-		q += ` AND a.verdict IN (` + placeholders(len(verdicts)) + `)`
+		q += ` AND a.state = 2 AND a.verdict IN (` + placeholders(len(verdicts)) + `)`
 		for _, v := range verdicts {
 			args = append(args, string(v))
 		}
@@ -520,7 +523,7 @@ func (s *sqliteStorage) export(ctx context.Context, pk int64, verdicts []outcome
 	for rows.Next() {
 		var e exportRow
 		var v, r string
-		if err := rows.Scan(&e.line, &fields, &v, &e.risk, &r, &e.suggestion, &e.result); err != nil {
+		if err := rows.Scan(&e.line, &fields, &e.settled, &v, &e.risk, &r, &e.suggestion, &e.result); err != nil {
 			return fmt.Errorf("jobs: read results: %w", err)
 		}
 		e.verdict, e.reason = outcome.Verdict(v), outcome.Reason(r)
@@ -600,4 +603,27 @@ func (s *sqliteStorage) reclaim(ctx context.Context) error {
 		return fmt.Errorf("jobs: reclaim space: %w", err)
 	}
 	return nil
+}
+
+func (s *sqliteStorage) settleWaiting(ctx context.Context, pk int64) (int64, error) {
+	var settled int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Tally first, from the rows about to change.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_counts (job, verdict, reason, rows, risk)
+			SELECT job, verdict, reason, sum(rows), sum(rows * risk) FROM job_addresses
+			WHERE job = ? AND state = 1 GROUP BY verdict, reason
+			ON CONFLICT (job, verdict, reason) DO UPDATE SET rows = rows + excluded.rows, risk = risk + excluded.risk`, pk); err != nil {
+			return fmt.Errorf("jobs: count waiting answers: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE job_addresses SET state = 2 WHERE job = ? AND state = 1`, pk)
+		if err != nil {
+			return fmt.Errorf("jobs: settle waiting answers: %w", err)
+		}
+		settled, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET settled = settled + ? WHERE pk = ?`, settled, pk); err != nil {
+			return fmt.Errorf("jobs: save progress: %w", err)
+		}
+		return nil
+	})
+	return settled, err
 }

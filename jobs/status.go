@@ -55,7 +55,15 @@ type Status struct {
 	// Counts and Reasons count processed rows by verdict and by reason.
 	Counts  map[outcome.Verdict]int64 `json:"counts"`
 	Reasons map[outcome.Reason]int64  `json:"reasons"`
-	// ETASeconds estimates the time left; null when there is no rate yet.
+	// Phase says what a job is doing: "queued", "working" (addresses are
+	// being asked), "waiting" (only greylisted or rate-limited addresses
+	// are left, to be asked again at Waiting.Until), "done", "failed" or
+	// "canceled".
+	Phase string `json:"phase"`
+	// Waiting describes the addresses waiting for a retry, when any.
+	Waiting *Waiting `json:"waiting,omitempty"`
+	// ETASeconds estimates the time left, the retry waits included; null
+	// when there is no rate yet.
 	ETASeconds *int64 `json:"eta_seconds"`
 	// Kept is the number of processed rows a sender would keep: those
 	// deliverable or risky.
@@ -76,6 +84,53 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 	// Source is CreateOptions.Source; it is not shown to API clients.
 	Source string `json:"-"`
+}
+
+// Waiting is the part of a job that waits to be asked again: addresses a
+// server greylisted or rate-limited. POST /v1/jobs/{id}/finish settles them
+// with the answer they have.
+type Waiting struct {
+	Addresses int64     `json:"addresses"`
+	Until     time.Time `json:"until"` // the next retry
+	Message   string    `json:"message"`
+}
+
+// progress fills Phase, Waiting and a retry-aware ETA for a job still at
+// work: pending addresses were never asked, deferred ones wait until next
+// at the earliest.
+func (s *Status) progress(pending, deferred int64, next, now time.Time) {
+	switch {
+	case s.Status == Queued:
+		s.Phase = "queued"
+	case pending > 0:
+		s.Phase = "working"
+	case deferred > 0:
+		s.Phase = "waiting"
+	default:
+		s.Phase = "working" // the last answers are being saved
+	}
+	if deferred == 0 {
+		return
+	}
+	s.Waiting = &Waiting{
+		Addresses: deferred,
+		Until:     next.UTC(),
+		Message: fmt.Sprintf("%d %s greylisted or rate-limited, asked again from %s UTC; POST /v1/jobs/%s/finish keeps their last answer",
+			deferred, plural(deferred, "address is", "addresses are"), next.UTC().Format("15:04"), s.ID),
+	}
+	// A retry cannot end before its time: the job ends no earlier than
+	// the next retry plus the time the rest takes at the rate so far.
+	wait := int64(math.Ceil(max(next.Sub(now), 0).Seconds()))
+	if s.ETASeconds == nil || *s.ETASeconds < wait {
+		s.ETASeconds = &wait
+	}
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // tally is one (verdict, reason) bucket of processed rows.

@@ -58,6 +58,10 @@ type storage interface {
 	// export calls fn for every row of the job in the original order, with
 	// its address's result; verdicts, when not empty, filters the rows.
 	export(ctx context.Context, pk int64, verdicts []outcome.Verdict, fn func(exportRow) error) error
+	// settleWaiting settles the deferred (greylisted, rate-limited)
+	// addresses of a job with the last answer each got, and returns how
+	// many it settled.
+	settleWaiting(ctx context.Context, pk int64) (int64, error)
 	// storedRows counts the rows of all jobs.
 	storedRows(ctx context.Context) (int64, error)
 	// finishedBefore lists the done and failed jobs that finished before t.
@@ -142,6 +146,7 @@ type answer struct {
 
 // exportRow is one row of results.
 type exportRow struct {
+	settled    bool // false: no final answer yet (a partial export)
 	line       int
 	fields     []string
 	verdict    outcome.Verdict
