@@ -182,6 +182,7 @@ type progress struct {
 	bar   *progressbar.ProgressBar
 	total int64
 	last  time.Time
+	desc  string // what the bar or the last line said
 }
 
 func newProgress(w io.Writer, total int64) *progress {
@@ -203,12 +204,34 @@ func newProgress(w io.Writer, total int64) *progress {
 }
 
 func (p *progress) set(n int64, st jobs.Status) {
+	waiting := ""
+	if st.Waiting != nil {
+		noun := "addresses"
+		if st.Waiting.Addresses == 1 {
+			noun = "address"
+		}
+		waiting = fmt.Sprintf("%d %s greylisted, retried from %s", st.Waiting.Addresses, noun, st.Waiting.Until.Local().Format("15:04"))
+	}
 	if p.bar != nil {
+		desc := "verifying"
+		if st.Phase == "waiting" {
+			desc = "waiting: " + waiting
+		}
+		if desc != p.desc {
+			p.desc = desc
+			p.bar.Describe(desc)
+		}
 		p.bar.Set64(n)
 		return
 	}
-	if time.Since(p.last) >= progressEvery {
+	if time.Since(p.last) >= progressEvery || (st.Phase == "waiting" && p.desc != "waiting") {
 		p.last = time.Now()
+		if st.Phase == "waiting" {
+			p.desc = "waiting"
+			fmt.Fprintf(p.w, "waiting: %s; Ctrl-C and re-run later to resume\n", waiting)
+			return
+		}
+		p.desc = ""
 		fmt.Fprintf(p.w, "verifying: %s of %d checked\n", plural(n, "row"), p.total)
 	}
 }
