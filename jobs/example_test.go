@@ -63,9 +63,17 @@ func ExampleManager() {
 	// jane@example.com,Jane again,deliverable,2,accepted,
 }
 
-// The value matches `printf %s BODY | openssl dgst -sha256 -hmac s3cret`.
+// v1 matches `printf %s 1767225600.BODY | openssl dgst -sha256 -hmac s3cret`.
 func ExampleSign() {
 	body := []byte(`{"id":"0f3c","status":"done"}`)
-	fmt.Println(jobs.Sign("s3cret", body))
-	// Output: sha256=5765756d8f89e45702c8cad414e5f13ca78874077e8e5ce8fafc7406012b35e1
+	sent := time.Unix(1767225600, 0)
+	sig := jobs.Sign("s3cret", sent, body)
+	fmt.Println(sig)
+	// The receiver checks it, refusing timestamps more than 5 minutes off.
+	fmt.Println(jobs.Verify("s3cret", sig, body, 5*time.Minute, sent.Add(time.Minute)))
+	fmt.Println(jobs.Verify("s3cret", sig, body, 5*time.Minute, sent.Add(time.Hour)))
+	// Output:
+	// t=1767225600,v1=dd7d8a1ff59c428f5feb277d864c436579d95ee23a322dc31962848bcb00d5c2
+	// <nil>
+	// jobs: callback timestamp outside the tolerance (a replay?)
 }

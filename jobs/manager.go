@@ -315,6 +315,17 @@ func (m *Manager) status(j jobRecord, ts []tally) Status {
 		t := j.finished
 		s.FinishedAt = &t
 	}
+	if j.callbackURL != "" {
+		cb := &Callback{State: string(j.webhook), Attempts: j.hookAttempts, LastStatus: j.hookStatus, LastError: j.hookErr}
+		if cb.State == "" {
+			cb.State = "waiting"
+		}
+		if !j.hookAt.IsZero() {
+			t := j.hookAt
+			cb.LastAt = &t
+		}
+		s.Callback = cb
+	}
 	s.summarize(ts)
 	switch j.state {
 	case Done:

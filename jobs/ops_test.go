@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -307,11 +308,26 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("%d calls, want 3 (two failures, then success)", hook.calls)
 	}
 	body := hook.bodies[len(hook.bodies)-1]
-	if want := Sign(secret, body); hook.sigs[len(hook.sigs)-1] != want {
-		t.Errorf("signature %q, want %q", hook.sigs[len(hook.sigs)-1], want)
+	sig := hook.sigs[len(hook.sigs)-1]
+	if err := Verify(secret, sig, body, 5*time.Minute, time.Now()); err != nil {
+		t.Errorf("signature %q: %v", sig, err)
 	}
-	if !strings.HasPrefix(hook.sigs[0], "sha256=") || len(hook.sigs[0]) != len("sha256=")+64 {
-		t.Errorf("signature format %q", hook.sigs[0])
+	// A replay: the same callback an hour later is refused, and a changed
+	// body or timestamp never verifies.
+	if err := Verify(secret, sig, body, 5*time.Minute, time.Now().Add(time.Hour)); !errors.Is(err, ErrStale) {
+		t.Errorf("replayed an hour later: %v, want ErrStale", err)
+	}
+	if err := Verify(secret, sig, append([]byte(" "), body...), 5*time.Minute, time.Now()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("changed body: %v, want ErrBadSignature", err)
+	}
+	var ts int64
+	fmt.Sscanf(sig, "t=%d,", &ts)
+	forged := strings.Replace(sig, fmt.Sprintf("t=%d", ts), fmt.Sprintf("t=%d", time.Now().Unix()+1), 1)
+	if err := Verify(secret, forged, body, time.Hour, time.Now()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("moved timestamp: %v, want ErrBadSignature", err)
+	}
+	if !strings.HasPrefix(sig, "t=") || !strings.Contains(sig, ",v1=") {
+		t.Errorf("signature format %q", sig)
 	}
 	var s Status
 	if err := json.Unmarshal(body, &s); err != nil {
@@ -321,6 +337,72 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("summary %+v", s)
 	}
 	waitWebhook(t, m, st.ID, webhookSent)
+	final, err := m.Status(context.Background(), st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb := final.Callback; cb == nil || cb.State != "sent" || cb.Attempts != 3 || cb.LastStatus != 204 || cb.LastAt == nil || cb.LastError != "" {
+		t.Errorf("callback status %+v, want sent after 3 attempts, last 204", final.Callback)
+	}
+}
+
+// TestWebhookFailureKeepsSecrets: a callback URL's query holds the
+// receiver's token. When delivery fails, neither the logs nor the job's
+// status carry the token.
+func TestWebhookFailureKeepsSecrets(t *testing.T) {
+	const secret = "tok-7f3a9c-never-logged"
+	// Nothing listens on 127.0.0.1:9: every delivery fails at once.
+	var logs syncBuf
+	db, _ := openDB(t)
+	m, err := New(context.Background(), Config{WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond, WebhookAttempts: 2}, db,
+		Deps{Verifier: newRuleVerifier(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	st, err := m.Create(context.Background(), strings.NewReader("email\nok@x.example\n"), CreateOptions{CallbackURL: "http://127.0.0.1:9/hook?token=" + secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWebhook(t, m, st.ID, webhookFailed)
+	final, err := m.Status(context.Background(), st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Callback == nil || final.Callback.State != "failed" || final.Callback.Attempts != 2 || final.Callback.LastError == "" {
+		t.Errorf("callback status %+v, want failed after 2 attempts with the error", final.Callback)
+	}
+	b, _ := json.Marshal(final)
+	if strings.Contains(string(b), secret) {
+		t.Errorf("the job's status carries the callback's token: %s", b)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the logs carry the callback's token:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "callback failed") {
+		t.Errorf("the failure was not logged:\n%s", logs.String())
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for a logger and a test to share.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func waitWebhook(t *testing.T, m *Manager, id string, want webhookState) {

@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 	callback_url TEXT    NOT NULL DEFAULT '',
 	webhook      TEXT    NOT NULL DEFAULT '',
 	error        TEXT    NOT NULL DEFAULT '',
-	source       TEXT    NOT NULL DEFAULT ''
+	source       TEXT    NOT NULL DEFAULT '',
+	hook_attempts INTEGER NOT NULL DEFAULT 0,
+	hook_status   INTEGER NOT NULL DEFAULT 0,
+	hook_at       INTEGER NOT NULL DEFAULT 0,
+	hook_error    TEXT    NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS job_rows (
 	id     INTEGER PRIMARY KEY,
@@ -92,15 +96,23 @@ func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStorage, error) {
 	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
 		return nil, fmt.Errorf("jobs: create tables: %w", err)
 	}
-	// Databases made before lanes existed get the column; their jobs keep
-	// lane 0, which is the old (domain, key) order.
-	var lanes int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('job_addresses') WHERE name = 'lane'`).Scan(&lanes); err != nil {
-		return nil, fmt.Errorf("jobs: read schema: %w", err)
-	}
-	if lanes == 0 {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE job_addresses ADD COLUMN lane INTEGER NOT NULL DEFAULT 0`); err != nil {
-			return nil, fmt.Errorf("jobs: add lanes: %w", err)
+	// Databases made by earlier versions get the columns added since;
+	// their jobs keep lane 0, which is the old (domain, key) order.
+	for _, c := range []struct{ table, column, def string }{
+		{"job_addresses", "lane", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "hook_attempts", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "hook_status", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "hook_at", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "hook_error", "TEXT NOT NULL DEFAULT ''"},
+	} {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return nil, fmt.Errorf("jobs: read schema: %w", err)
+		}
+		if n == 0 {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
+				return nil, fmt.Errorf("jobs: add column %s.%s: %w", c.table, c.column, err)
+			}
 		}
 	}
 	if _, err := db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS job_addresses_lane ON job_addresses(job, state, lane, domain, akey)`); err != nil {
@@ -252,23 +264,26 @@ func (s *sqliteStorage) commitJob(ctx context.Context, pk, total int64, width in
 }
 
 const jobColumns = `pk, id, state, created_at, started_at, finished_at, delimiter, bom, has_header, header,
-	email_column, width, total, addresses, settled, callback_url, webhook, error, source`
+	email_column, width, total, addresses, settled, callback_url, webhook, error, source,
+	hook_attempts, hook_status, hook_at, hook_error`
 
 func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
 	var (
-		j                        jobRecord
-		state, webhook           string
-		created, started, finish int64
-		delim                    int64
-		bom, hasHeader           int
-		header                   []byte
+		j                                jobRecord
+		state, webhook                   string
+		created, started, finish, hookAt int64
+		delim                            int64
+		bom, hasHeader                   int
+		header                           []byte
 	)
 	err := sc.Scan(&j.pk, &j.id, &state, &created, &started, &finish, &delim, &bom, &hasHeader, &header,
-		&j.emailColumn, &j.width, &j.total, &j.addresses, &j.settled, &j.callbackURL, &webhook, &j.errMsg, &j.source)
+		&j.emailColumn, &j.width, &j.total, &j.addresses, &j.settled, &j.callbackURL, &webhook, &j.errMsg, &j.source,
+		&j.hookAttempts, &j.hookStatus, &hookAt, &j.hookErr)
 	if err != nil {
 		return j, err
 	}
 	j.state, j.webhook = State(state), webhookState(webhook)
+	j.hookAt = fromMS(hookAt)
 	j.created, j.started, j.finished = fromMS(created), fromMS(started), fromMS(finish)
 	j.delimiter, j.bom, j.hasHeader = rune(delim), bom != 0, hasHeader != 0
 	if j.header, err = decodeFields(header); err != nil {
@@ -493,8 +508,9 @@ func (s *sqliteStorage) finish(ctx context.Context, pk int64, to State, errMsg s
 	return n == 1, nil
 }
 
-func (s *sqliteStorage) setWebhook(ctx context.Context, pk int64, state webhookState) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE jobs SET webhook = ? WHERE pk = ?`, string(state), pk); err != nil {
+func (s *sqliteStorage) setWebhook(ctx context.Context, pk int64, state webhookState, a callbackAttempt, t time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE jobs SET webhook = ?, hook_attempts = hook_attempts + 1, hook_status = ?, hook_at = ?, hook_error = ?
+		WHERE pk = ?`, string(state), a.code, ms(t), a.err, pk); err != nil {
 		return fmt.Errorf("jobs: record webhook: %w", err)
 	}
 	return nil

@@ -80,10 +80,25 @@ type Status struct {
 	// providers throttle. Advice says it in words, with what to do.
 	SafeToSend *bool  `json:"safe_to_send"`
 	Advice     string `json:"advice"`
+	// Callback is the delivery of the completion callback, for a job that
+	// has a callback_url.
+	Callback *Callback `json:"callback,omitempty"`
 	// Error says why a job failed.
 	Error string `json:"error,omitempty"`
 	// Source is CreateOptions.Source; it is not shown to API clients.
 	Source string `json:"-"`
+}
+
+// Callback is the state of a job's completion callback: "waiting" until
+// the job ends, then "pending" while deliveries are tried, "sent" or
+// "failed"; with the last attempt's HTTP status (0: no reply), time and
+// error (its URL redacted).
+type Callback struct {
+	State      string     `json:"state"`
+	Attempts   int        `json:"attempts"`
+	LastStatus int        `json:"last_status,omitempty"`
+	LastAt     *time.Time `json:"last_at,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
 }
 
 // Waiting is the part of a job that waits to be asked again: addresses a

@@ -53,8 +53,9 @@ type storage interface {
 	// callback. It reports false when the job was in neither state (it
 	// was canceled or deleted meanwhile) and so was left alone.
 	finish(ctx context.Context, pk int64, to State, errMsg string) (bool, error)
-	// setWebhook records the delivery state of the job's callback.
-	setWebhook(ctx context.Context, pk int64, state webhookState) error
+	// setWebhook records the delivery state of the job's callback and its
+	// latest attempt, made at t.
+	setWebhook(ctx context.Context, pk int64, state webhookState, a callbackAttempt, t time.Time) error
 	// export calls fn for every row of the job in the original order, with
 	// its address's result; verdicts, when not empty, filters the rows.
 	export(ctx context.Context, pk int64, verdicts []outcome.Verdict, fn func(exportRow) error) error
@@ -100,6 +101,9 @@ type jobRecord struct {
 	total, addresses, settled  int64
 	callbackURL                string
 	webhook                    webhookState
+	hookAttempts, hookStatus   int
+	hookAt                     time.Time
+	hookErr                    string
 	errMsg                     string
 	source                     string // what the job was made from (the CLI's resume check)
 }
