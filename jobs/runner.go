@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/preflight-email/preflight/store"
+
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/verify"
 )
@@ -406,14 +408,5 @@ func (w *writer) loop() {
 // not follow the run's context.
 func (w *writer) save(batch []answer) error {
 	ctx := context.Background()
-	wait := w.m.saveWait
-	var err error
-	for range w.m.saveTries {
-		if err = w.m.st.save(ctx, w.pk, batch); err == nil {
-			return nil
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 2*time.Second)
-	}
-	return err
+	return store.Retry(ctx, w.m.saveTries, w.m.saveWait, func() error { return w.m.st.save(ctx, w.pk, batch) })
 }

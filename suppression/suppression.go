@@ -410,7 +410,14 @@ func (l *List) Lookup(ctx context.Context, email string) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, err
 	}
-	ent, ok, err := l.st.lookup(ctx, e)
+	// A busy store is tried again briefly; a lookup that still fails is
+	// an error, and the pipeline answers unknown for the address.
+	var ent Entry
+	var ok bool
+	err = store.Retry(ctx, 3, 5*time.Millisecond, func() (err error) {
+		ent, ok, err = l.st.lookup(ctx, e)
+		return err
+	})
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("suppression lookup: %w", err)
 	}

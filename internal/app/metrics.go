@@ -4,11 +4,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/store"
 )
 
 // RegisterMetrics exposes the probe's counters: how polite we are
 // (sessions, RCPTs, 421 replies, back-offs) is what operators watch.
 func (a *App) RegisterMetrics(reg prometheus.Registerer) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preflight_store_retries_total", Help: "Store operations tried again after an error (contention)."},
+		func() float64 { r, _ := store.ContentionStats(); return float64(r) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preflight_store_failures_total", Help: "Store operations that failed after their retries."},
+		func() float64 { _, f := store.ContentionStats(); return float64(f) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_verify_background_probes", Help: "Probes going on after their callers gave up (verify.max_background_probes bounds them)."},
 		func() float64 { return float64(a.Verifier.Background()) }))
 	p := a.Prober
