@@ -2,10 +2,14 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,11 +119,28 @@ func TestFloodStaysBounded(t *testing.T) {
 		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], v.Background(), st.Queued, st.Saturated, runtime.NumGoroutine()-before)
 }
 
+// peakRSS is this process's peak resident set (VmHWM): run one
+// sub-benchmark per process to read it.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
 // BenchmarkFlood: 64 callers with a 5 ms budget calling random addresses
 // at a tarpit, with the caps on (defaults) and off (as before them).
 // Reports the p99 latency, and the goroutines and heap left behind.
 //
-//	go test ./verify -run '^$' -bench Flood -benchtime 20000x
+//	go test ./verify -run '^$' -bench 'Flood/caps=default' -benchtime 100000x
+//	go test ./verify -run '^$' -bench 'Flood/caps=off' -benchtime 100000x
 func BenchmarkFlood(b *testing.B) {
 	for _, caps := range []struct {
 		name              string
@@ -142,6 +163,9 @@ func BenchmarkFlood(b *testing.B) {
 			b.ReportMetric(float64(runtime.NumGoroutine()-g0), "goroutines-left")
 			b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/(1<<20), "heap-MiB-left")
 			b.ReportMetric(float64(eng.Stats().Queued), "queued")
+			if rss, err := peakRSS(); err == nil {
+				b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+			}
 		})
 	}
 }
