@@ -71,7 +71,7 @@ func TestFormats(t *testing.T) {
 		{file: "rfc3834-02.eml", format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "rfc3834-02.eml", damage: crOnly, format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "lhost-ezweb-02.eml", format: JapanMobile},
-		{file: "rhost-cox-01.eml", format: Postfix, classes: []reply.Class{reply.Block}},
+		{file: "rhost-cox-01.eml", format: Postfix, classes: []reply.Class{reply.Block, reply.Block}}, // two bounces glued together
 	}
 	for _, tc := range tests {
 		name := tc.file
