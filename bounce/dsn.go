@@ -249,7 +249,14 @@ func weak(d reply.Diagnosis) bool {
 // a recipient's "550 Host does not accept mail"): when the diagnostic has
 // a reply code and a definite reading of its own, the Status is not used.
 func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
-	r := reply.Parse(diag)
+	if inner, ok := quotedRemoteReply(diag); ok {
+		// The remote server's reply, quoted inside the reporter's summary,
+		// outranks the summary.
+		if d := reply.ClassifyText(inner); !weak(d) && d.Code != 0 {
+			return d, diag
+		}
+	}
+	r := reply.Parse(skipGreeting(diag))
 	if r.Code != 0 && status != "" {
 		if d := reply.Classify(r); !weak(d) {
 			return d, diag
@@ -385,4 +392,46 @@ func localMailer(r dsnRecipient) bool {
 		}
 	}
 	return false
+}
+
+// quotedRemoteReply finds a remote server's reply that a reporting MTA
+// quotes inside its own summary, as Amazon SES writes it: "5.1.0 - Unknown
+// address error 550-'5.7.1 <a@b>... Access denied' (delivery attempts: 0)".
+// It returns the quoted reply with its basic code ("550 5.7.1 <a@b>...
+// Access denied").
+func quotedRemoteReply(diag string) (string, bool) {
+	i := strings.Index(diag, "-'")
+	if i < 3 || !isDigitB(diag[i-1]) || !isDigitB(diag[i-2]) || !isDigitB(diag[i-3]) || i > 3 && isDigitB(diag[i-4]) {
+		return "", false
+	}
+	if c := diag[i-3]; c != '4' && c != '5' {
+		return "", false
+	}
+	rest := diag[i+2:]
+	j := strings.LastIndexByte(rest, '\'')
+	if j <= 0 {
+		return "", false
+	}
+	return diag[i-3:i] + " " + rest[:j], true
+}
+
+// skipGreeting drops a server's greeting continuation that a reporting MTA
+// pasted before the refusal it got next ("smtp; 220-laposte 421 4.2.1
+// Service refused"): a 2xx line ending in '-' is not the end of a reply
+// (RFC 5321 \u00a74.2.1), so the reply is the failing one after it.
+func skipGreeting(diag string) string {
+	t := diag
+	if i := strings.IndexByte(t, ';'); i >= 0 && i < 12 {
+		t = t[i+1:]
+	}
+	t = strings.TrimLeft(t, " \t")
+	if len(t) < 4 || t[0] != '2' || !isDigitB(t[1]) || !isDigitB(t[2]) || t[3] != '-' {
+		return diag
+	}
+	for i := 4; i+4 <= len(t); i++ {
+		if t[i-1] == ' ' && (t[i] == '4' || t[i] == '5') && isDigitB(t[i+1]) && isDigitB(t[i+2]) && (t[i+3] == ' ' || t[i+3] == '-') {
+			return t[i:]
+		}
+	}
+	return diag
 }

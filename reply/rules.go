@@ -319,6 +319,7 @@ func rules() []rule {
 		{pat: "not exists", kind: vNotFound, score: textNormal, src: "broken-English 550 \"mailbox does not exists\""},
 		{pat: "does no exist", kind: vNotFound, score: textNormal, src: "broken-English 550 \"address does no exist\""},
 		{pat: "not exist", kind: vNotFound, score: textNormal, src: "broken-English 550 \"mailbox not exist\", \"recipient not exist\""},
+		{pat: "please check if address is correct", kind: vNotFound, score: textNormal, src: "Trend Micro InterScan Messaging Security Suite notice \"Unable to deliver message to <a@b> (and other recipients in the same domain). Please check if address is correct.\": the writer points at the address"},
 		{pat: "address couldn't be found", kind: vNotFound, score: textStrong, provider: "gmail", src: "Gmail bounce \"** Address not found ** ... because the address couldn't be found\""},
 		{pat: "address not found", kind: vNotFound, score: textStrong, src: "Gmail bounce heading \"Address not found\"; common MTA text"},
 		{pat: "was not delivered within", kind: vTimeout, score: textStrong, src: "au (EZweb) bounce \"Your message was not delivered within 0 days and 1 hours\""},
