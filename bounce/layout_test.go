@@ -3,6 +3,10 @@ package bounce
 import (
 	"testing"
 
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
+
+	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 )
 
@@ -112,5 +116,31 @@ func TestQuotedRemoteReplyAndGreeting(t *testing.T) {
 		if d.Class != tc.class || d.Code != tc.code {
 			t.Errorf("%q: %s %d, want %s %d", tc.diag, d.Class, d.Code, tc.class, tc.code)
 		}
+	}
+}
+
+func TestJapaneseCharsets(t *testing.T) {
+	text := "\u9001\u4fe1\u5148\u306e\u30e1\u30fc\u30eb\u30dc\u30c3\u30af\u30b9\u304c\u4e00\u676f\u306e\u305f\u3081\u3001\u9001\u4fe1\u3067\u304d\u307e\u305b\u3093\u3067\u3057\u305f\u3002\n<ann@example.jp>\n"
+	for _, cs := range []struct {
+		name string
+		enc  encoding.Encoding
+	}{{"ISO-2022-JP", japanese.ISO2022JP}, {"Shift_JIS", japanese.ShiftJIS}, {"EUC-JP", japanese.EUCJP}} {
+		body, err := cs.enc.NewEncoder().String(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := "From: MAILER-DAEMON@mx.example.jp\nTo: news@example.org\nSubject: Mail error\n" +
+			"Content-Type: text/plain; charset=\"" + cs.name + "\"\n\n" + body
+		rep, err := Read([]byte(msg))
+		if err != nil || len(rep.Recipients) != 1 {
+			t.Fatalf("%s: %d recipients, %v", cs.name, len(rep.Recipients), err)
+		}
+		if d := rep.Recipients[0]; d.Recipient != "ann@example.jp" || d.Class != reply.Soft || d.Reason != outcome.MailboxFull {
+			t.Errorf("%s: %s %s/%s, want ann@example.jp soft/mailbox_full", cs.name, d.Recipient, d.Class, d.Reason)
+		}
+	}
+	// Text already in UTF-8 under a Japanese label is left as it is.
+	if got := decodeJapanese("Shift_JIS", []byte(text)); string(got) != text {
+		t.Errorf("UTF-8 text under a Shift_JIS label changed: %q", got)
 	}
 }
