@@ -204,6 +204,17 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 				d, used = d2, used2
 			}
 		}
+	} else if d.Code == 0 {
+		// The reading rests on the Status (or a diagnostic without a reply
+		// code): the reporter's summary. The remote server's reply quoted
+		// in the human-readable paragraph about the recipient outranks it
+		// (a Postfix "host ... said: 550 5.1.0 <sender> sender rejected
+		// (in reply to MAIL FROM command)" next to Status 5.1.0).
+		if blk := m.blockFor(rcpt); blk != "" {
+			if d2, used2 := classifyBlock(blk, r.status); !weak(d2) && d2.Code != 0 {
+				d, used = d2, used2
+			}
+		}
 	}
 	if localMailer(r) && (weak(d) || d.Reason == outcome.Accepted && r.action == "failed") {
 		// The recipient's own delivery program (a pipe, procmail, a
