@@ -268,17 +268,17 @@ func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
 		}
 	}
 	r := reply.Parse(skipGreeting(diag))
-	if r.Code != 0 && status != "" {
-		if d := reply.Classify(r); !weak(d) {
-			return d, diag
-		}
-	}
 	if r.Code == 0 {
 		if c, e, ok := embeddedReply(r.Text); ok {
 			r.Code = c
 			if r.Enhanced == "" {
 				r.Enhanced = e
 			}
+		}
+	}
+	if r.Code != 0 && status != "" {
+		if d := reply.Classify(r); !weak(d) {
+			return d, diag
 		}
 	}
 	if r.Enhanced == "" && validStatus(status) && (r.Code == 0 || int(status[0]-'0') == r.Code/100) && status != "5.0.0" && status != "4.0.0" {
