@@ -17,6 +17,7 @@ type dsnRecipient struct {
 	diagnostic      string
 	remoteMTA       string
 	actual          string // X-Actual-Recipient as written (a pipe, for local delivery programs)
+	category        string // X-PowerMTA-BounceCategory, lower case
 }
 
 // dsn reads the delivery-status fields of the message, wherever they are:
@@ -135,6 +136,8 @@ func statusFields(b []byte) []dsnRecipient {
 			in = true
 		case "remote-mta":
 			cur.remoteMTA, in = typedValue(v), true
+		case "x-powermta-bouncecategory":
+			cur.category, in = strings.ToLower(v), true
 		}
 		name, value = "", ""
 	}
@@ -213,6 +216,15 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 		if blk := m.blockFor(rcpt); blk != "" {
 			if d2, used2 := classifyBlock(blk, r.status); !weak(d2) && d2.Code != 0 {
 				d, used = d2, used2
+			}
+		}
+	}
+	if weak(d) && r.category != "" {
+		if d2, ok := powerMTACategory(r.category); ok {
+			d2.Code, d2.Enhanced = d.Code, d.Enhanced
+			d = d2
+			if used == "" {
+				used = "X-PowerMTA-BounceCategory: " + r.category
 			}
 		}
 	}
@@ -445,4 +457,29 @@ func skipGreeting(diag string) string {
 		}
 	}
 	return diag
+}
+
+// powerMTACategory reads PowerMTA's own classification of a bounce, the
+// X-PowerMTA-BounceCategory field of its reports (PowerMTA User's Guide,
+// "Bounce categories"). It is used only when the reply itself says nothing
+// definite: the remote server's words come first.
+func powerMTACategory(c string) (reply.Diagnosis, bool) {
+	const src = "PowerMTA's bounce category (X-PowerMTA-BounceCategory): "
+	switch c {
+	case "bad-mailbox":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.MailboxNotFound, Action: reply.Suppress, Explanation: src + "the mailbox does not exist."}, true
+	case "inactive-mailbox":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.MailboxDisabled, Action: reply.Suppress, Explanation: src + "the mailbox is inactive or disabled."}, true
+	case "bad-domain":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.DomainNotFound, Action: reply.Suppress, Explanation: src + "the domain does not exist or takes no mail."}, true
+	case "quota-issues":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.MailboxFull, Action: reply.Retry, Explanation: src + "the mailbox is over its quota."}, true
+	case "message-expired":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.Timeout, Action: reply.Retry, Explanation: src + "the message expired in the queue."}, true
+	case "no-answer-from-host", "bad-connection", "routing-errors":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.ConnectionFailed, Action: reply.Retry, Explanation: src + "the receiving host could not be reached."}, true
+	case "policy-related", "spam-related", "virus-related", "content-related", "invalid-sender", "relaying-issues":
+		return reply.Diagnosis{Class: reply.Block, Reason: outcome.Blocked, Action: reply.FixSender, Explanation: src + "the receiving side refused the sender or the message (" + c + ")."}, true
+	}
+	return reply.Diagnosis{}, false
 }

@@ -144,3 +144,26 @@ func TestJapaneseCharsets(t *testing.T) {
 		t.Errorf("UTF-8 text under a Shift_JIS label changed: %q", got)
 	}
 }
+
+func TestPowerMTACategory(t *testing.T) {
+	msg := "From: mailer-daemon@mta.example.org\nTo: news@example.org\nSubject: Delivery report\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n" +
+		"--b\nContent-Type: text/plain\n\nThis is a delivery status notification.\n\n" +
+		"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mta.example.org\n\n" +
+		"Final-Recipient: rfc822;ann@example.net\nAction: failed\nStatus: 5.0.0 (undefined status)\n" +
+		"X-PowerMTA-BounceCategory: bad-mailbox\n\n" +
+		"Final-Recipient: rfc822;bob@example.com\nAction: failed\nStatus: 5.0.0 (undefined status)\n" +
+		"Diagnostic-Code: smtp;552 5.2.2 Mailbox full\nX-PowerMTA-BounceCategory: bad-mailbox\n\n--b--\n"
+	rep, err := Read([]byte(msg))
+	if err != nil || len(rep.Recipients) != 2 {
+		t.Fatalf("%d recipients, %v", len(rep.Recipients), err)
+	}
+	// The category fills in when the reply says nothing; a reply that says
+	// something outranks it.
+	if d := rep.Recipients[0]; d.Class != reply.Hard || d.Reason != outcome.MailboxNotFound {
+		t.Errorf("no diagnostic, bad-mailbox: %s/%s", d.Class, d.Reason)
+	}
+	if d := rep.Recipients[1]; d.Class != reply.Soft || d.Reason != outcome.MailboxFull {
+		t.Errorf("552 5.2.2 Mailbox full, bad-mailbox: %s/%s", d.Class, d.Reason)
+	}
+}
