@@ -396,6 +396,8 @@ func rules() []rule {
 		{pat: "but sender was rejected", kind: vSender, score: textSender, expl: explSender, src: "qmail-remote \"Connected to ... but sender was rejected.\": the MAIL command, the sender, was refused"},
 		{pat: ">>> mail from:", kind: vSender, score: textSender, expl: explSender, src: "Sendmail transcript \">>> MAIL From:<...>\" followed by the server's \"<<<\" refusal: the MAIL command, the sender, was refused (RFC 5321 \u00a74.1.1.2)"},
 		{pat: ">>> data <<< 5", kind: vBlock, score: textWeak, expl: explContent, src: "Sendmail transcript \">>> DATA\" then \"<<< 5xx\": the recipient was accepted at RCPT and the message refused (RFC 5321 \u00a74.1.1.4); a hint only, a reason the text names wins"},
+		{pat: "after end of data", kind: vBlock, score: textWeak, expl: explContent, src: "Exim \"SMTP error from remote mail server after end of data\": the recipient was accepted at RCPT and the message refused (RFC 5321 \u00a74.1.1.4); a hint only, a reason the text names wins"},
+		{pat: "in reply to end of data command", kind: vBlock, score: textWeak, expl: explContent, src: "Postfix \"(in reply to end of DATA command)\": the recipient was accepted at RCPT and the message refused; a hint only"},
 		{pat: "line limit exceeded", kind: vSize, score: textTrap, src: "RFC 5321 \u00a74.5.3.1.6 \"500 Line too long\": a line of the message is over the limit; the message, not the address"},
 		{pat: "line too long", kind: vSize, score: textTrap, src: "RFC 5321 \u00a74.5.3.1.6 \"500 Line too long\""},
 		{pat: "duplicated message-id", kind: vTemp, score: textStrong, src: "fml mailing list manager \"Loop Alert: Duplicated Message-ID\": the list dropped the message as a loop, on the receiving side"},
