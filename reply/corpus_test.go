@@ -130,7 +130,11 @@ func TestCorpusAccuracy(t *testing.T) {
 			t.Errorf("class %s accuracy %.1f%% is below 97%%", c, 100*acc)
 		}
 	}
-	t.Logf("corpus: %d lines, %d misclassified", len(corpus), len(wrong))
+	n := 0
+	for _, tl := range byClass {
+		n += tl.total
+	}
+	t.Logf("corpus: %d lines, %d misclassified", n, len(wrong))
 	for _, w := range wrong {
 		t.Log(w)
 	}
