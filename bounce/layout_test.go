@@ -167,3 +167,29 @@ func TestPowerMTACategory(t *testing.T) {
 		t.Errorf("552 5.2.2 Mailbox full, bad-mailbox: %s/%s", d.Class, d.Reason)
 	}
 }
+
+// A pipelined Sendmail transcript: the replies come in a row after the
+// commands, so the command before the refusal is not the one it answers.
+func TestPipelinedTranscript(t *testing.T) {
+	msg := `From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.org>
+To: news@example.org
+Subject: Returned mail: see transcript for details
+
+   ----- Transcript of session follows -----
+... while talking to mx.example.net.:
+>>> MAIL From:<news@example.org> SIZE=1200
+>>> RCPT To:<ann@example.net>
+>>> DATA
+<<< 250 2.1.0 Sender ok
+<<< 550 5.1.1 <ann@example.net>... User unknown
+<<< 503 5.0.0 Need RCPT (recipient)
+550 5.1.1 <ann@example.net>... User unknown
+`
+	rep, err := Read([]byte(msg))
+	if err != nil || len(rep.Recipients) != 1 {
+		t.Fatalf("%d recipients, %v", len(rep.Recipients), err)
+	}
+	if d := rep.Recipients[0]; d.Class != reply.Hard {
+		t.Errorf("%s: %s (%q), want hard", d.Recipient, d.Class, d.Diagnostic)
+	}
+}

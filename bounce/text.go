@@ -319,7 +319,12 @@ func classifyBlock(blk, status string) (reply.Diagnosis, string) {
 	lines := strings.Split(blk, "\n")
 	start := -1
 	for i, l := range lines {
-		if _, _, ok := embeddedReply(l); ok {
+		if c, _, ok := embeddedReply(l); ok {
+			if c < 400 && strings.HasPrefix(strings.TrimSpace(l), "<<<") {
+				// A transcript's successful reply (pipelined commands
+				// are answered in a row): not the refusal.
+				continue
+			}
 			start = i
 			break
 		}
