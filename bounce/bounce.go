@@ -92,6 +92,84 @@ func Read(msg []byte) (Report, error) {
 		return Report{}, ErrEmpty
 	}
 	msg = normalizeEOL(msg)
+	glued := splitGlued(msg)
+	rep, err := readOne(glued[0])
+	// Two or more bounces saved into one file (mbox "From " postmarks
+	// inside the message, RFC 4155): every one of them is read, in order.
+	for _, g := range glued[1:] {
+		if len(rep.Recipients) >= maxRecipients {
+			break
+		}
+		r2, err2 := readOne(g)
+		if err2 != nil {
+			continue
+		}
+		if err != nil {
+			rep, err = r2, nil
+			continue
+		}
+		rep.Recipients = append(rep.Recipients, r2.Recipients...)
+	}
+	if len(rep.Recipients) > maxRecipients {
+		rep.Recipients = rep.Recipients[:maxRecipients]
+	}
+	return rep, err
+}
+
+// splitGlued splits a message that starts with an mbox postmark line
+// ("From sender date", RFC 4155) at every later postmark line that is
+// followed by a header field: several messages saved into one file. A
+// message without a leading postmark is one message.
+func splitGlued(msg []byte) [][]byte {
+	out := [][]byte{msg}
+	if !bytes.HasPrefix(msg, []byte("From ")) {
+		return out
+	}
+	start, i := 0, bytes.IndexByte(msg, '\n')
+	for i >= 0 && i+1 < len(msg) {
+		j := bytes.Index(msg[i:], []byte("\nFrom "))
+		if j < 0 {
+			break
+		}
+		at := i + j + 1
+		eol := bytes.IndexByte(msg[at:], '\n')
+		if eol < 0 {
+			break
+		}
+		if isPostmark(msg[at:at+eol]) && startsWithField(msg[at+eol+1:]) {
+			out[len(out)-1] = msg[start:at]
+			out = append(out, msg[at:])
+			start = at
+		}
+		i = at + eol
+	}
+	return out
+}
+
+// isPostmark tells whether l is an mbox "From " line: a sender and a date
+// with a time of day ("From MAILER-DAEMON  Thu Apr 29 23:34:45 2015").
+func isPostmark(l []byte) bool {
+	f := bytes.Fields(l[len("From "):])
+	if len(f) < 4 {
+		return false
+	}
+	for _, w := range f[1:] {
+		if len(w) == 8 && w[2] == ':' && w[5] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// startsWithField tells whether b starts with a header field line.
+func startsWithField(b []byte) bool {
+	c := bytes.IndexByte(b, ':')
+	nl := bytes.IndexByte(b, '\n')
+	return c > 0 && (nl < 0 || c < nl) && isFieldName(b[:c])
+}
+
+// readOne reads one message of Read.
+func readOne(msg []byte) (Report, error) {
 	h, body := splitHeader(msg)
 	var w walker
 	w.walk(h, body, 0, false)

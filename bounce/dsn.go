@@ -17,6 +17,7 @@ type dsnRecipient struct {
 	diagnostic      string
 	remoteMTA       string
 	actual          string // X-Actual-Recipient as written (a pipe, for local delivery programs)
+	category        string // X-PowerMTA-BounceCategory, lower case
 }
 
 // dsn reads the delivery-status fields of the message, wherever they are:
@@ -135,6 +136,8 @@ func statusFields(b []byte) []dsnRecipient {
 			in = true
 		case "remote-mta":
 			cur.remoteMTA, in = typedValue(v), true
+		case "x-powermta-bouncecategory":
+			cur.category, in = strings.ToLower(v), true
 		}
 		name, value = "", ""
 	}
@@ -204,6 +207,26 @@ func (m *message) diagnoseDSN(rcpt string, r dsnRecipient, f Format) Diagnosis {
 				d, used = d2, used2
 			}
 		}
+	} else if d.Code == 0 {
+		// The reading rests on the Status (or a diagnostic without a reply
+		// code): the reporter's summary. The remote server's reply quoted
+		// in the human-readable paragraph about the recipient outranks it
+		// (a Postfix "host ... said: 550 5.1.0 <sender> sender rejected
+		// (in reply to MAIL FROM command)" next to Status 5.1.0).
+		if blk := m.blockFor(rcpt); blk != "" {
+			if d2, used2 := classifyBlock(blk, r.status); !weak(d2) && d2.Code != 0 {
+				d, used = d2, used2
+			}
+		}
+	}
+	if weak(d) && r.category != "" {
+		if d2, ok := powerMTACategory(r.category); ok {
+			d2.Code, d2.Enhanced = d.Code, d.Enhanced
+			d = d2
+			if used == "" {
+				used = "X-PowerMTA-BounceCategory: " + r.category
+			}
+		}
 	}
 	if localMailer(r) && (weak(d) || d.Reason == outcome.Accepted && r.action == "failed") {
 		// The recipient's own delivery program (a pipe, procmail, a
@@ -249,18 +272,25 @@ func weak(d reply.Diagnosis) bool {
 // a recipient's "550 Host does not accept mail"): when the diagnostic has
 // a reply code and a definite reading of its own, the Status is not used.
 func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
-	r := reply.Parse(diag)
-	if r.Code != 0 && status != "" {
-		if d := reply.Classify(r); !weak(d) {
+	if inner, ok := quotedRemoteReply(diag); ok {
+		// The remote server's reply, quoted inside the reporter's summary,
+		// outranks the summary.
+		if d := reply.ClassifyText(inner); !weak(d) && d.Code != 0 {
 			return d, diag
 		}
 	}
+	r := reply.Parse(skipGreeting(diag))
 	if r.Code == 0 {
 		if c, e, ok := embeddedReply(r.Text); ok {
 			r.Code = c
 			if r.Enhanced == "" {
 				r.Enhanced = e
 			}
+		}
+	}
+	if r.Code != 0 && status != "" {
+		if d := reply.Classify(r); !weak(d) {
+			return d, diag
 		}
 	}
 	if r.Enhanced == "" && validStatus(status) && (r.Code == 0 || int(status[0]-'0') == r.Code/100) && status != "5.0.0" && status != "4.0.0" {
@@ -385,4 +415,71 @@ func localMailer(r dsnRecipient) bool {
 		}
 	}
 	return false
+}
+
+// quotedRemoteReply finds a remote server's reply that a reporting MTA
+// quotes inside its own summary, as Amazon SES writes it: "5.1.0 - Unknown
+// address error 550-'5.7.1 <a@b>... Access denied' (delivery attempts: 0)".
+// It returns the quoted reply with its basic code ("550 5.7.1 <a@b>...
+// Access denied").
+func quotedRemoteReply(diag string) (string, bool) {
+	i := strings.Index(diag, "-'")
+	if i < 3 || !isDigitB(diag[i-1]) || !isDigitB(diag[i-2]) || !isDigitB(diag[i-3]) || i > 3 && isDigitB(diag[i-4]) {
+		return "", false
+	}
+	if c := diag[i-3]; c != '4' && c != '5' {
+		return "", false
+	}
+	rest := diag[i+2:]
+	j := strings.LastIndexByte(rest, '\'')
+	if j <= 0 {
+		return "", false
+	}
+	return diag[i-3:i] + " " + rest[:j], true
+}
+
+// skipGreeting drops a server's greeting continuation that a reporting MTA
+// pasted before the refusal it got next ("smtp; 220-laposte 421 4.2.1
+// Service refused"): a 2xx line ending in '-' is not the end of a reply
+// (RFC 5321 \u00a74.2.1), so the reply is the failing one after it.
+func skipGreeting(diag string) string {
+	t := diag
+	if i := strings.IndexByte(t, ';'); i >= 0 && i < 12 {
+		t = t[i+1:]
+	}
+	t = strings.TrimLeft(t, " \t")
+	if len(t) < 4 || t[0] != '2' || !isDigitB(t[1]) || !isDigitB(t[2]) || t[3] != '-' {
+		return diag
+	}
+	for i := 4; i+4 <= len(t); i++ {
+		if t[i-1] == ' ' && (t[i] == '4' || t[i] == '5') && isDigitB(t[i+1]) && isDigitB(t[i+2]) && (t[i+3] == ' ' || t[i+3] == '-') {
+			return t[i:]
+		}
+	}
+	return diag
+}
+
+// powerMTACategory reads PowerMTA's own classification of a bounce, the
+// X-PowerMTA-BounceCategory field of its reports (PowerMTA User's Guide,
+// "Bounce categories"). It is used only when the reply itself says nothing
+// definite: the remote server's words come first.
+func powerMTACategory(c string) (reply.Diagnosis, bool) {
+	const src = "PowerMTA's bounce category (X-PowerMTA-BounceCategory): "
+	switch c {
+	case "bad-mailbox":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.MailboxNotFound, Action: reply.Suppress, Explanation: src + "the mailbox does not exist."}, true
+	case "inactive-mailbox":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.MailboxDisabled, Action: reply.Suppress, Explanation: src + "the mailbox is inactive or disabled."}, true
+	case "bad-domain":
+		return reply.Diagnosis{Class: reply.Hard, Reason: outcome.DomainNotFound, Action: reply.Suppress, Explanation: src + "the domain does not exist or takes no mail."}, true
+	case "quota-issues":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.MailboxFull, Action: reply.Retry, Explanation: src + "the mailbox is over its quota."}, true
+	case "message-expired":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.Timeout, Action: reply.Retry, Explanation: src + "the message expired in the queue."}, true
+	case "no-answer-from-host", "bad-connection", "routing-errors":
+		return reply.Diagnosis{Class: reply.Soft, Reason: outcome.ConnectionFailed, Action: reply.Retry, Explanation: src + "the receiving host could not be reached."}, true
+	case "policy-related", "spam-related", "virus-related", "content-related", "invalid-sender", "relaying-issues":
+		return reply.Diagnosis{Class: reply.Block, Reason: outcome.Blocked, Action: reply.FixSender, Explanation: src + "the receiving side refused the sender or the message (" + c + ")."}, true
+	}
+	return reply.Diagnosis{}, false
 }

@@ -16,6 +16,7 @@ import (
 var (
 	verbose  = flag.Bool("corpus.v", false, "log every misread recipient of the corpus")
 	showHeld = flag.Bool("corpus.heldout", false, "log the held-out part's figures in detail (look once, at the end)")
+	tuneOnly = flag.Bool("corpus.tuned", false, "while tuning: read and check the tuned part only; held-out files are skipped unread, so nothing about them is printed, not even a failed floor")
 )
 
 // sisimaiClass maps Sisimai's reason names to Preflight's classes. The
@@ -146,6 +147,9 @@ func measure(tb testing.TB, read func([]byte) ([]got, error)) (tuned, held *tall
 		name := filepath.Base(path)
 		t := tuned
 		if heldOut[name] {
+			if *tuneOnly {
+				continue
+			}
 			t = held
 		}
 		b, err := os.ReadFile(path)
@@ -253,8 +257,8 @@ type floor struct {
 }
 
 var (
-	tunedFloor = floor{read: 324, right: 323, dangerous: 16}
-	heldFloor  = floor{read: 81, right: 73, dangerous: 1}
+	tunedFloor = floor{read: 324, right: 334, dangerous: 12}
+	heldFloor  = floor{read: 81, right: 74, dangerous: 1}
 )
 
 // TestCorpus measures the reader on the corpus and fails when it falls
@@ -270,6 +274,9 @@ func TestCorpus(t *testing.T) {
 		t    *tally
 		f    floor
 	}{{"tuned", tuned, tunedFloor}, {"held-out", held, heldFloor}} {
+		if *tuneOnly && x.name == "held-out" {
+			continue
+		}
 		if x.t.read < x.f.read || x.t.right < x.f.right || x.t.dangerous > x.f.dangerous {
 			t.Errorf("%s part: %d read, %d right, %d dangerous; reported %d, %d, %d",
 				x.name, x.t.read, x.t.right, x.t.dangerous, x.f.read, x.f.right, x.f.dangerous)

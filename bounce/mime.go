@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
 )
 
 // Limits that keep a hostile or broken message from costing more than a
@@ -236,8 +240,46 @@ func (w *walker) walk(h header, body []byte, depth int, inOriginal bool) {
 		ih, ib := splitHeader(body)
 		w.walk(ih, ib, depth+1, true)
 	default:
-		w.parts = append(w.parts, part{typ: typ, header: h, body: decodeTransfer(enc, body), depth: depth, inOriginal: inOriginal})
+		body = decodeTransfer(enc, body)
+		if strings.HasPrefix(typ, "text/") && !inOriginal {
+			body = decodeJapanese(params["charset"], body)
+		}
+		w.parts = append(w.parts, part{typ: typ, header: h, body: body, depth: depth, inOriginal: inOriginal})
 	}
+}
+
+// decodeJapanese converts the bounce texts of Japanese carriers and MTAs
+// (au/KDDI, NTT docomo, OCN, m-FILTER) to UTF-8, so that their words can
+// be matched: ISO-2022-JP (RFC 1468) when escape sequences are present,
+// Shift_JIS and EUC-JP when the bytes are not already UTF-8 (some
+// archives convert the text and keep the label). Every other charset is
+// left as it is: the patterns are ASCII or UTF-8.
+func decodeJapanese(charset string, b []byte) []byte {
+	var dec *encoding.Decoder
+	switch strings.ToLower(strings.Trim(charset, "\" ")) {
+	case "iso-2022-jp", "iso-2022-jp-2", "iso-2022-jp-3", "csiso2022jp":
+		if bytes.IndexByte(b, 0x1b) < 0 {
+			return b
+		}
+		dec = japanese.ISO2022JP.NewDecoder()
+	case "shift_jis", "shift-jis", "sjis", "x-sjis", "windows-31j", "cp932", "ms_kanji":
+		if utf8.Valid(b) {
+			return b
+		}
+		dec = japanese.ShiftJIS.NewDecoder()
+	case "euc-jp", "x-euc-jp", "eucjp":
+		if utf8.Valid(b) {
+			return b
+		}
+		dec = japanese.EUCJP.NewDecoder()
+	default:
+		return b
+	}
+	out, err := dec.Bytes(b)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // splitMultipart splits a multipart body at its boundary lines (RFC 2046

@@ -71,7 +71,7 @@ func TestFormats(t *testing.T) {
 		{file: "rfc3834-02.eml", format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "rfc3834-02.eml", damage: crOnly, format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "lhost-ezweb-02.eml", format: JapanMobile},
-		{file: "rhost-cox-01.eml", format: Postfix, classes: []reply.Class{reply.Block}},
+		{file: "rhost-cox-01.eml", format: Postfix, classes: []reply.Class{reply.Block, reply.Block}}, // two bounces glued together
 	}
 	for _, tc := range tests {
 		name := tc.file
@@ -253,8 +253,12 @@ func BenchmarkRead(b *testing.B) {
 // lone-CR line ends: the recipients and their classes must not change.
 func TestLineEndingsInvariant(t *testing.T) {
 	files, _ := filepath.Glob("testdata/eml/*.eml")
+	heldOut := loadHeldOut(t)
 	for _, p := range files {
 		name := filepath.Base(p)
+		if *tuneOnly && heldOut[name] {
+			continue
+		}
 		lf := bytes.ReplaceAll(bytes.ReplaceAll(corpusFile(t, name), []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
 		want, werr := Read(lf)
 		for _, v := range []struct {

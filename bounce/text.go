@@ -206,12 +206,20 @@ func (m *message) blockFor(rcpt string) string {
 	if first < 0 {
 		return ""
 	}
+	if sendmailStatusLine(lowLines[first], rcpt) {
+		return m.transcriptBlock(first, rcpt)
+	}
 	// A reason written on the line before, ending in a colon, introduces
 	// the address (Exim "... after RCPT TO:\n  host ...").
 	var b strings.Builder
 	end := len(lines)
 	for i := first + 1; i < len(lines) && i < first+maxBlockLines; i++ {
 		low := lowLines[i]
+		if generatedFrom(low) {
+			// Exim "(ultimately generated from a@b)": the alias the
+			// recipient came from, part of its paragraph.
+			continue
+		}
 		if as := addresses(low); len(as) > 0 {
 			other := false
 			for _, a := range as {
@@ -243,6 +251,67 @@ func (m *message) blockFor(rcpt string) string {
 	return b.String()
 }
 
+// generatedFrom tells whether a line is Exim's note of the address a
+// recipient was expanded from: "(generated from a@b)", "(ultimately
+// generated from a@b)".
+func generatedFrom(low string) bool {
+	t := strings.TrimSpace(low)
+	return strings.HasPrefix(t, "(generated from ") || strings.HasPrefix(t, "(ultimately generated from ")
+}
+
+// sendmailStatusLine tells whether low is Sendmail's own line about rcpt
+// in a transcript of session: "554 <a@b>... Remote protocol error".
+func sendmailStatusLine(low, rcpt string) bool {
+	t := strings.TrimSpace(low)
+	if len(t) < 5 || !isDigitB(t[0]) || !isDigitB(t[1]) || !isDigitB(t[2]) || t[3] != ' ' {
+		return false
+	}
+	t = strings.TrimPrefix(t[4:], "<")
+	return strings.HasPrefix(t, rcpt) && strings.HasPrefix(strings.TrimPrefix(t[len(rcpt):], ">"), "...")
+}
+
+// transcriptBlock returns the text about rcpt in a Sendmail transcript of
+// session, whose status line is lines[at]: the "While talking to host:"
+// dialogue before it (">>> command", "<<< reply": the remote server's own
+// words, which outrank Sendmail's summary) and the status line itself,
+// but not the lines about other recipients or hosts.
+func (m *message) transcriptBlock(at int, rcpt string) string {
+	lines, lowLines := m.lines, m.lowLines
+	from := at
+	for i := at - 1; i >= 0 && i >= at-maxBlockLines; i-- {
+		t := strings.TrimSpace(lowLines[i])
+		if strings.HasPrefix(t, ">>>") || strings.HasPrefix(t, "<<<") {
+			from = i
+			continue
+		}
+		if strings.HasPrefix(t, "while talking to") {
+			from = i
+			break
+		}
+		if t == "" || strings.HasPrefix(t, "-----") || len(t) > 3 && isDigitB(t[0]) && isDigitB(t[1]) && isDigitB(t[2]) && strings.Contains(t, "@") {
+			break
+		}
+	}
+	var b strings.Builder
+	for i := from; i <= at; i++ {
+		t := strings.TrimSpace(lowLines[i])
+		if i < at && len(t) > 3 && isDigitB(t[0]) && isDigitB(t[1]) && isDigitB(t[2]) {
+			continue // Sendmail's status line about a host or another recipient
+		}
+		b.WriteString(lines[i])
+		b.WriteByte('\n')
+	}
+	for j := at + 1; j < len(lines); j++ {
+		if strings.Contains(lowLines[j], rcpt) {
+			if _, _, ok := embeddedReply(lines[j]); ok {
+				b.WriteString(lines[j])
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
+}
+
 // classifyBlock classifies the text about one recipient. The reply a
 // remote server gave (a line with an SMTP code) is the evidence; the rest
 // of the block fills in when that reply says nothing definite.
@@ -250,7 +319,12 @@ func classifyBlock(blk, status string) (reply.Diagnosis, string) {
 	lines := strings.Split(blk, "\n")
 	start := -1
 	for i, l := range lines {
-		if _, _, ok := embeddedReply(l); ok {
+		if c, _, ok := embeddedReply(l); ok {
+			if c < 400 && strings.HasPrefix(strings.TrimSpace(l), "<<<") {
+				// A transcript's successful reply (pipelined commands
+				// are answered in a row): not the refusal.
+				continue
+			}
 			start = i
 			break
 		}
@@ -261,12 +335,26 @@ func classifyBlock(blk, status string) (reply.Diagnosis, string) {
 		return d, trimDiag(whole)
 	}
 	from := start
-	if start > 0 && strings.HasSuffix(strings.TrimSpace(lines[start-1]), ":") {
-		from = start - 1
+	if start > 0 {
+		prev := strings.TrimSpace(lines[start-1])
+		// A reason written on the line before, ending in a colon; the
+		// command a Sendmail transcript's "<<<" reply answers (">>> DATA");
+		// qmail-remote's "Connected to host but my name was rejected."
+		// before "Remote host said:".
+		if strings.HasSuffix(prev, ":") || strings.HasPrefix(prev, ">>> ") || hasPrefixFold(prev, "connected to ") {
+			from = start - 1
+		}
 	}
 	to := start + 1
-	for to < len(lines) && to < start+6 && strings.TrimSpace(lines[to]) != "" {
-		to++
+	if strings.HasPrefix(strings.TrimSpace(lines[start]), "<<<") {
+		// The remote server's reply in a transcript: its own lines only.
+		for to < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[to]), "<<<") {
+			to++
+		}
+	} else {
+		for to < len(lines) && to < start+6 && strings.TrimSpace(lines[to]) != "" {
+			to++
+		}
 	}
 	replyText := joinLines(lines[from:to])
 	d, _ := classifyWithStatus(replyText, status)
@@ -307,4 +395,8 @@ func trimDiag(s string) string {
 		s = s[:maxDiagnostic]
 	}
 	return s
+}
+
+func hasPrefixFold(s, lowerPrefix string) bool {
+	return len(s) >= len(lowerPrefix) && strings.EqualFold(s[:len(lowerPrefix)], lowerPrefix)
 }

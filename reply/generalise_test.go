@@ -58,6 +58,20 @@ func TestGeneralises(t *testing.T) {
 		{"5.7.x exception", "550 5.7.17 Mailbox owner has changed", Hard, outcome.MailboxNotFound},
 		{"5.7.x exception", "554 5.7.1 <jdoe@example.com>: Recipient address rejected: Invalid-Recipient", Hard, outcome.MailboxNotFound},
 
+		// The command a refusal answers, and named refusals of the
+		// sending host or the message (texts written for this test).
+		{"qmail HELO", "Connected to 198.51.100.7 but my name was rejected. Remote host said: 550 5.7.0 bad HELO I'm not going to try again; this message has been in the queue too long.", Block, outcome.Blocked},
+		{"qmail sender", "Connected to 198.51.100.7 but sender was rejected. Remote host said: 553 5.1.1 no such user", Block, outcome.Blocked},
+		{"transcript MAIL", ">>> MAIL From:<news@example.org> <<< 550 Relaying denied", Block, outcome.Blocked},
+		{"transcript DATA", ">>> DATA <<< 554 Message refused", Block, outcome.Blocked},
+		{"transcript DATA, named reason", ">>> DATA <<< 550 5.1.1 User unknown", Hard, outcome.MailboxNotFound},
+		{"after DATA", "SMTP error from remote mail server after end of data: 554 Transaction refused", Block, outcome.Blocked},
+		{"after DATA", "host mx.example.net said: 550 Message refused (in reply to end of DATA command)", Block, outcome.Blocked},
+		{"after DATA, named reason", "SMTP error from remote mail server after end of data: 552 5.2.2 Mailbox full", Soft, outcome.MailboxFull},
+		{"line too long", "500 5.5.0 Line too long", Soft, outcome.SMTPRejected},
+		{"list loop", "Duplicated Message-ID in <list@example.org>.", Soft, outcome.SMTPRejected},
+		{"routing", "Routing: Could not find a gateway for jdoe@example.net", Soft, outcome.ConnectionFailed},
+
 		// Honest unknown: not a failure, or nothing about the address.
 		{"not a failure", "Thank you for your message, I am out of the office until Monday.", Unknown, outcome.SMTPRejected},
 		{"not a failure", "250 2.0.0 Ok: queued as 4XyZ", Unknown, outcome.Accepted},
