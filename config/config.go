@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/preflight-email/preflight/egress"
 	"github.com/preflight-email/preflight/internal/ascii"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/verify"
@@ -33,6 +34,7 @@ type Config struct {
 	Jobs        Jobs        `mapstructure:"jobs"`
 	Suppression Suppression `mapstructure:"suppression"`
 	Log         Log         `mapstructure:"log"`
+	Doctor      Doctor      `mapstructure:"doctor"`
 }
 
 // HTTP configures the API server.
@@ -85,6 +87,17 @@ type Probe struct {
 	MaxRefusalsPerSession int           `mapstructure:"max_refusals_per_session"`
 	MaxWait               time.Duration `mapstructure:"max_wait"`
 	MaxQueuePerHost       int           `mapstructure:"max_queue_per_host"`
+	// Egress lists the routes out (package egress): source addresses to
+	// bind and socks5:// proxies, each optionally with helo= and
+	// public_ip=. Empty: the kernel's choice.
+	Egress []string `mapstructure:"egress"`
+}
+
+// Doctor configures the checks of our sending identity.
+type Doctor struct {
+	TestDomain string        `mapstructure:"test_domain"`
+	Blocklists []string      `mapstructure:"blocklists"`
+	Interval   time.Duration `mapstructure:"interval"`
 }
 
 // Verify configures the pipeline around the stages.
@@ -200,6 +213,10 @@ func defaults() map[string]any {
 		"probe.max_refusals_per_session": pd.MaxRefusalsPerSession,
 		"probe.max_wait":                 time.Duration(0),
 		"probe.max_queue_per_host":       pd.MaxQueuePerHost,
+		"probe.egress":                   []string{},
+		"doctor.test_domain":             "gmail.com",
+		"doctor.blocklists":              []string{"zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"},
+		"doctor.interval":                time.Hour,
 		"verify.timeout":                 10 * time.Second,
 		"verify.max_timeout":             60 * time.Second,
 		"verify.probe_timeout":           90 * time.Second,
@@ -440,6 +457,13 @@ func (c Config) Validate() error {
 	}
 	if c.Probe.MaxRefusalsPerSession < 1 {
 		bad("probe.max_refusals_per_session", "must be at least 1, got %d", c.Probe.MaxRefusalsPerSession)
+	}
+	if _, err := egress.ParseAll(c.Probe.Egress); err != nil {
+		bad("probe.egress", "%v", err)
+	}
+	positive("doctor.interval", c.Doctor.Interval)
+	if c.Doctor.TestDomain == "" {
+		bad("doctor.test_domain", "must not be empty")
 	}
 	if c.Probe.MaxQueuePerHost < 1 {
 		bad("probe.max_queue_per_host", "must be at least 1, got %d", c.Probe.MaxQueuePerHost)

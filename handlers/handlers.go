@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/preflight-email/preflight/doctor"
+
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,6 +49,14 @@ type Deps struct {
 	// Bounces is the suppression list; nil leaves /v1/suppressions and
 	// /v1/sender-health out (/v1/bounces/classify needs no store).
 	Bounces Bounces
+	// Doctor holds the latest check of our sending identity; nil leaves
+	// /v1/doctor out.
+	Doctor Doctor
+}
+
+// Doctor gives the latest doctor report, false before the first.
+type Doctor interface {
+	Last() (doctor.Report, bool)
 }
 
 // API holds the handlers' dependencies.
@@ -78,7 +88,15 @@ func New(cfg Config, deps Deps) *gin.Engine {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", func(c *gin.Context) {
+		h := gin.H{"status": "ok"}
+		if deps.Doctor != nil {
+			if rep, ok := deps.Doctor.Last(); ok {
+				h["doctor"] = gin.H{"ok": rep.OK, "failed_checks": len(rep.Failures()), "at": rep.At}
+			}
+		}
+		c.JSON(http.StatusOK, h)
+	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	v1 := r.Group("/v1")
@@ -91,6 +109,17 @@ func New(cfg Config, deps Deps) *gin.Engine {
 		api.registerJobs(v1)
 	}
 	api.registerClassify(v1)
+	if deps.Doctor != nil {
+		v1.GET("/doctor", func(c *gin.Context) {
+			rep, ok := deps.Doctor.Last()
+			if !ok {
+				c.Header("Retry-After", "10")
+				abort(c, http.StatusServiceUnavailable, "doctor_not_ready", "the first check of our sending identity is still running")
+				return
+			}
+			c.JSON(http.StatusOK, rep)
+		})
+	}
 	if deps.Bounces != nil {
 		api.registerBounces(v1, deps.Bounces)
 	}

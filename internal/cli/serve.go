@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/preflight-email/preflight/doctor"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -76,12 +78,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.RegisterMetrics(reg)
+	// Our sending identity is checked now and every doctor.interval, in
+	// the background: failures go to the log, /v1/doctor and /healthz.
+	dc, err := app.DoctorConfig(cfg)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	mon := doctor.NewMonitor(dc, app.DoctorResolver(cfg), log.With("component", "doctor"), cfg.Doctor.Interval)
+	dctx, stopDoctor := context.WithCancel(ctx)
+	defer stopDoctor()
+	go mon.Run(dctx)
+
 	engine := handlers.New(handlers.Config{
 		DefaultTimeout: cfg.Verify.Timeout,
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup})
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Doctor: mon})
 
 	srv := &http.Server{
 		Handler:           engine,
