@@ -3,10 +3,12 @@ package probe
 import (
 	"errors"
 	"fmt"
-	"github.com/preflight-email/preflight/internal/ascii"
-	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 	"strings"
 	"time"
+
+	"github.com/preflight-email/preflight/egress"
+	"github.com/preflight-email/preflight/internal/ascii"
+	"github.com/preflight-email/preflight/probe/internal/smtpwire"
 )
 
 // Config holds the probe's knobs. The zero value of every field but HELO
@@ -106,6 +108,12 @@ type Config struct {
 	// that answers slowly (a tarpit) or rate-limits us must not make the
 	// queue, and memory, grow without end.
 	MaxQueuePerHost int
+	// Routes are the ways out (probe.egress): source addresses and SOCKS5
+	// proxies. Empty: one route, the kernel's choice. RouteCooldown is
+	// how long a route a host refused (blocklist, reputation, PTR) is
+	// benched for that host (default 30 minutes).
+	Routes        []egress.Route
+	RouteCooldown time.Duration
 }
 
 // Defaults of Config.
@@ -130,6 +138,7 @@ const (
 	DefaultBackoffMin         = 5 * time.Second
 	DefaultBackoffMax         = 5 * time.Minute
 	DefaultMaxQueuePerHost    = 2000
+	DefaultRouteCooldown      = 30 * time.Minute
 )
 
 // DefaultConfig returns the Config New uses: every knob at its default,
@@ -174,6 +183,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.BackoffMin, DefaultBackoffMin)
 	setDur(&c.BackoffMax, DefaultBackoffMax)
 	setInt(&c.MaxQueuePerHost, DefaultMaxQueuePerHost)
+	setDur(&c.RouteCooldown, DefaultRouteCooldown)
 	return c
 }
 

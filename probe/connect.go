@@ -116,11 +116,11 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 // open dials one address and greets it.
 func (d *dispatcher) open(ctx context.Context, ap netip.AddrPort, useTLS bool) (*client, error) {
 	cfg := &d.e.cfg
-	c, err := dial(ctx, d.e.dialer.DialContext, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
+	c, err := dial(ctx, d.e.routes[d.route].dialer.DialContext, d.host, ap, timeouts{connect: cfg.ConnectTimeout, banner: cfg.BannerTimeout, command: cfg.CommandTimeout})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.hello(cfg.HELO); err != nil {
+	if err := c.hello(d.helo()); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (d *dispatcher) open(ctx context.Context, ap netip.AddrPort, useTLS bool) (
 			return nil, err
 		}
 		if ok {
-			if err := c.hello(cfg.HELO); err != nil {
+			if err := c.hello(d.helo()); err != nil {
 				c.close()
 				return nil, err
 			}

@@ -25,6 +25,13 @@ type job struct {
 	done      chan answer            // buffered (1); receives exactly one answer
 }
 
+// again is a copy of j for another route: the same caller and address,
+// with its per-dispatcher state reset.
+func (j *job) again() *job {
+	return &job{ctx: j.ctx, patience: j.patience, address: j.address, domain: j.domain, utf8: j.utf8,
+		lastHost: j.lastHost, done: make(chan answer, 1)}
+}
+
 // rateLimitMargin is the time a caller must have left after a
 // rate-limited host's pause for waiting it out to be worth it: enough to
 // connect, greet and ask.
@@ -90,9 +97,11 @@ type answer struct {
 // a session goes to, and are shared with every other name on it (see
 // gate).
 type dispatcher struct {
-	e    *Engine
-	host string
-	wake chan struct{} // nudges idle sessions when work arrives
+	e     *Engine
+	route int    // index in Engine.routes: the way out its sessions take
+	key   string // dispatcherKey(route, host)
+	host  string
+	wake  chan struct{} // nudges idle sessions when work arrives
 
 	mu           sync.Mutex
 	addrs        []netip.Addr
@@ -112,9 +121,11 @@ type dispatcher struct {
 	removeTimer  *time.Timer
 }
 
-func newDispatcher(e *Engine, host string) *dispatcher {
+func newDispatcher(e *Engine, route int, host string) *dispatcher {
 	return &dispatcher{
 		e:          e,
+		route:      route,
+		key:        dispatcherKey(route, host),
 		host:       host,
 		wake:       make(chan struct{}, e.cfg.MaxSessionsPerHost),
 		connecting: make(map[*int]context.CancelFunc),

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/preflight-email/preflight/internal/ascii"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/preflight-email/preflight/internal/ascii"
 
 	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
@@ -64,7 +65,14 @@ type Engine struct {
 	hosts map[string]*dispatcher
 
 	gateMu sync.Mutex
-	gates  map[netip.Prefix]*gate // per address dialled (IPv6: per /64)
+	gates  map[gateID]*gate // per route and address dialled (IPv6: per /64)
+
+	// routes are the ways out (Config.Routes), each with its own
+	// dispatchers and limiters; benched holds the routes a host refused,
+	// until when.
+	routes  []route
+	benchMu sync.Mutex
+	benched map[benchKey]time.Time
 
 	closeOnce sync.Once
 	stats     counters
@@ -76,7 +84,8 @@ type counters struct {
 	transactions, rcpts, catchAllProbes, catchAllCached,
 	replies421, backoffs, requeued, idleYields, rateLimitWaits,
 	canaries, contradictions atomic.Uint64
-	saturated atomic.Uint64
+	saturated    atomic.Uint64
+	routeBenches atomic.Uint64
 }
 
 // Stats are the engine's counters since New, for metrics and benchmarks.
@@ -98,6 +107,7 @@ type Stats struct {
 	Canaries        uint64 // catch-all tests asked again to check answers given after refusals
 	Contradictions  uint64 // sessions whose answers contradicted each other (anti-harvest switches)
 	Saturated       uint64 // checks refused at once because the host's queue was full (ErrSaturated)
+	RouteBenches    uint64 // times a host refused a route and it was benched there
 	Queued          int    // recipients waiting in the hosts' queues now
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
@@ -114,15 +124,21 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:    cfg,
-		log:    logger,
-		dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate},
-		cache:  newCatchAllCache(cfg.CatchAllCacheSize),
-		slots:  newPool(cfg.MaxSessions),
-		hosts:  make(map[string]*dispatcher),
-		gates:  make(map[netip.Prefix]*gate),
+		cfg:     cfg,
+		log:     logger,
+		dialer:  &netguard.Dialer{AllowPrivate: cfg.AllowPrivate},
+		cache:   newCatchAllCache(cfg.CatchAllCacheSize),
+		slots:   newPool(cfg.MaxSessions),
+		hosts:   make(map[string]*dispatcher),
+		gates:   make(map[gateID]*gate),
+		benched: make(map[benchKey]time.Time),
 	}
 	rand.Read(e.testKey[:]) // never fails (crypto/rand, Go 1.24+)
+	routes, err := newRoutes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.routes = routes
 	e.stopCtx, e.stop = context.WithCancel(context.Background())
 	e.killCtx, e.kill = context.WithCancel(context.Background())
 	return e, nil
@@ -182,7 +198,7 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 				return len(ok) > 0
 			}),
 		}
-		a, err := e.submit(ctx, host, addrs, j)
+		a, err := e.viaRoutes(ctx, host, addrs, j)
 		if err != nil {
 			if parent.Err() == nil && errors.Is(context.Cause(ctx), errMaxWait) {
 				res := a.res
@@ -204,6 +220,33 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 	return pickFailure(failures), nil
 }
 
+// viaRoutes asks host about j on the host's routes in turn (routeOrder):
+// a route the host refuses (a sender-side refusal: our IP is blocklisted,
+// has no PTR, ...) is benched for that host, and the next route asks
+// again, within the caller's budget. Each route is tried at most once per
+// recipient, so a host that refuses every client, or refuses the address
+// itself, cannot make us hop for ever. When every route was refused, the
+// answer is blocked and names what each route was told.
+func (e *Engine) viaRoutes(ctx context.Context, host string, addrs []netip.Addr, j *job) (answer, error) {
+	order := e.routeOrder(host)
+	var tried []string
+	for n, ri := range order {
+		if n > 0 {
+			// A fresh job for the next route: the last one belongs to
+			// the previous dispatcher.
+			j = j.again()
+		}
+		a, err := e.submit(ctx, ri, host, addrs, j)
+		a.res.Route = e.routes[ri].r.Name()
+		if err != nil || !senderRefusal(a.res) || len(order) == 1 {
+			return a, err
+		}
+		e.bench(ri, host)
+		tried = append(tried, fmt.Sprintf("%s: %s", a.res.Route, strings.TrimSpace(fmt.Sprintf("%d %s %s", a.res.Code, a.res.Enhanced, a.res.Message))))
+	}
+	return answer{res: allRefused(host, tried)}, nil
+}
+
 // pickFailure chooses the result when no host answered the RCPT: a reply
 // from a server that refused us says most, then a timeout of ours, then the
 // plain connection failure of the last host.
@@ -221,11 +264,12 @@ func pickFailure(fs []Result) Result {
 	return fs[len(fs)-1]
 }
 
-// submit hands j to the dispatcher of host and waits for its answer.
-func (e *Engine) submit(ctx context.Context, host string, addrs []netip.Addr, j *job) (answer, error) {
+// submit hands j to the dispatcher of host on route ri and waits for its
+// answer.
+func (e *Engine) submit(ctx context.Context, ri int, host string, addrs []netip.Addr, j *job) (answer, error) {
 	var d *dispatcher
 	for {
-		d = e.dispatcher(host)
+		d = e.dispatcher(ri, host)
 		if d == nil {
 			return answer{}, ErrClosed
 		}
@@ -253,17 +297,19 @@ func (e *Engine) submit(ctx context.Context, host string, addrs []netip.Addr, j 
 	}
 }
 
-// dispatcher returns the dispatcher of host, creating it, or nil after Close.
-func (e *Engine) dispatcher(host string) *dispatcher {
+// dispatcher returns the dispatcher of host on route ri, creating it, or
+// nil after Close.
+func (e *Engine) dispatcher(ri int, host string) *dispatcher {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopCtx.Err() != nil {
 		return nil
 	}
-	d, ok := e.hosts[host]
+	key := dispatcherKey(ri, host)
+	d, ok := e.hosts[key]
 	if !ok {
-		d = newDispatcher(e, host)
-		e.hosts[host] = d
+		d = newDispatcher(e, ri, host)
+		e.hosts[key] = d
 	}
 	return d
 }
@@ -290,8 +336,8 @@ func (e *Engine) removeIfIdle(d *dispatcher) {
 		d.removeTimer = nil
 	}
 	d.removed = true
-	if e.hosts[d.host] == d {
-		delete(e.hosts, d.host)
+	if e.hosts[d.key] == d {
+		delete(e.hosts, d.key)
 	}
 }
 
@@ -339,6 +385,7 @@ func (e *Engine) Stats() Stats {
 		Canaries:        e.stats.canaries.Load(),
 		Contradictions:  e.stats.contradictions.Load(),
 		Saturated:       e.stats.saturated.Load(),
+		RouteBenches:    e.stats.routeBenches.Load(),
 		Queued:          queued,
 		Dispatchers:     n,
 		Gates:           gates,

@@ -23,7 +23,7 @@ import (
 // addresses of its subnet, and a /64 is the smallest block one network
 // is given (RFC 4291 §2.5.1).
 type gate struct {
-	key      netip.Prefix
+	key      gateID
 	sessions *pool         // MaxSessionsPerHost places
 	connect  *rate.Limiter // new sessions per second
 	rcpt     *rate.Limiter // RCPT TO commands per second, over all its sessions
@@ -44,8 +44,8 @@ func gateKey(a netip.Addr) netip.Prefix {
 
 // gate returns the gate of a, creating it, and counts one more user.
 // Every gate call is matched by an unref.
-func (e *Engine) gate(a netip.Addr) *gate {
-	k := gateKey(a)
+func (e *Engine) gate(route int, a netip.Addr) *gate {
+	k := gateID{route: route, prefix: gateKey(a)}
 	e.gateMu.Lock()
 	defer e.gateMu.Unlock()
 	g := e.gates[k]
@@ -153,7 +153,7 @@ func (d *dispatcher) rcptTurn(g *gate, gone <-chan struct{}) bool {
 // so no two wait for each other's. The hold is given back with leave.
 func (d *dispatcher) enter(ctx context.Context, a netip.Addr) (*hold, error) {
 	e := d.e
-	g := e.gate(a)
+	g := e.gate(d.route, a)
 	if err := g.sessions.acquire(ctx); err != nil {
 		e.unref(g)
 		return nil, err

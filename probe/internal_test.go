@@ -118,7 +118,7 @@ func TestBackoffGrowth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	d := newDispatcher(e, "mx.test")
+	d := newDispatcher(e, 0, "mx.test")
 	var got []time.Duration
 	for range 5 {
 		d.mu.Lock()

@@ -1,9 +1,10 @@
 package probe
 
 import (
+	"slices"
+
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
-	"slices"
 )
 
 // lost puts back the jobs of a session that broke (connection closed,

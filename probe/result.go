@@ -98,4 +98,6 @@ type Result struct {
 	// local part) and the server does not offer it (RFC 6531 §3.4): it
 	// was not asked, and no message can reach the address there.
 	NoSMTPUTF8 bool
+	// Route names the egress route that got this answer (egress.Route.Name).
+	Route string
 }

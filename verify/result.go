@@ -55,6 +55,9 @@ type SMTP struct {
 	Enhanced string `json:"enhanced"`
 	Message  string `json:"message"`
 	TLS      bool   `json:"tls"`
+	// Route is the egress route that asked (probe.egress), when several
+	// are configured.
+	Route string `json:"route,omitempty"`
 }
 
 // assessment is the evidence the stages collect about one address.
@@ -121,6 +124,9 @@ func (a *assessment) result() Result {
 	}
 	if p := a.probe; p != nil && p.Code != 0 {
 		r.SMTP = &SMTP{Host: p.Host, Code: p.Code, Enhanced: p.Enhanced, Message: p.Message, TLS: p.TLS}
+		if p.Route != "default" {
+			r.SMTP.Route = p.Route
+		}
 	}
 	if p := a.probe; p != nil && r.Detail == "" && p.Code == 0 {
 		r.Detail = p.Message

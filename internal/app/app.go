@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/preflight-email/preflight/egress"
+
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
 	"github.com/preflight-email/preflight/internal/redact"
@@ -67,6 +69,10 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 	a := &App{Config: cfg, Log: log, Lists: lists, Resolver: resolver}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
 	if cfg.Probe.Enabled {
+		routes, err := egress.ParseAll(cfg.Probe.Egress)
+		if err != nil {
+			return nil, fmt.Errorf("probe.egress: %w", err)
+		}
 		helo, mailFrom, warnings := identity(cfg.Probe)
 		a.Warnings = append(a.Warnings, warnings...)
 		a.Prober, err = probe.New(probe.Config{
@@ -93,6 +99,7 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			MaxRefusalsPerSession: cfg.Probe.MaxRefusalsPerSession,
 			MaxWait:               cfg.Probe.MaxWait,
 			MaxQueuePerHost:       cfg.Probe.MaxQueuePerHost,
+			Routes:                routes,
 		}, log)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)

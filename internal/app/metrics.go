@@ -31,6 +31,7 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("catch_all_probes_total", "RCPT TO a random local part.", func(s probe.Stats) uint64 { return s.CatchAllProbes })
 	counter("replies_421_total", "421 replies in the middle of a session.", func(s probe.Stats) uint64 { return s.Replies421 })
 	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
+	counter("route_benches_total", "Times a mail server refused an egress route (blocklist, reputation) and the route was benched for it.", func(s probe.Stats) uint64 { return s.RouteBenches })
 	counter("saturated_total", "Checks refused at once because the mail server's queue was full (probe.max_queue_per_host).", func(s probe.Stats) uint64 { return s.Saturated })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))

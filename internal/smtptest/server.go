@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,9 @@ type Options struct {
 	// rate (bursts of SessionBurst, default 1) with a 421 4.7.0 banner.
 	SessionsPerSecond float64
 	SessionBurst      int
+	// RefuseClients answers every RCPT from these client IPs ("127.0.0.2")
+	// with the given reply: a server that blocklists one of our routes.
+	RefuseClients map[string]Reply
 }
 
 // Server is a fake MX built on go-smtp. Any RCPT reply with code 421 is
@@ -92,6 +96,7 @@ type Server struct {
 	done    chan struct{}
 
 	mu         sync.Mutex
+	clients    []string
 	conns      int
 	rejected   int
 	sessions   []time.Time
@@ -378,7 +383,21 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		b.s.tlsHellos++
 		b.s.mu.Unlock()
 	}
-	return &session{s: b.s, c: c}, nil
+	ip := ""
+	if a, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		ip = a.IP.String()
+	}
+	b.s.mu.Lock()
+	b.s.clients = append(b.s.clients, ip)
+	b.s.mu.Unlock()
+	return &session{s: b.s, c: c, client: ip}, nil
+}
+
+// Clients returns the client IP of every session so far, in order.
+func (s *Server) Clients() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.clients)
 }
 
 // session is one go-smtp session. After STARTTLS go-smtp starts a new one
@@ -390,6 +409,7 @@ type session struct {
 	refused int    // RCPTs refused with a 5xx, for HarvestAfter
 	txn     int    // RCPTs in the current transaction
 	from    string // reverse path of the current transaction
+	client  string // the client's IP
 }
 
 // greylist reports whether the pair (x.from, to) is seen for the first
@@ -439,7 +459,10 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		time.Sleep(s.opt.RcptDelay)
 	}
 	var r Reply
+	refuse, refused := s.opt.RefuseClients[x.client]
 	switch {
+	case refused:
+		r = refuse
 	case s.opt.HarvestAfter > 0 && x.refused >= s.opt.HarvestAfter:
 		r = s.opt.HarvestReply
 		if r.Code == 0 {

@@ -1,0 +1,141 @@
+package probe
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/preflight-email/preflight/egress"
+	"github.com/preflight-email/preflight/internal/netguard"
+	"github.com/preflight-email/preflight/outcome"
+)
+
+// route is one way out (egress.Route) with its guarded dialer. Receiving
+// servers judge and rate-limit the client IP, so each route has its own
+// dispatchers, limiters, session caps and back-off per host.
+type route struct {
+	r      egress.Route
+	dialer *netguard.Dialer
+}
+
+func newRoutes(cfg Config) ([]route, error) {
+	rs := cfg.Routes
+	if len(rs) == 0 {
+		rs = []egress.Route{egress.Default}
+	}
+	out := make([]route, 0, len(rs))
+	for _, r := range rs {
+		d, err := r.Dialer(cfg.ConnectTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		out = append(out, route{r: r, dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate, Timeout: cfg.ConnectTimeout, Dial: d.DialContext}})
+	}
+	return out, nil
+}
+
+// gateID keys the limits of one receiving address (IPv6: /64) as seen
+// from one route.
+type gateID struct {
+	route  int
+	prefix netip.Prefix
+}
+
+func dispatcherKey(route int, host string) string {
+	return fmt.Sprintf("%d|%s", route, host)
+}
+
+// helo is the name d's sessions greet with: the route's, else probe.helo.
+func (d *dispatcher) helo() string {
+	if h := d.e.routes[d.route].r.HELO; h != "" {
+		return h
+	}
+	return d.e.cfg.HELO
+}
+
+// benchKey is a route benched for one host.
+type benchKey struct {
+	route int
+	host  string
+}
+
+// routeOrder lists the routes to try for host: the healthy ones, in an
+// order fixed per host (rendezvous hashing), so that a host sticks to its
+// route and keeps warm sessions while different hosts spread over the
+// routes. Routes benched for host come after, in case every route is:
+// they are then still tried once.
+func (e *Engine) routeOrder(host string) []int {
+	n := len(e.routes)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if n == 1 {
+		return order
+	}
+	weight := func(i int) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(e.routes[i].r.Name()))
+		h.Write([]byte{0})
+		h.Write([]byte(host))
+		return h.Sum64()
+	}
+	now := time.Now()
+	e.benchMu.Lock()
+	benched := func(i int) bool { return now.Before(e.benched[benchKey{i, host}]) }
+	slices.SortFunc(order, func(a, b int) int {
+		if ba, bb := benched(a), benched(b); ba != bb {
+			if ba {
+				return 1
+			}
+			return -1
+		}
+		wa, wb := weight(a), weight(b)
+		switch {
+		case wa > wb:
+			return -1
+		case wa < wb:
+			return 1
+		}
+		return 0
+	})
+	e.benchMu.Unlock()
+	return order
+}
+
+// bench takes route ri off host for Config.RouteCooldown: the host
+// refused the route's IP (a blocklist, a reputation or PTR refusal).
+func (e *Engine) bench(ri int, host string) {
+	if len(e.routes) == 1 {
+		return // nowhere else to go: keep asking, and answering blocked
+	}
+	e.benchMu.Lock()
+	e.benched[benchKey{ri, host}] = time.Now().Add(e.cfg.RouteCooldown)
+	// Forget benches that ran out, so that the map stays small.
+	for k, t := range e.benched {
+		if time.Now().After(t) {
+			delete(e.benched, k)
+		}
+	}
+	e.benchMu.Unlock()
+	e.stats.routeBenches.Add(1)
+	e.log.Warn("probe: route refused by a host; benched", "route", e.routes[ri].r.Name(), "host", host, "for", e.cfg.RouteCooldown)
+}
+
+// senderRefusal reports whether res is a refusal of us, not of the
+// address: a blocklist or reputation refusal (5.7.x), a missing PTR, a
+// 421 that names our IP. reply.Classify and the probe's reasons already
+// call those blocked.
+func senderRefusal(res Result) bool {
+	return res.Reason == outcome.Blocked
+}
+
+// allRefused is the answer when every route was refused: blocked, naming
+// each route and what it was told.
+func allRefused(host string, tried []string) Result {
+	return Result{Reason: outcome.Blocked, Host: host,
+		Message: "every route was refused: " + strings.Join(tried, "; ")}
+}
