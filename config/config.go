@@ -91,6 +91,8 @@ type Probe struct {
 	// bind and socks5:// proxies, each optionally with helo= and
 	// public_ip=. Empty: the kernel's choice.
 	Egress []string `mapstructure:"egress"`
+	// RouteCooldown is how long a route a host refused is benched there.
+	RouteCooldown time.Duration `mapstructure:"route_cooldown"`
 }
 
 // Doctor configures the checks of our sending identity.
@@ -214,6 +216,7 @@ func defaults() map[string]any {
 		"probe.max_wait":                 time.Duration(0),
 		"probe.max_queue_per_host":       pd.MaxQueuePerHost,
 		"probe.egress":                   []string{},
+		"probe.route_cooldown":           pd.RouteCooldown,
 		"doctor.test_domain":             "gmail.com",
 		"doctor.blocklists":              []string{"zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"},
 		"doctor.interval":                time.Hour,
@@ -462,6 +465,7 @@ func (c Config) Validate() error {
 		bad("probe.egress", "%v", err)
 	}
 	positive("doctor.interval", c.Doctor.Interval)
+	positive("probe.route_cooldown", c.Probe.RouteCooldown)
 	if c.Doctor.TestDomain == "" {
 		bad("doctor.test_domain", "must not be empty")
 	}

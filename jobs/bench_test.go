@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preflight-email/preflight/egress"
 	"github.com/preflight-email/preflight/internal/smtptest"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
@@ -226,4 +227,23 @@ func BenchmarkHostsAtOnce(b *testing.B) {
 		m.Close()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkPolitenessRoutes is BenchmarkPoliteness with three egress
+// routes (127.0.0.70-72): each route has its own per-host limits, so when
+// the receiving hosts' limits per client IP set the pace, three routes go
+// about three times as fast.
+//
+//	go test ./jobs -run '^$' -bench 'PolitenessRoutes' -benchtime 1x
+func BenchmarkPolitenessRoutes(b *testing.B) {
+	var routes []egress.Route
+	for _, s := range []string{"127.0.0.70", "127.0.0.71", "127.0.0.72"} {
+		r, err := egress.Parse(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		routes = append(routes, r)
+	}
+	benchList(b, func(int) smtptest.Options { return smtptest.Options{SessionsPerSecond: 5, SessionBurst: 5} },
+		probe.Config{Routes: routes}, Config{})
 }

@@ -238,9 +238,13 @@ func (e *Engine) viaRoutes(ctx context.Context, host string, addrs []netip.Addr,
 		}
 		a, err := e.submit(ctx, ri, host, addrs, j)
 		a.res.Route = e.routes[ri].r.Name()
+		if err == nil && senderRefusal(a.res) && len(order) == 1 {
+			e.routes[ri].refused.Add(1)
+		}
 		if err != nil || !senderRefusal(a.res) || len(order) == 1 {
 			return a, err
 		}
+		e.routes[ri].refused.Add(1)
 		e.bench(ri, host)
 		tried = append(tried, fmt.Sprintf("%s: %s", a.res.Route, strings.TrimSpace(fmt.Sprintf("%d %s %s", a.res.Code, a.res.Enhanced, a.res.Message))))
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/preflight-email/preflight/egress"
@@ -17,8 +18,9 @@ import (
 // servers judge and rate-limit the client IP, so each route has its own
 // dispatchers, limiters, session caps and back-off per host.
 type route struct {
-	r      egress.Route
-	dialer *netguard.Dialer
+	r       egress.Route
+	dialer  *netguard.Dialer
+	refused *atomic.Uint64 // sender-side refusals this route got
 }
 
 func newRoutes(cfg Config) ([]route, error) {
@@ -32,7 +34,8 @@ func newRoutes(cfg Config) ([]route, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
-		out = append(out, route{r: r, dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate, Timeout: cfg.ConnectTimeout, Dial: d.DialContext}})
+		out = append(out, route{r: r, refused: new(atomic.Uint64),
+			dialer: &netguard.Dialer{AllowPrivate: cfg.AllowPrivate, Timeout: cfg.ConnectTimeout, Dial: d.DialContext}})
 	}
 	return out, nil
 }
@@ -104,6 +107,17 @@ func (e *Engine) routeOrder(host string) []int {
 	})
 	e.benchMu.Unlock()
 	return order
+}
+
+// RouteRefusals returns, per route name, the sender-side refusals (a
+// blocklist, reputation or PTR refusal of the route's IP) it got: the
+// block signal an operator watches for each egress IP.
+func (e *Engine) RouteRefusals() map[string]uint64 {
+	out := make(map[string]uint64, len(e.routes))
+	for _, r := range e.routes {
+		out[r.r.Name()] = r.refused.Load()
+	}
+	return out
 }
 
 // bench takes route ri off host for Config.RouteCooldown: the host

@@ -83,8 +83,8 @@ func TestRouteFailover(t *testing.T) {
 	if got := refusing.Clients(); !slices.Contains(got, "127.0.0.52") || !slices.Contains(got, "127.0.0.53") {
 		t.Errorf("the host saw clients %v, want both routes", got)
 	}
-	if e.Stats().RouteBenches != 1 {
-		t.Errorf("%d benches, want 1", e.Stats().RouteBenches)
+	if e.Stats().RouteBenches != 1 || e.RouteRefusals()["127.0.0.52"] != 1 || e.RouteRefusals()["127.0.0.53"] != 0 {
+		t.Errorf("%d benches, refusals %v; want 1 bench and one refusal of 127.0.0.52", e.Stats().RouteBenches, e.RouteRefusals())
 	}
 	// Benched for this host: the next recipient goes straight to .53.
 	if order := e.routeOrder(host); order[0] != 1 {

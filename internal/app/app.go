@@ -100,6 +100,7 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			MaxWait:               cfg.Probe.MaxWait,
 			MaxQueuePerHost:       cfg.Probe.MaxQueuePerHost,
 			Routes:                routes,
+			RouteCooldown:         cfg.Probe.RouteCooldown,
 		}, log)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)

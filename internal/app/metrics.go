@@ -31,10 +31,26 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("catch_all_probes_total", "RCPT TO a random local part.", func(s probe.Stats) uint64 { return s.CatchAllProbes })
 	counter("replies_421_total", "421 replies in the middle of a session.", func(s probe.Stats) uint64 { return s.Replies421 })
 	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
+	reg.MustRegister(routeRefusals{p})
 	counter("route_benches_total", "Times a mail server refused an egress route (blocklist, reputation) and the route was benched for it.", func(s probe.Stats) uint64 { return s.RouteBenches })
 	counter("saturated_total", "Checks refused at once because the mail server's queue was full (probe.max_queue_per_host).", func(s probe.Stats) uint64 { return s.Saturated })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_queued", Help: "Recipients waiting in the mail servers' queues."},
 		func() float64 { return float64(p.Stats().Queued) }))
+}
+
+// routeRefusals exports the sender-side refusals per egress route: the
+// first sign that a receiving provider started refusing one of our IPs.
+type routeRefusals struct{ p *probe.Engine }
+
+var routeRefusalsDesc = prometheus.NewDesc("preflight_probe_route_refusals_total",
+	"Sender-side refusals (blocklist, reputation, PTR) per egress route.", []string{"route"}, nil)
+
+func (r routeRefusals) Describe(ch chan<- *prometheus.Desc) { ch <- routeRefusalsDesc }
+
+func (r routeRefusals) Collect(ch chan<- prometheus.Metric) {
+	for name, n := range r.p.RouteRefusals() {
+		ch <- prometheus.MustNewConstMetric(routeRefusalsDesc, prometheus.CounterValue, float64(n), name)
+	}
 }
