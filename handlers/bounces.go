@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/preflight-email/preflight/bounce"
+	"github.com/preflight-email/preflight/doctor"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -310,5 +311,25 @@ func (r *bounceRoutes) health(c *gin.Context) {
 		abort(c, http.StatusInternalServerError, "internal", "could not summarise the bounce events")
 		return
 	}
-	c.JSON(http.StatusOK, h)
+	if r.api.doctor == nil {
+		c.JSON(http.StatusOK, h)
+		return
+	}
+	// Our own identity's failures (a route on a blocklist, no PTR) are
+	// block signals too, and the likeliest cause of the blocks above.
+	out := healthWithRoutes{Health: h, Routes: []doctor.Check{}}
+	if rep, ok := r.api.doctor.Last(); ok {
+		out.Routes = rep.Failures()
+		out.RoutesCheckedAt = &rep.At
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// healthWithRoutes is sender health with the failed checks of our own
+// egress routes (doctor): "route 203.0.113.7 is listed on
+// zen.spamhaus.org", with what to do.
+type healthWithRoutes struct {
+	suppression.Health
+	Routes          []doctor.Check `json:"route_signals"`
+	RoutesCheckedAt *time.Time     `json:"route_signals_at,omitempty"`
 }

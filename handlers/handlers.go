@@ -66,6 +66,7 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	jobs    Jobs
+	doctor  Doctor
 }
 
 // New builds the gin engine with every route.
@@ -77,7 +78,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg)}
+	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg), doctor: deps.Doctor}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
