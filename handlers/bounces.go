@@ -13,6 +13,7 @@ import (
 
 	"github.com/preflight-email/preflight/bounce"
 	"github.com/preflight-email/preflight/doctor"
+	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -311,16 +312,22 @@ func (r *bounceRoutes) health(c *gin.Context) {
 		abort(c, http.StatusInternalServerError, "internal", "could not summarise the bounce events")
 		return
 	}
-	if r.api.doctor == nil {
+	if r.api.doctor == nil && r.api.routes == nil {
 		c.JSON(http.StatusOK, h)
 		return
 	}
-	// Our own identity's failures (a route on a blocklist, no PTR) are
-	// block signals too, and the likeliest cause of the blocks above.
-	out := healthWithRoutes{Health: h, Routes: []doctor.Check{}}
-	if rep, ok := r.api.doctor.Last(); ok {
-		out.Routes = rep.Failures()
-		out.RoutesCheckedAt = &rep.At
+	// Our own identity's failures (a route on a blocklist, no PTR) and the
+	// refusals each route got are block signals too, and the likeliest
+	// cause of the blocks above.
+	out := healthWithRoutes{Health: h, Routes: []doctor.Check{}, Refusals: []probe.RouteSignal{}}
+	if r.api.doctor != nil {
+		if rep, ok := r.api.doctor.Last(); ok {
+			out.Routes = rep.Failures()
+			out.RoutesCheckedAt = &rep.At
+		}
+	}
+	if r.api.routes != nil {
+		out.Refusals = r.api.routes.RouteSignals(time.Now())
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -332,4 +339,7 @@ type healthWithRoutes struct {
 	suppression.Health
 	Routes          []doctor.Check `json:"route_signals"`
 	RoutesCheckedAt *time.Time     `json:"route_signals_at,omitempty"`
+	// Refusals are the sender-side refusals per route and receiving
+	// provider over the last hour and day.
+	Refusals []probe.RouteSignal `json:"route_refusals"`
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/doctor"
+	"github.com/preflight-email/preflight/probe"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,14 @@ type Deps struct {
 	// Doctor holds the latest check of our sending identity; nil leaves
 	// /v1/doctor out.
 	Doctor Doctor
+	// Routes gives the sender-side refusals per egress route; nil leaves
+	// them out of sender health.
+	Routes Routes
+}
+
+// Routes counts the refusals of our egress routes by receiving providers.
+type Routes interface {
+	RouteSignals(now time.Time) []probe.RouteSignal
 }
 
 // Doctor gives the latest doctor report, false before the first.
@@ -67,6 +76,7 @@ type API struct {
 	metrics *metrics
 	jobs    Jobs
 	doctor  Doctor
+	routes  Routes
 }
 
 // New builds the gin engine with every route.
@@ -78,7 +88,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg), doctor: deps.Doctor}
+	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg), doctor: deps.Doctor, routes: deps.Routes}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()

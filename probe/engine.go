@@ -70,9 +70,10 @@ type Engine struct {
 	// routes are the ways out (Config.Routes), each with its own
 	// dispatchers and limiters; benched holds the routes a host refused,
 	// until when.
-	routes  []route
-	benchMu sync.Mutex
-	benched map[benchKey]time.Time
+	routes   []route
+	benchMu  sync.Mutex
+	benched  map[benchKey]time.Time
+	refusals []refusal // the last day's sender-side refusals, oldest first
 
 	closeOnce sync.Once
 	stats     counters
@@ -239,12 +240,12 @@ func (e *Engine) viaRoutes(ctx context.Context, host string, addrs []netip.Addr,
 		a, err := e.submit(ctx, ri, host, addrs, j)
 		a.res.Route = e.routes[ri].r.Name()
 		if err == nil && senderRefusal(a.res) && len(order) == 1 {
-			e.routes[ri].refused.Add(1)
+			e.noteRefusal(ri, host)
 		}
 		if err != nil || !senderRefusal(a.res) || len(order) == 1 {
 			return a, err
 		}
-		e.routes[ri].refused.Add(1)
+		e.noteRefusal(ri, host)
 		e.bench(ri, host)
 		tried = append(tried, fmt.Sprintf("%s: %s", a.res.Route, strings.TrimSpace(fmt.Sprintf("%d %s %s", a.res.Code, a.res.Enhanced, a.res.Message))))
 	}

@@ -153,3 +153,80 @@ func allRefused(host string, tried []string) Result {
 	return Result{Reason: outcome.Blocked, Host: host,
 		Message: "every route was refused: " + strings.Join(tried, "; ")}
 }
+
+// refusal is one sender-side refusal of a route by a receiving host.
+type refusal struct {
+	route, provider string
+	at              time.Time
+}
+
+// maxRefusals bounds the refusals kept for RouteSignals: a day of them at
+// most, and never more than this many.
+const maxRefusals = 10000
+
+// noteRefusal remembers that host refused route ri now.
+func (e *Engine) noteRefusal(ri int, host string) {
+	e.routes[ri].refused.Add(1)
+	e.benchMu.Lock()
+	defer e.benchMu.Unlock()
+	e.refusals = append(e.refusals, refusal{route: e.routes[ri].r.Name(), provider: provider(host), at: time.Now()})
+	if len(e.refusals) > maxRefusals {
+		e.refusals = slices.Delete(e.refusals, 0, len(e.refusals)-maxRefusals)
+	}
+}
+
+// provider names a receiving host by its last two labels
+// (mx1.mail.outlook.com → outlook.com): close enough to the provider for
+// an operator's eye.
+func provider(host string) string {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	if len(labels) <= 2 {
+		return strings.Join(labels, ".")
+	}
+	return strings.Join(labels[len(labels)-2:], ".")
+}
+
+// RouteSignal counts the sender-side refusals of one route by one
+// receiving provider over the last hour and day, and says when they began.
+type RouteSignal struct {
+	Route    string    `json:"route"`
+	Provider string    `json:"provider"`
+	LastHour int       `json:"last_hour"`
+	LastDay  int       `json:"last_day"`
+	Since    time.Time `json:"since"` // the first refusal of the day
+}
+
+// RouteSignals returns the refusals of the last day per route and
+// provider, most recent first: "Microsoft started refusing 203.0.113.7 at
+// 14:02" before the answers degrade.
+func (e *Engine) RouteSignals(now time.Time) []RouteSignal {
+	e.benchMu.Lock()
+	defer e.benchMu.Unlock()
+	type key struct{ route, provider string }
+	by := map[key]*RouteSignal{}
+	var order []key
+	for i := len(e.refusals) - 1; i >= 0; i-- {
+		r := e.refusals[i]
+		age := now.Sub(r.at)
+		if age > 24*time.Hour {
+			break
+		}
+		k := key{r.route, r.provider}
+		s := by[k]
+		if s == nil {
+			s = &RouteSignal{Route: r.route, Provider: r.provider}
+			by[k] = s
+			order = append(order, k)
+		}
+		s.LastDay++
+		if age <= time.Hour {
+			s.LastHour++
+		}
+		s.Since = r.at.UTC()
+	}
+	out := make([]RouteSignal, 0, len(order))
+	for _, k := range order {
+		out = append(out, *by[k])
+	}
+	return out
+}

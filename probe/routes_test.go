@@ -86,6 +86,9 @@ func TestRouteFailover(t *testing.T) {
 	if e.Stats().RouteBenches != 1 || e.RouteRefusals()["127.0.0.52"] != 1 || e.RouteRefusals()["127.0.0.53"] != 0 {
 		t.Errorf("%d benches, refusals %v; want 1 bench and one refusal of 127.0.0.52", e.Stats().RouteBenches, e.RouteRefusals())
 	}
+	if sig := e.RouteSignals(time.Now()); len(sig) != 1 || sig[0].Route != "127.0.0.52" || !strings.HasSuffix(host, sig[0].Provider) || sig[0].LastHour != 1 || sig[0].LastDay != 1 {
+		t.Errorf("route signals %+v", sig)
+	}
 	// Benched for this host: the next recipient goes straight to .53.
 	if order := e.routeOrder(host); order[0] != 1 {
 		t.Errorf("route order for the refusing host %v, want the healthy route first", order)

@@ -94,7 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Doctor: mon})
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Doctor: mon, Routes: routeSignals(a)})
 
 	srv := &http.Server{
 		Handler:           engine,
@@ -182,4 +182,13 @@ func listen(addr string, getenv func(string) string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+// routeSignals is the probe's per-route refusal counts, or nil (not a nil
+// *probe.Engine in an interface) when the probe is off.
+func routeSignals(a *app.App) handlers.Routes {
+	if a.Prober == nil {
+		return nil
+	}
+	return a.Prober
 }
