@@ -30,11 +30,11 @@ func bigCSV(n int) []byte {
 func TestRetentionDeletesAndReclaims(t *testing.T) {
 	db, path := openDB(t)
 	m := newManager(t, db, Config{}, newRuleVerifier())
-	old, err := m.Create(context.Background(), bytes.NewReader(bigCSV(20000)), CreateOptions{})
+	old, err := m.Create(context.Background(), bytes.NewReader(bigCSV(5000)), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, m, old.ID, Done)
+	waitStateFor(t, m, old.ID, Done, 5*time.Minute)
 	recent, err := m.Create(context.Background(), strings.NewReader("email\na@x.example\n"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
