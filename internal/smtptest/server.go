@@ -75,6 +75,14 @@ type Options struct {
 	// rate (bursts of SessionBurst, default 1) with a 421 4.7.0 banner.
 	SessionsPerSecond float64
 	SessionBurst      int
+
+	// RTT simulates the network: every reply reaches the client RTT after
+	// the server wrote it, so each flight of commands costs one round
+	// trip whether it holds one command or several (RFC 2920).
+	RTT time.Duration
+	// NoPipelining hides the PIPELINING extension from the EHLO reply
+	// (in plain text; after STARTTLS the fake cannot rewrite it).
+	NoPipelining bool
 }
 
 // Server is a fake MX built on go-smtp. Any RCPT reply with code 421 is
@@ -107,6 +115,7 @@ type Server struct {
 	greylisted int
 	quits      int
 	data       int
+	pipeBad    int
 	closed     bool
 }
 
@@ -260,6 +269,17 @@ func (s *Server) tripData(how string) {
 	s.t.Errorf("fake SMTP server received DATA (%s)", how)
 }
 
+// PipeliningViolations is how many times the pipelining tripwire fired.
+func (s *Server) PipeliningViolations() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pipeBad }
+
+// tripPipelining fails the test: the client broke RFC 2920.
+func (s *Server) tripPipelining(why string) {
+	s.mu.Lock()
+	s.pipeBad++
+	s.mu.Unlock()
+	s.t.Errorf("fake SMTP server: %s", why)
+}
+
 // replyFor finds the RCPT reply for rcpt.
 func (s *Server) replyFor(rcpt string) Reply {
 	if s.opt.Rcpt != nil {
@@ -305,7 +325,10 @@ func (l *listener) Accept() (net.Conn, error) {
 			}()
 			continue
 		}
-		sc := &sniffConn{Conn: c, s: s}
+		sc := &sniffConn{Conn: c, s: s, flight: &flight{outstanding: []string{""}}}
+		if s.opt.RTT > 0 {
+			sc.Conn = newLinkConn(c, s.opt.RTT, sc.delivered)
+		}
 		sc.end = sync.OnceFunc(func() {
 			s.mu.Lock()
 			s.open--
@@ -319,12 +342,41 @@ func (l *listener) Accept() (net.Conn, error) {
 // DATA tripwire, for counting QUITs and for ending the session's count in
 // MaxConcurrent. After STARTTLS the bytes are ciphertext, so it stops; the
 // Data method of the session is the tripwire from then on.
+//
+// It is also the pipelining tripwire (RFC 2920): a command sent before the
+// reply to a group-ending one (the banner, EHLO, STARTTLS, NOOP, QUIT), or
+// before an earlier reply without PIPELINING advertised, fails the test.
 type sniffConn struct {
 	net.Conn
-	s    *Server
-	line []byte
-	off  bool
-	end  func() // the session is over; runs once
+	s      *Server
+	line   []byte
+	off    bool
+	end    func() // the session is over; runs once
+	flight *flight
+}
+
+// Write passes the server's bytes on, without PIPELINING when
+// Options.NoPipelining hides it; without a simulated RTT they reach the
+// client at once.
+func (c *sniffConn) Write(b []byte) (int, error) {
+	n := len(b) // what the caller gave, whatever is left out
+	if c.s.opt.NoPipelining && !c.off {
+		b = bytes.Replace(b, []byte("250-PIPELINING\r\n"), nil, 1)
+	}
+	if _, ok := c.Conn.(*linkConn); ok {
+		_, err := c.Conn.Write(b)
+		return n, err
+	}
+	c.delivered(b) // before: once written, the client may answer at once
+	_, err := c.Conn.Write(b)
+	return n, err
+}
+
+// delivered tells the tripwire which replies the client has.
+func (c *sniffConn) delivered(b []byte) {
+	if !c.off {
+		c.flight.delivered(b)
+	}
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -356,7 +408,11 @@ func (c *sniffConn) scan(b []byte) {
 		b = b[i+1:]
 		verb, _, _ := strings.Cut(strings.TrimSpace(string(c.line)), " ")
 		c.line = c.line[:0]
-		switch strings.ToUpper(verb) {
+		verb = strings.ToUpper(verb)
+		if bad := c.flight.command(verb); bad != "" {
+			c.s.tripPipelining(bad)
+		}
+		switch verb {
 		case "DATA", "BDAT":
 			c.s.tripData("command " + strings.ToUpper(verb))
 		case "QUIT":
