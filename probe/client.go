@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/preflight-email/preflight/probe/internal/smtpwire"
@@ -33,6 +34,25 @@ type client struct {
 	host    string // MX host name, for errors and the TLS server name
 	addr    netip.AddrPort
 	release context.CancelFunc // set by the owner: cancels the connection's context on close
+
+	// ahead holds the replies of the last flight (see flight) that the
+	// transaction has not taken yet, in the order of their commands.
+	ahead []readAhead
+	// The open transaction: a MAIL FROM was accepted (with SMTPUTF8 when
+	// txnUTF8) and no RSET since. txnSent and txnAccepted count its RCPTs
+	// as transaction counts them, for the "too many recipients" rules.
+	txnOpen              bool
+	txnUTF8              bool
+	txnSent, txnAccepted int
+	txnRcpts             int // RCPTs sent in it, whatever their reply
+}
+
+// readAhead is one command of a flight and what came of it: its reply, or
+// the error that took it (a lost connection, or a 421 before it).
+type readAhead struct {
+	verb, arg string
+	r         reply.Reply
+	err       error
 }
 
 // dialFunc opens a TCP connection to a checked address.
@@ -91,23 +111,103 @@ func (c *client) startTLS() (bool, error) {
 	return ok, c.wrap(err)
 }
 
+// flight sends, in one write when the server offered PIPELINING (RFC
+// 2920), a RSET when rset, a MAIL FROM when from is not empty, and a RCPT
+// for each of rcpts. Their replies wait in c.ahead: the transaction asks
+// with mail, rcpt and rset as it would one at a time, and gets each reply
+// without a round trip, so that what it decides is the same as on the
+// unpipelined path. A reply it does not ask for is dropped.
+func (c *client) flight(rset bool, from string, smtputf8 bool, rcpts []string) {
+	c.ahead = c.ahead[:0]
+	p := c.w.Pipeline()
+	if rset {
+		p.Rset()
+		c.ahead = append(c.ahead, readAhead{verb: smtpwire.CmdRSET})
+	}
+	if from != "" {
+		p.Mail(from, smtputf8)
+		c.ahead = append(c.ahead, readAhead{verb: smtpwire.CmdMAIL, arg: mailKey(from, smtputf8)})
+	}
+	for _, a := range rcpts {
+		p.Rcpt(a)
+		c.ahead = append(c.ahead, readAhead{verb: smtpwire.CmdRCPT, arg: a})
+	}
+	rs, err := p.Send()
+	for i := range c.ahead {
+		switch {
+		case i < len(rs):
+			c.ahead[i].r = rs[i]
+		case err != nil:
+			c.ahead[i].err = err
+		default: // after a 421: the server is gone
+			c.ahead[i].err = &smtpwire.OpError{Command: c.ahead[i].verb, Err: smtpwire.ErrBroken}
+		}
+	}
+}
+
+func mailKey(from string, smtputf8 bool) string {
+	if smtputf8 {
+		return from + " SMTPUTF8"
+	}
+	return from
+}
+
+// readAhead returns the reply of a command sent in the last flight. A
+// command the transaction skipped loses its reply; one it did not send in
+// a flight finds none, and c.ahead is emptied.
+func (c *client) takeAhead(verb, arg string) (readAhead, bool) {
+	for i, a := range c.ahead {
+		if a.verb == verb && a.arg == arg {
+			c.ahead = c.ahead[i+1:]
+			return a, true
+		}
+	}
+	c.ahead = c.ahead[:0]
+	return readAhead{}, false
+}
+
+// sentAhead reports whether a RCPT to addr waits in c.ahead: its turn under
+// the RCPT limiter was taken before the flight.
+func (c *client) sentAhead(addr string) bool {
+	return slices.ContainsFunc(c.ahead, func(a readAhead) bool { return a.verb == smtpwire.CmdRCPT && a.arg == addr })
+}
+
 func (c *client) mail(from string, smtputf8 bool) (reply.Reply, error) {
-	r, err := c.w.Mail(from, smtputf8)
-	return r, c.wrap(err)
+	a, ok := c.takeAhead(smtpwire.CmdMAIL, mailKey(from, smtputf8))
+	if !ok {
+		a.r, a.err = c.w.Mail(from, smtputf8)
+	}
+	c.txnOpen = a.err == nil && a.r.Code == 250
+	c.txnUTF8 = smtputf8
+	c.txnSent, c.txnAccepted, c.txnRcpts = 0, 0, 0
+	return a.r, c.wrap(a.err)
 }
 
 func (c *client) rcpt(addr string) (reply.Reply, error) {
-	r, err := c.w.Rcpt(addr)
-	return r, c.wrap(err)
+	a, ok := c.takeAhead(smtpwire.CmdRCPT, addr)
+	if !ok {
+		a.r, a.err = c.w.Rcpt(addr)
+	}
+	c.txnRcpts++
+	return a.r, c.wrap(a.err)
 }
 
 func (c *client) rset() (reply.Reply, error) {
-	r, err := c.w.Rset()
-	return r, c.wrap(err)
+	a, ok := c.takeAhead(smtpwire.CmdRSET, "")
+	if !ok {
+		a.r, a.err = c.w.Rset()
+	}
+	c.txnOpen = false
+	return a.r, c.wrap(a.err)
 }
 
-// close ends the session: QUIT when the connection is healthy, then close.
+// close ends the session: RSET when a transaction is open (RFC 5321
+// §4.1.1.5; nothing was to be delivered), QUIT when the connection is
+// healthy, then close.
 func (c *client) close() {
+	if c.txnOpen && !c.w.Broken() {
+		c.rset()
+	}
 	c.w.Quit()
 	if c.release != nil {
 		c.release()

@@ -133,17 +133,11 @@ func (d *dispatcher) idle(h *hold) bool {
 // MaxRcptsPerSession.
 func (d *dispatcher) take(s *session) batch {
 	e := d.e
-	limit := maxRcptsPerTransaction
-	if s.rcptMax > 0 {
-		limit = min(limit, s.rcptMax)
-	}
+	limit := d.txnLimit(s)
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	left := d.sessionCapLocked() - s.rcpts // at least 1: serve checks
-	if d.rcptLimit > 0 {
-		limit = min(limit, d.rcptLimit)
-	}
 	var b batch
 	var rest []*job // left in the queue: their domain is being tested elsewhere
 	rcpts, i := 0, 0
