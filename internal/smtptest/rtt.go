@@ -106,12 +106,13 @@ func groupEnding(verb string) bool {
 	return false
 }
 
-// command notes a command; it returns why it breaks RFC 2920, or "".
-func (f *flight) command(verb string) string {
+// command notes a command; it returns why it breaks RFC 2920, or "", and
+// whether it came in a flight after another.
+func (f *flight) command(verb string) (bad string, pipelined bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var bad string
 	if n := len(f.outstanding); n > 0 {
+		pipelined = true
 		last := f.outstanding[n-1]
 		switch {
 		case groupEnding(last):
@@ -130,7 +131,7 @@ func (f *flight) command(verb string) string {
 		f.pipelining = false
 	}
 	f.outstanding = append(f.outstanding, verb)
-	return bad
+	return bad, pipelined
 }
 
 // delivered counts the final lines of replies that reached the client.

@@ -116,6 +116,7 @@ type Server struct {
 	quits      int
 	data       int
 	pipeBad    int
+	pipelined  int
 	closed     bool
 }
 
@@ -272,6 +273,11 @@ func (s *Server) tripData(how string) {
 // PipeliningViolations is how many times the pipelining tripwire fired.
 func (s *Server) PipeliningViolations() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pipeBad }
 
+// Pipelined is how many commands arrived, in plain text, before the
+// replies to the commands before them: the commands after the first of
+// each flight.
+func (s *Server) Pipelined() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pipelined }
+
 // tripPipelining fails the test: the client broke RFC 2920.
 func (s *Server) tripPipelining(why string) {
 	s.mu.Lock()
@@ -409,8 +415,12 @@ func (c *sniffConn) scan(b []byte) {
 		verb, _, _ := strings.Cut(strings.TrimSpace(string(c.line)), " ")
 		c.line = c.line[:0]
 		verb = strings.ToUpper(verb)
-		if bad := c.flight.command(verb); bad != "" {
+		if bad, pipelined := c.flight.command(verb); bad != "" {
 			c.s.tripPipelining(bad)
+		} else if pipelined {
+			c.s.mu.Lock()
+			c.s.pipelined++
+			c.s.mu.Unlock()
 		}
 		switch verb {
 		case "DATA", "BDAT":
