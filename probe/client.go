@@ -201,6 +201,11 @@ func (c *client) rset() (reply.Reply, error) {
 	return a.r, c.wrap(a.err)
 }
 
+func (c *client) noop() (reply.Reply, error) {
+	r, err := c.w.Noop()
+	return r, c.wrap(err)
+}
+
 // close ends the session: RSET when a transaction is open (RFC 5321
 // §4.1.1.5; nothing was to be delivered), QUIT when the connection is
 // healthy, then close.

@@ -83,6 +83,8 @@ type dispatcher struct {
 	probing      map[string]bool // domains whose catch-all test a session is running
 	removed      bool
 	removeTimer  *time.Timer
+	lastRealtime time.Time // the last real-time caller's arrival (see realtimeBudget)
+	warm         bool      // one of its sessions is idle and kept warm
 }
 
 func newDispatcher(e *Engine, host string) *dispatcher {
@@ -120,6 +122,9 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 	}
 	d.addrs = addrs
 	d.queue = append(d.queue, j)
+	if dl, ok := j.deadline(); ok && time.Until(dl) <= realtimeBudget {
+		d.lastRealtime = time.Now()
+	}
 	d.spawnLocked()
 	select {
 	case d.wake <- struct{}{}:

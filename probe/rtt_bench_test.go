@@ -22,7 +22,7 @@ const benchRTT = 40 * time.Millisecond
 // PIPELINING, one address at a time as signups arrive:
 //
 //   - warm: calls 0.3 s apart, the domain's catch-all status known;
-//   - sparse: calls 8 s apart (longer than IdleTimeout);
+//   - sparse: calls 8 s apart (longer than IdleTimeout, within KeepWarm);
 //   - cold: the first call of a fresh engine, to an unknown domain.
 //
 // It reports the median (p50-rtt) and the slowest (max-rtt) call in round
@@ -54,7 +54,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 			// The real-time defaults: idle time, timeouts and limits as
 			// in production, so the figures are today's.
 			def := probe.DefaultConfig()
-			cfg.IdleTimeout = def.IdleTimeout
+			cfg.IdleTimeout, cfg.KeepWarm, cfg.MaxWarm = def.IdleTimeout, def.KeepWarm, def.MaxWarm
 			cfg.BannerTimeout, cfg.CommandTimeout = 5*time.Second, 5*time.Second
 			tgt := []probe.Target{target("mx.provider.test", "127.0.0.2")}
 			var e *probe.Engine

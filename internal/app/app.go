@@ -86,6 +86,8 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			MaxRcptsPerSession:    cfg.Probe.MaxRcptsPerSession,
 			BatchSize:             cfg.Probe.BatchSize,
 			IdleTimeout:           cfg.Probe.IdleTimeout,
+			KeepWarm:              cfg.Probe.KeepWarm,
+			MaxWarm:               cfg.Probe.MaxWarm,
 			CatchAllTTL:           cfg.Probe.CatchAllTTL,
 			MaxAttempts:           cfg.Probe.MaxAttempts,
 			BackoffMin:            cfg.Probe.BackoffMin,

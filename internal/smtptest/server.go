@@ -117,6 +117,7 @@ type Server struct {
 	data       int
 	pipeBad    int
 	pipelined  int
+	noops      int
 	closed     bool
 }
 
@@ -258,6 +259,13 @@ func (s *Server) Greylisted() int { s.mu.Lock(); defer s.mu.Unlock(); return s.g
 // Quits is the number of QUIT commands seen on connections that stayed in
 // plain text (after STARTTLS the fake cannot see commands on the wire).
 func (s *Server) Quits() int { s.mu.Lock(); defer s.mu.Unlock(); return s.quits }
+
+// Noops is the number of NOOP commands seen in plain text.
+func (s *Server) Noops() int { s.mu.Lock(); defer s.mu.Unlock(); return s.noops }
+
+// Open is the number of greeted sessions not yet over (see
+// MaxConcurrent).
+func (s *Server) Open() int { s.mu.Lock(); defer s.mu.Unlock(); return s.open }
 
 // DataAttempts is how many times the DATA tripwire fired.
 func (s *Server) DataAttempts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.data }
@@ -430,6 +438,10 @@ func (c *sniffConn) scan(b []byte) {
 			c.s.quits++
 			c.s.mu.Unlock()
 			c.end()
+		case "NOOP":
+			c.s.mu.Lock()
+			c.s.noops++
+			c.s.mu.Unlock()
 		case "STARTTLS":
 			c.off = true
 		}
