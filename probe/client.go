@@ -34,6 +34,10 @@ type client struct {
 	host    string // MX host name, for errors and the TLS server name
 	addr    netip.AddrPort
 	release context.CancelFunc // set by the owner: cancels the connection's context on close
+	// connect and tlsTook are how long the TCP connection and STARTTLS
+	// took; ready is when the session could take its first command.
+	connect, tlsTook time.Duration
+	ready            time.Time
 
 	// ahead holds the replies of the last flight (see flight) that the
 	// transaction has not taken yet, in the order of their commands.
@@ -64,14 +68,16 @@ type dialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 func dial(ctx context.Context, dialer dialFunc, host string, addr netip.AddrPort, limits timeouts) (*client, error) {
 	dctx, cancel := context.WithTimeout(ctx, limits.connect)
 	defer cancel()
+	start := time.Now()
 	conn, err := dialer(dctx, "tcp", addr.String())
 	if err != nil {
 		return nil, &hostError{Host: host, Addr: addr, Step: stepConnect, Err: err}
 	}
 	c := &client{
-		w:    smtpwire.NewConn(ctx, conn, smtpwire.Options{ServerName: host, BannerTimeout: limits.banner, CommandTimeout: limits.command}),
-		host: host,
-		addr: addr,
+		connect: time.Since(start),
+		w:       smtpwire.NewConn(ctx, conn, smtpwire.Options{ServerName: host, BannerTimeout: limits.banner, CommandTimeout: limits.command}),
+		host:    host,
+		addr:    addr,
 	}
 	r, err := c.w.Greeting()
 	if err != nil {
@@ -104,6 +110,8 @@ func (c *client) esmtp() bool  { return c.w.ESMTP() }
 // MTAs doing opportunistic TLS (RFC 3207 §4.1, RFC 7435), we prefer an
 // encrypted session with an unverified certificate to a plain one.
 func (c *client) startTLS() (bool, error) {
+	start := time.Now()
+	defer func() { c.tlsTook = time.Since(start) }()
 	ok, err := c.w.StartTLS(&tls.Config{
 		InsecureSkipVerify: true, // opportunistic TLS, see above
 		MinVersion:         tls.VersionTLS12,

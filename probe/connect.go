@@ -90,6 +90,7 @@ func (d *dispatcher) connect() (*client, *hold, error) {
 		}
 		if err == nil {
 			c.release = cancel
+			c.ready = time.Now()
 			e.stats.sessions.Add(1)
 			if c.tls() {
 				e.stats.tlsSessions.Add(1)

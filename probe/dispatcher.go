@@ -22,6 +22,8 @@ type job struct {
 	rechecked bool                   // a contradicted answer sent it back once; guarded by the dispatcher's mu
 	attempts  int                    // sessions lost while holding it; guarded by the dispatcher's mu
 	last      atomic.Pointer[Result] // last transient failure, for a caller who gives up
+	queued    time.Time              // when it joined the dispatcher's queue, for Timings
+	on        *client                // the session that took it last, for Timings
 	done      chan answer            // buffered (1); receives exactly one answer
 }
 
@@ -121,6 +123,7 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 		return true, &a
 	}
 	d.addrs = addrs
+	j.queued = time.Now()
 	d.queue = append(d.queue, j)
 	if dl, ok := j.deadline(); ok && time.Until(dl) <= realtimeBudget {
 		d.lastRealtime = time.Now()
@@ -169,10 +172,26 @@ func (d *dispatcher) liveLocked() int {
 // answer delivers a to j. A job is held by one session at a time, so it
 // is answered once; the channel's buffer means this never blocks.
 func (d *dispatcher) answer(j *job, a answer) {
+	a.res.Timings = j.timings()
 	select {
 	case j.done <- a:
 	default:
 	}
+}
+
+// timings splits the time since j was queued: the connection and TLS
+// count when the session that took it last was opened for it.
+func (j *job) timings() Timings {
+	var t Timings
+	if j.queued.IsZero() {
+		return t
+	}
+	total := time.Since(j.queued)
+	if c := j.on; c != nil && c.ready.After(j.queued) {
+		t.Connect, t.TLS = c.connect, c.tlsTook
+	}
+	t.SMTP = max(0, total-t.Connect-t.TLS)
+	return t
 }
 
 // run is one session goroutine: wait for the host's turn, connect, serve

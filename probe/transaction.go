@@ -30,6 +30,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	smtputf8 := false
 	jobs := b.jobs[:0]
 	for _, j := range b.jobs {
+		j.on = c
 		if j.utf8 && !c.has("SMTPUTF8") {
 			d.answer(j, answer{res: Result{
 				Reason: outcome.SMTPRejected, CatchAll: d.catchAll(s, j.domain), Host: d.host,

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
 	"github.com/preflight-email/preflight/internal/redact"
@@ -32,6 +34,9 @@ type App struct {
 	// as an unset probe.helo. serve logs them once at start-up; the CLI's
 	// one-off commands do not repeat them on every run.
 	Warnings []string
+
+	// timings are the histograms of each step of a check (metrics.go).
+	timings *prometheus.HistogramVec
 }
 
 // NewLogger returns the logger that log.level and log.format ask for.
@@ -100,6 +105,8 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 		}
 		deps.Prober = a.Prober
 	}
+	a.timings = newTimings()
+	deps.OnTimings = a.observeTimings
 	a.Verifier = verify.New(verify.Config{
 		ProbeEnabled: cfg.Probe.Enabled,
 		ProbeTimeout: cfg.Verify.ProbeTimeout,

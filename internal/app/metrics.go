@@ -4,11 +4,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/preflight-email/preflight/probe"
+	"github.com/preflight-email/preflight/verify"
 )
 
 // RegisterMetrics exposes the probe's counters: how polite we are
 // (sessions, RCPTs, 421 replies, back-offs) is what operators watch.
 func (a *App) RegisterMetrics(reg prometheus.Registerer) {
+	if a.timings != nil {
+		reg.MustRegister(a.timings)
+	}
 	p := a.Prober
 	if p == nil {
 		return
@@ -26,4 +30,33 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
+}
+
+// newTimings is a histogram per step of a check, from 1 ms (a warm session
+// on a nearby server) to 30 s (a slow banner).
+func newTimings() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "preflight_check_step_seconds",
+		Help:    "Time spent per step of a check that was not answered from the cache: dns, connect, tls, smtp (timings_ms).",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"step"})
+}
+
+// observeTimings records one answer's timings. Connect and TLS count only
+// when a session was opened for it, and SMTP only when a probe ran, so
+// that cached and offline answers do not drown them in zeros.
+func (a *App) observeTimings(t verify.Timings) {
+	ms := func(step string, v int64) {
+		a.timings.WithLabelValues(step).Observe(float64(v) / 1000)
+	}
+	ms("dns", t.DNS)
+	if t.Connect > 0 {
+		ms("connect", t.Connect)
+	}
+	if t.TLS > 0 {
+		ms("tls", t.TLS)
+	}
+	if t.SMTP > 0 || t.Connect > 0 {
+		ms("smtp", t.SMTP)
+	}
 }
