@@ -62,9 +62,8 @@ type readAhead struct {
 // dialFunc opens a TCP connection to a checked address.
 type dialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
-// dial connects to addr with dialer and reads the banner. ctx bounds every
-// later step too: when it is done the connection is closed. A banner other
-// than 220 is returned as a *hostError carrying the reply.
+// dial connects to addr with dialer and reads the banner (greet). ctx
+// bounds every later step too: when it is done the connection is closed.
 func dial(ctx context.Context, dialer dialFunc, host string, addr netip.AddrPort, limits timeouts) (*client, error) {
 	dctx, cancel := context.WithTimeout(ctx, limits.connect)
 	defer cancel()
@@ -73,8 +72,15 @@ func dial(ctx context.Context, dialer dialFunc, host string, addr netip.AddrPort
 	if err != nil {
 		return nil, &hostError{Host: host, Addr: addr, Step: stepConnect, Err: err}
 	}
+	return greet(ctx, conn, time.Since(start), host, addr, limits)
+}
+
+// greet wraps conn, a fresh connection to addr that took took to open,
+// and reads the banner. A banner other than 220 is returned as a
+// *hostError carrying the reply.
+func greet(ctx context.Context, conn net.Conn, took time.Duration, host string, addr netip.AddrPort, limits timeouts) (*client, error) {
 	c := &client{
-		connect: time.Since(start),
+		connect: took,
 		w:       smtpwire.NewConn(ctx, conn, smtpwire.Options{ServerName: host, BannerTimeout: limits.banner, CommandTimeout: limits.command}),
 		host:    host,
 		addr:    addr,
