@@ -63,8 +63,9 @@ type Config struct {
 	// (default 100).
 	MaxSessionsPerHost int
 	MaxSessions        int
-	// BatchSize is how many real recipients one transaction asks about
-	// before RSET (default 20). RFC 5321 §4.5.3.1.8 makes servers accept at
+	// BatchSize is how many real recipients one batch asks about (default
+	// 20); the transaction stays open for the next batch while the server's
+	// per-transaction limit leaves room. RFC 5321 §4.5.3.1.8 makes servers accept at
 	// least 100 recipients per transaction; we ask for far fewer, since
 	// many servers count rejected recipients against a client.
 	BatchSize int
