@@ -33,7 +33,8 @@
 // also a pipelining tripwire (RFC 2920), in plain text: a command sent
 // before the reply to the banner, EHLO, STARTTLS, NOOP or QUIT, or before
 // any earlier reply when PIPELINING was not offered (Options.NoPipelining
-// hides it), fails the test.
+// hides it), fails the test. A RawServer never offers PIPELINING, and
+// fails the test when a command comes before the reply to the one before.
 //
 // Servers are closed by t.Cleanup; Close may also be called earlier.
 package smtptest

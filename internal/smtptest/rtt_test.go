@@ -75,3 +75,19 @@ func TestPipeliningTripwire(t *testing.T) {
 		})
 	}
 }
+
+// TestRawPipeliningTripwire: a RawServer never offers PIPELINING, so two
+// commands in one write fail the test.
+func TestRawPipeliningTripwire(t *testing.T) {
+	rec := &recorder{TB: t}
+	srv := StartRaw(rec, "127.0.0.1:0", RawOptions{Behavior: HELOOnly})
+	c := dialFake(t, srv.Addr)
+	c.reply()
+	c.cmd("HELO client.test")
+	c.flightOf("MAIL FROM:<v@client.test>", "RCPT TO:<a@example.com>")
+	c.cmd("QUIT")
+	srv.Close()
+	if errs, _ := rec.got(); len(errs) == 0 || !strings.Contains(errs[0], "without the PIPELINING extension") {
+		t.Errorf("tripwire errors %q", errs)
+	}
+}
