@@ -70,8 +70,8 @@ type Deps struct {
 	// undeliverable/suppressed without any network check.
 	Suppressions Suppressions
 	Logger       *slog.Logger
-	// OnTimings, when set, is given the timings of every answer that was
-	// not cached (metrics).
+	// OnTimings, when set, is given the timings of every answer a caller
+	// got that was not cached (metrics).
 	OnTimings func(Timings)
 }
 
@@ -156,7 +156,11 @@ func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
 		r.Timings = Timings{}
 		return r
 	}
-	return v.conclude(&a)
+	r := v.conclude(&a)
+	if v.deps.OnTimings != nil {
+		v.deps.OnTimings(r.Timings)
+	}
+	return r
 }
 
 // conclude scores the evidence of a and caches the result when it may be
@@ -166,9 +170,6 @@ func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
 func (v *Verifier) conclude(a *assessment) Result {
 	r := a.result()
 	r.DurationMS = time.Since(a.start).Milliseconds()
-	if v.deps.OnTimings != nil {
-		v.deps.OnTimings(r.Timings)
-	}
 	if a.cacheable() {
 		v.cache.put(a.addr.Key(), r, v.ttl(r), time.Now())
 	}
