@@ -42,6 +42,9 @@ type client struct {
 	// ahead holds the replies of the last flight (see flight) that the
 	// transaction has not taken yet, in the order of their commands.
 	ahead []readAhead
+	// unasked counts RCPTs sent in a flight whose replies the transaction
+	// did not ask for (it stopped early): the server saw them all the same.
+	unasked int
 	// The open transaction: a MAIL FROM was accepted (with SMTPUTF8 when
 	// txnUTF8) and no RSET since. txnSent and txnAccepted count its RCPTs
 	// as transaction counts them, for the "too many recipients" rules.
@@ -132,7 +135,7 @@ func (c *client) startTLS() (bool, error) {
 // without a round trip, so that what it decides is the same as on the
 // unpipelined path. A reply it does not ask for is dropped.
 func (c *client) flight(rset bool, from string, smtputf8 bool, rcpts []string) {
-	c.ahead = c.ahead[:0]
+	c.dropAhead()
 	p := c.w.Pipeline()
 	if rset {
 		p.Rset()
@@ -145,6 +148,9 @@ func (c *client) flight(rset bool, from string, smtputf8 bool, rcpts []string) {
 	for _, a := range rcpts {
 		p.Rcpt(a)
 		c.ahead = append(c.ahead, readAhead{verb: smtpwire.CmdRCPT, arg: a})
+	}
+	if from == "" {
+		c.txnRcpts += len(rcpts) // sent in the open transaction, asked for or not
 	}
 	rs, err := p.Send()
 	for i := range c.ahead {
@@ -172,12 +178,29 @@ func mailKey(from string, smtputf8 bool) string {
 func (c *client) takeAhead(verb, arg string) (readAhead, bool) {
 	for i, a := range c.ahead {
 		if a.verb == verb && a.arg == arg {
+			c.unasked += countRcpts(c.ahead[:i])
 			c.ahead = c.ahead[i+1:]
 			return a, true
 		}
 	}
-	c.ahead = c.ahead[:0]
+	c.dropAhead()
 	return readAhead{}, false
+}
+
+// dropAhead forgets the replies nobody asked for.
+func (c *client) dropAhead() {
+	c.unasked += countRcpts(c.ahead)
+	c.ahead = c.ahead[:0]
+}
+
+func countRcpts(as []readAhead) int {
+	n := 0
+	for _, a := range as {
+		if a.verb == smtpwire.CmdRCPT {
+			n++
+		}
+	}
+	return n
 }
 
 // sentAhead reports whether a RCPT to addr waits in c.ahead: its turn under
@@ -194,6 +217,11 @@ func (c *client) mail(from string, smtputf8 bool) (reply.Reply, error) {
 	c.txnOpen = a.err == nil && a.r.Code == 250
 	c.txnUTF8 = smtputf8
 	c.txnSent, c.txnAccepted, c.txnRcpts = 0, 0, 0
+	if ok {
+		// The RCPTs of its flight are in the transaction, whether the
+		// transaction asks for their replies or not.
+		c.txnRcpts = countRcpts(c.ahead)
+	}
 	return a.r, c.wrap(a.err)
 }
 
@@ -201,8 +229,8 @@ func (c *client) rcpt(addr string) (reply.Reply, error) {
 	a, ok := c.takeAhead(smtpwire.CmdRCPT, addr)
 	if !ok {
 		a.r, a.err = c.w.Rcpt(addr)
+		c.txnRcpts++
 	}
-	c.txnRcpts++
 	return a.r, c.wrap(a.err)
 }
 

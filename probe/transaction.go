@@ -55,7 +55,14 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	reuse := c.txnOpen && !b.split && (!smtputf8 || c.txnUTF8) &&
 		c.txnRcpts+len(tests)+len(jobs) <= d.txnLimit(s)
 	rset := c.txnOpen && !reuse
-	defer func() { c.ahead = c.ahead[:0] }()
+	defer func() {
+		// RCPTs sent in a flight count against the session and in the
+		// stats whether or not their replies were needed.
+		c.dropAhead()
+		s.rcpts += c.unasked
+		e.stats.rcpts.Add(uint64(c.unasked))
+		c.unasked = 0
+	}()
 	if c.w.Pipelining() {
 		if !d.fly(c, s, b, jobs, tests, rset, reuse, smtputf8) {
 			return false // closing: the callers got ErrClosed already
