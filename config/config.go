@@ -78,7 +78,11 @@ type Probe struct {
 	MaxRcptsPerSession int           `mapstructure:"max_rcpts_per_session"`
 	BatchSize          int           `mapstructure:"batch_size"`
 	IdleTimeout        time.Duration `mapstructure:"idle_timeout"`
-	CatchAllTTL        time.Duration `mapstructure:"catch_all_ttl"`
+	// KeepWarm and MaxWarm are probe.Config's fields of the same names:
+	// one idle session per MX host with recent real-time traffic.
+	KeepWarm    time.Duration `mapstructure:"keep_warm"`
+	MaxWarm     int           `mapstructure:"max_warm"`
+	CatchAllTTL time.Duration `mapstructure:"catch_all_ttl"`
 	// MaxAttempts, BackoffMin, BackoffMax, MaxRefusalsPerSession and
 	// MaxWait are probe.Config's fields of the same names.
 	MaxAttempts           int           `mapstructure:"max_attempts"`
@@ -208,6 +212,8 @@ func defaults() map[string]any {
 		"probe.rcpt_burst_per_host":      pd.RcptBurstPerHost,
 		"probe.max_rcpts_per_session":    pd.MaxRcptsPerSession,
 		"probe.idle_timeout":             pd.IdleTimeout,
+		"probe.keep_warm":                pd.KeepWarm,
+		"probe.max_warm":                 pd.MaxWarm,
 		"probe.catch_all_ttl":            pd.CatchAllTTL,
 		"probe.max_attempts":             pd.MaxAttempts,
 		"probe.backoff_min":              pd.BackoffMin,
@@ -450,6 +456,13 @@ func (c Config) Validate() error {
 		bad("probe.batch_size", "must be 1-100, got %d", c.Probe.BatchSize)
 	}
 	positive("probe.idle_timeout", c.Probe.IdleTimeout)
+	if c.Probe.KeepWarm < 0 || c.Probe.KeepWarm > probe.MaxKeepWarm {
+		// RFC 5321 §4.5.3.2.7: a server waits 5 minutes for a command.
+		bad("probe.keep_warm", "must be 0-%v (no longer than probe.idle_timeout: no warm sessions), got %v", probe.MaxKeepWarm, c.Probe.KeepWarm)
+	}
+	if c.Probe.MaxWarm < 1 {
+		bad("probe.max_warm", "must be at least 1, got %d", c.Probe.MaxWarm)
+	}
 	positive("probe.catch_all_ttl", c.Probe.CatchAllTTL)
 	if c.Probe.MaxAttempts < 1 {
 		bad("probe.max_attempts", "must be at least 1, got %d", c.Probe.MaxAttempts)

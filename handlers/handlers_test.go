@@ -119,7 +119,8 @@ func TestMetricsCountVerdicts(t *testing.T) {
 	}
 }
 
-// golden compares a JSON body, with duration_ms zeroed, to testdata/NAME.json.
+// golden compares a JSON body, with duration_ms and timings_ms zeroed, to
+// testdata/NAME.json.
 func golden(t *testing.T, name string, body []byte) {
 	t.Helper()
 	var v any
@@ -137,6 +138,12 @@ func zeroDurations(v any) {
 		for k, x := range v {
 			if k == "duration_ms" {
 				v[k] = 0
+				continue
+			}
+			if t, ok := x.(map[string]any); ok && k == "timings_ms" {
+				for step := range t {
+					t[step] = 0
+				}
 				continue
 			}
 			zeroDurations(x)

@@ -138,8 +138,8 @@ func TestExportOptions(t *testing.T) {
 			"full@x.example,'\tTabbed,risky,35,mailbox_full,\n" +
 			"ok2@x.example,-2,deliverable,2,accepted,\n"},
 		{"jsonl", ExportOptions{Format: JSONL, Verdicts: []outcome.Verdict{outcome.Risky}},
-			`{"line":4,"fields":{"Email":"catch@x.example","Note":"@cmd"},"result":{"email":"catch@x.example","normalized":"catch@x.example","verdict":"risky","risk":30,"reason":"catch_all","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":true,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n" +
-				`{"line":5,"fields":{"Email":"full@x.example","Note":"\tTabbed"},"result":{"email":"full@x.example","normalized":"full@x.example","verdict":"risky","risk":35,"reason":"mailbox_full","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":false,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0}}` + "\n"},
+			`{"line":4,"fields":{"Email":"catch@x.example","Note":"@cmd"},"result":{"email":"catch@x.example","normalized":"catch@x.example","verdict":"risky","risk":30,"reason":"catch_all","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":true,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0,"timings_ms":{"dns":0,"connect":0,"tls":0,"smtp":0}}}` + "\n" +
+				`{"line":5,"fields":{"Email":"full@x.example","Note":"\tTabbed"},"result":{"email":"full@x.example","normalized":"full@x.example","verdict":"risky","risk":35,"reason":"mailbox_full","suggestion":"","flags":{"role":false,"disposable":false,"free":false,"catch_all":false,"smtputf8":false},"mx":["mx.x.example"],"smtp":null,"duration_ms":0,"timings_ms":{"dns":0,"connect":0,"tls":0,"smtp":0}}}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

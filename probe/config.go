@@ -65,8 +65,9 @@ type Config struct {
 	// (default 100).
 	MaxSessionsPerHost int
 	MaxSessions        int
-	// BatchSize is how many real recipients one transaction asks about
-	// before RSET (default 20). RFC 5321 §4.5.3.1.8 makes servers accept at
+	// BatchSize is how many real recipients one batch asks about (default
+	// 20); the transaction stays open for the next batch while the server's
+	// per-transaction limit leaves room. RFC 5321 §4.5.3.1.8 makes servers accept at
 	// least 100 recipients per transaction; we ask for far fewer, since
 	// many servers count rejected recipients against a client.
 	BatchSize int
@@ -75,6 +76,18 @@ type Config struct {
 	// closes sooner when another session waits for its place under
 	// MaxSessions.
 	IdleTimeout time.Duration
+	// KeepWarm is how long one idle session per MX host that saw
+	// real-time traffic (a caller waiting 30s or less) in the last
+	// KeepWarm stays open, with a NOOP every 30s (or KeepWarm/2), so that
+	// the next signup at a provider pays one round trip rather than a new
+	// session (default 60s, at most 5 minutes: RFC 5321 §4.5.3.2.7 has
+	// servers wait that long for a command, no longer). MaxWarm caps such
+	// sessions in all (default 20). A warm session holds its places under
+	// MaxSessionsPerHost and MaxSessions like any open one, and gives them
+	// up as soon as another session waits for them. A KeepWarm no longer
+	// than IdleTimeout keeps no session warm.
+	KeepWarm time.Duration
+	MaxWarm  int
 	// CatchAllTTL is how long a domain's catch-all status is cached
 	// (default 24h). CatchAllCacheSize bounds the cache (default 100000).
 	CatchAllTTL       time.Duration
@@ -131,6 +144,9 @@ const (
 	DefaultMaxSessions        = 100
 	DefaultBatchSize          = 20
 	DefaultIdleTimeout        = 5 * time.Second
+	DefaultKeepWarm           = 60 * time.Second
+	MaxKeepWarm               = 5 * time.Minute
+	DefaultMaxWarm            = 20
 	DefaultCatchAllTTL        = 24 * time.Hour
 	DefaultCatchAllCacheSize  = 100_000
 	DefaultMaxAttempts        = 3
@@ -176,6 +192,8 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxSessions, DefaultMaxSessions)
 	setInt(&c.BatchSize, DefaultBatchSize)
 	setDur(&c.IdleTimeout, DefaultIdleTimeout)
+	setDur(&c.KeepWarm, DefaultKeepWarm)
+	setInt(&c.MaxWarm, DefaultMaxWarm)
 	setDur(&c.CatchAllTTL, DefaultCatchAllTTL)
 	setInt(&c.CatchAllCacheSize, DefaultCatchAllCacheSize)
 	setInt(&c.MaxAttempts, DefaultMaxAttempts)
@@ -217,6 +235,9 @@ func (c Config) validate() error {
 			bad("%s must not be negative, got %v", d.name, d.v)
 		}
 	}
+	if c.KeepWarm < 0 || c.KeepWarm > MaxKeepWarm {
+		bad("KeepWarm must be 0-%v, got %v", MaxKeepWarm, c.KeepWarm)
+	}
 	if c.MaxWait < 0 {
 		bad("MaxWait must not be negative, got %v", c.MaxWait)
 	}
@@ -241,6 +262,7 @@ func (c Config) validate() error {
 		{"MaxSessionsPerHost", c.MaxSessionsPerHost},
 		{"MaxSessions", c.MaxSessions}, {"CatchAllCacheSize", c.CatchAllCacheSize},
 		{"MaxAttempts", c.MaxAttempts}, {"MaxRefusalsPerSession", c.MaxRefusalsPerSession}, {"MaxQueuePerHost", c.MaxQueuePerHost},
+		{"MaxWarm", c.MaxWarm},
 	} {
 		if n.v < 1 {
 			bad("%s must be at least 1, got %d", n.name, n.v)

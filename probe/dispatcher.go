@@ -22,6 +22,8 @@ type job struct {
 	rechecked bool                   // a contradicted answer sent it back once; guarded by the dispatcher's mu
 	attempts  int                    // sessions lost while holding it; guarded by the dispatcher's mu
 	last      atomic.Pointer[Result] // last transient failure, for a caller who gives up
+	queued    time.Time              // when it joined the dispatcher's queue, for Timings
+	on        *client                // the session that took it last, for Timings
 	done      chan answer            // buffered (1); receives exactly one answer
 }
 
@@ -49,14 +51,11 @@ func (j *job) waitsOut(t time.Time) bool {
 	return j.lastHost && ok && dl.Sub(t) >= rateLimitMargin
 }
 
-// realTime is the patience below which a caller is served before bulk
-// work: a signup form waits seconds, a bulk job minutes.
-const realTime = 30 * time.Second
-
-// urgent reports whether j's caller waits in real time.
+// urgent reports whether j's caller waits in real time (realtimeBudget):
+// it is served before bulk work and keeps its host's session warm.
 func (j *job) urgent(now time.Time) bool {
 	dl, ok := j.deadline()
-	return ok && dl.Sub(now) < realTime
+	return ok && dl.Sub(now) <= realtimeBudget
 }
 
 // insertByUrgency queues j: a real-time caller goes ahead of every bulk
@@ -119,6 +118,8 @@ type dispatcher struct {
 	probing      map[string]bool // domains whose catch-all test a session is running
 	removed      bool
 	removeTimer  *time.Timer
+	lastRealtime time.Time // the last real-time caller's arrival (see realtimeBudget)
+	warm         bool      // one of its sessions is idle and kept warm
 }
 
 func newDispatcher(e *Engine, route int, host string) *dispatcher {
@@ -161,7 +162,11 @@ func (d *dispatcher) enqueue(j *job, addrs []netip.Addr) (bool, *answer) {
 		return true, &answer{err: ErrSaturated}
 	}
 	d.addrs = addrs
+	j.queued = time.Now()
 	d.queue = insertByUrgency(d.queue, j)
+	if j.urgent(time.Now()) {
+		d.lastRealtime = time.Now()
+	}
 	d.spawnLocked()
 	select {
 	case d.wake <- struct{}{}:
@@ -206,10 +211,26 @@ func (d *dispatcher) liveLocked() int {
 // answer delivers a to j. A job is held by one session at a time, so it
 // is answered once; the channel's buffer means this never blocks.
 func (d *dispatcher) answer(j *job, a answer) {
+	a.res.Timings = j.timings()
 	select {
 	case j.done <- a:
 	default:
 	}
+}
+
+// timings splits the time since j was queued: the connection and TLS
+// count when the session that took it last was opened for it.
+func (j *job) timings() Timings {
+	var t Timings
+	if j.queued.IsZero() {
+		return t
+	}
+	total := time.Since(j.queued)
+	if c := j.on; c != nil && c.ready.After(j.queued) {
+		t.Connect, t.TLS = c.connect, c.tlsTook
+	}
+	t.SMTP = max(0, total-t.Connect-t.TLS)
+	return t
 }
 
 // run is one session goroutine: wait for the host's turn, connect, serve

@@ -19,10 +19,17 @@
 // RCPT to a random local part for each domain whose catch-all status is
 // not cached (unpredictable, but the same for a domain while the Engine
 // lives, so that a test repeated after a greylisting delay gets through),
-// up to BatchSize real RCPTs, RSET, and the session stays open for
-// IdleTimeout so the next callers skip the TCP, TLS and EHLO round trips,
-// unless another session waits for its place. A burst of signups at one
-// provider, or a bulk list, therefore costs a handful of sessions.
+// up to BatchSize real RCPTs. When the server offers PIPELINING (RFC
+// 2920) these go in one flight, read back in order as if sent one at a
+// time. The transaction stays open for the next batch (RSET only at its
+// RCPT limit, after a reply that spoils it, or before QUIT), and the
+// session stays open for IdleTimeout so the next callers skip the TCP,
+// TLS and EHLO round trips, unless another session waits for its place;
+// a host with real-time traffic keeps one session warm for KeepWarm, with
+// a NOOP now and then. A burst of signups at one provider, or a bulk
+// list, therefore costs a handful of sessions, and a signup at a warm
+// provider one round trip. Addresses of both families are raced (Happy
+// Eyeballs, RFC 8305).
 //
 // Servers that hang up mid-batch (a 421, or Postfix's error limit) are
 // reconnected to, and the recipients that got no answer are queued again,

@@ -77,6 +77,7 @@ type Engine struct {
 
 	closeOnce sync.Once
 	stats     counters
+	warm      atomic.Int32 // idle sessions kept warm, at most cfg.MaxWarm
 }
 
 // counters back Stats.

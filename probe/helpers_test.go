@@ -30,6 +30,7 @@ func testConfig(port int) probe.Config {
 		MaxSessions:        20,
 		BatchSize:          20,
 		IdleTimeout:        300 * time.Millisecond,
+		KeepWarm:           300 * time.Millisecond, // no warm sessions unless a test asks
 		BackoffMin:         40 * time.Millisecond,
 		BackoffMax:         200 * time.Millisecond,
 	}

@@ -137,7 +137,9 @@ func TestSTARTTLS(t *testing.T) {
 	})
 }
 
-// TestHELOOnly checks the fall-back to HELO when EHLO is not recognised.
+// TestHELOOnly checks the fall-back to HELO when EHLO is not recognised,
+// and that the transaction stays open between recipients: one MAIL FROM,
+// and RSET only before QUIT.
 func TestHELOOnly(t *testing.T) {
 	raw := smtptest.StartRaw(t, "127.0.0.1:0", smtptest.RawOptions{
 		Behavior: smtptest.HELOOnly,
@@ -168,8 +170,6 @@ HELO probe.preflight.test
 MAIL FROM:<verify@preflight.test>
 RCPT TO:<random@old.test>
 RCPT TO:<jane@old.test>
-RSET
-MAIL FROM:<verify@preflight.test>
 RCPT TO:<bob@old.test>
 RSET
 QUIT`

@@ -100,4 +100,17 @@ type Result struct {
 	NoSMTPUTF8 bool
 	// Route names the egress route that got this answer (egress.Route.Name).
 	Route string
+	// Timings say where the time went, for troubleshooting.
+	Timings Timings
+}
+
+// Timings split the time a Check spent at the MX host that answered.
+// Connect and TLS are zero when the address was asked on a session that
+// was already open (a warm one, say).
+type Timings struct {
+	Connect time.Duration // the TCP connection
+	TLS     time.Duration // STARTTLS and the TLS handshake
+	// SMTP is the rest: waiting for a session or a turn under the host's
+	// limits, the banner, EHLO, MAIL FROM and the RCPTs.
+	SMTP time.Duration
 }

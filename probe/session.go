@@ -56,7 +56,7 @@ func (d *dispatcher) serve(c *client, h *hold) (again bool) {
 			return true
 		}
 		if len(b.jobs) == 0 {
-			if !d.idle(h) {
+			if !d.idle(c, h) {
 				return false
 			}
 			continue
@@ -87,10 +87,27 @@ func (d *dispatcher) sessionCapLocked() int {
 // once when another session, of any host, waits for a place the idle one
 // holds: reuse saves round trips, but not at the price of a host that
 // cannot get a session at all.
-func (d *dispatcher) idle(h *hold) bool {
+//
+// A host with real-time traffic in the last KeepWarm keeps one idle
+// session warm (at most MaxWarm in all) for up to KeepWarm, with a NOOP
+// every warmNoop so that the server does not time it out (see keepWarm).
+// It holds its places like any open session, and yields them the same way.
+func (d *dispatcher) idle(c *client, h *hold) bool {
 	e := d.e
-	t := time.NewTimer(e.cfg.IdleTimeout)
+	limit := e.cfg.IdleTimeout
+	warm := d.warmUp()
+	if warm {
+		defer d.coolDown()
+		limit = max(limit, e.cfg.KeepWarm)
+	}
+	t := time.NewTimer(limit)
 	defer t.Stop()
+	var noop <-chan time.Time
+	if warm {
+		nt := time.NewTicker(warmNoopEvery(e.cfg.KeepWarm))
+		defer nt.Stop()
+		noop = nt.C
+	}
 	for {
 		// Take the channels before asking, so a waiter who arrives in
 		// between still wakes us.
@@ -110,6 +127,12 @@ func (d *dispatcher) idle(h *hold) bool {
 		case <-d.wake:
 		case <-slotWanted:
 		case <-gateWanted:
+		case <-noop:
+			// RFC 5321 §4.1.1.9: NOOP asks for a reply and nothing else;
+			// servers reset their idle timer on it.
+			if r, err := c.noop(); err != nil || r.Code != 250 {
+				return false
+			}
 		case <-t.C:
 			expired = true
 		case <-e.stopCtx.Done():
@@ -127,23 +150,57 @@ func (d *dispatcher) idle(h *hold) bool {
 	}
 }
 
+// warmNoop is how often a warm session says NOOP: well within the five
+// minutes RFC 5321 §4.5.3.2.7 asks servers to wait, and within the
+// shorter timeouts of busy servers.
+const warmNoop = 30 * time.Second
+
+func warmNoopEvery(keepWarm time.Duration) time.Duration {
+	return max(min(warmNoop, keepWarm/2), time.Millisecond)
+}
+
+// realtimeBudget: a caller who waits no longer than this for its answer is
+// a real-time check (a signup form), not a bulk job, and makes its host
+// worth keeping warm.
+const realtimeBudget = 30 * time.Second
+
+// warmUp makes the caller's idle session the host's warm one when the host
+// saw real-time traffic within KeepWarm, no other session of it is warm,
+// and fewer than MaxWarm are warm in all.
+func (d *dispatcher) warmUp() bool {
+	e := d.e
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e.cfg.KeepWarm <= e.cfg.IdleTimeout || d.warm || d.lastRealtime.IsZero() || time.Since(d.lastRealtime) > e.cfg.KeepWarm {
+		return false
+	}
+	if e.warm.Add(1) > int32(e.cfg.MaxWarm) {
+		e.warm.Add(-1)
+		return false
+	}
+	d.warm = true
+	return true
+}
+
+// coolDown ends warmUp.
+func (d *dispatcher) coolDown() {
+	d.mu.Lock()
+	d.warm = false
+	d.mu.Unlock()
+	d.e.warm.Add(-1)
+}
+
 // take removes the next transaction's jobs from the queue: up to
 // BatchSize, and no more RCPTs (catch-all tests included) than the server
 // takes in one transaction or the session has left under
 // MaxRcptsPerSession.
 func (d *dispatcher) take(s *session) batch {
 	e := d.e
-	limit := maxRcptsPerTransaction
-	if s.rcptMax > 0 {
-		limit = min(limit, s.rcptMax)
-	}
+	limit := d.txnLimit(s)
 	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	left := d.sessionCapLocked() - s.rcpts // at least 1: serve checks
-	if d.rcptLimit > 0 {
-		limit = min(limit, d.rcptLimit)
-	}
 	var b batch
 	var rest []*job // left in the queue: their domain is being tested elsewhere
 	rcpts, i := 0, 0

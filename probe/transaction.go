@@ -2,6 +2,7 @@ package probe
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
@@ -29,6 +30,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	smtputf8 := false
 	jobs := b.jobs[:0]
 	for _, j := range b.jobs {
+		j.on = c
 		if j.utf8 && !c.has("SMTPUTF8") {
 			d.answer(j, answer{res: Result{
 				Reason: outcome.SMTPRejected, CatchAll: d.catchAll(s, j.domain), Host: d.host,
@@ -42,23 +44,64 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 	if len(jobs) == 0 {
 		return true
 	}
-	if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
-		return cont
+	var tests []string // the catch-all tests' addresses, in order
+	for _, domain := range b.probe {
+		if slices.ContainsFunc(jobs, func(j *job) bool { return j.domain == domain }) {
+			tests = append(tests, e.testLocal(domain)+"@"+domain)
+		}
+	}
+	// The transaction stays open between batches (see the end): a new
+	// one is started only when the open one cannot take this batch.
+	reuse := c.txnOpen && !b.split && (!smtputf8 || c.txnUTF8) &&
+		c.txnRcpts+len(tests)+len(jobs) <= d.txnLimit(s)
+	rset := c.txnOpen && !reuse
+	defer func() {
+		// RCPTs sent in a flight count against the session and in the
+		// stats whether or not their replies were needed.
+		c.dropAhead()
+		s.rcpts += c.unasked
+		e.stats.rcpts.Add(uint64(c.unasked))
+		c.unasked = 0
+	}()
+	if c.w.Pipelining() {
+		if !d.fly(c, s, b, jobs, tests, rset, reuse, smtputf8) {
+			return false // closing: the callers got ErrClosed already
+		}
+	}
+	if rset {
+		// RFC 5321 §4.1.1.5: the open transaction ends, nothing was to be
+		// delivered.
+		r, err := c.rset()
+		if err != nil {
+			d.lost(jobs, failureResult(d.host, err), false)
+			return false
+		}
+		if r.Code != 250 {
+			d.lost(jobs, d.sessionResult(smtpwire.CmdRSET, r, c), false)
+			return false
+		}
+	}
+	if !reuse {
+		if ok, cont := d.mail(c, s, jobs, smtputf8); !ok {
+			return cont
+		}
 	}
 
 	accepted := 0 // RCPTs the server took in this transaction
 	sent := 0     // RCPTs sent in this transaction, tests included
-	for _, domain := range b.probe {
-		if !slices.ContainsFunc(jobs, func(j *job) bool { return j.domain == domain }) {
-			continue
-		}
-		if !d.rcptTurn(s.g, nil) {
+	if reuse {
+		accepted, sent = c.txnAccepted, c.txnSent
+	}
+	defer func() { c.txnSent, c.txnAccepted = sent, accepted }()
+	for _, test := range tests {
+		domain := test[strings.LastIndexByte(test, '@')+1:]
+		if !c.sentAhead(test) && !d.rcptTurn(s.g, nil) {
 			return false // closing: the callers got ErrClosed already
 		}
 		s.rcpts++
 		e.stats.rcpts.Add(1)
 		e.stats.catchAllProbes.Add(1)
-		r, err := c.rcpt(e.testLocal(domain) + "@" + domain)
+		r, err := c.rcpt(test)
 		if err != nil {
 			d.lost(jobs, failureResult(d.host, err), false)
 			return false
@@ -145,7 +188,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if j.ctx.Err() != nil {
 			continue
 		}
-		if !d.rcptTurn(s.g, j.ctx.Done()) {
+		if !c.sentAhead(j.address) && !d.rcptTurn(s.g, j.ctx.Done()) {
 			if e.stopCtx.Err() != nil {
 				break
 			}
@@ -213,7 +256,87 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		d.reset(c)
 		return false
 	}
-	return d.reset(c)
+	// The transaction stays open: the next recipients on this session
+	// need no MAIL FROM, and no RSET before it (RFC 5321 §3.3 lets a
+	// transaction take many RCPTs). RSET comes at the per-transaction
+	// limit, after a reply that spoils the transaction, or before QUIT.
+	return true
+}
+
+// txnLimit is how many RCPTs, tests included, one transaction takes: at
+// most maxRcptsPerTransaction, the server's RCPTMAX, and what it took
+// before it said "too many recipients".
+func (d *dispatcher) txnLimit(s *session) int {
+	limit := maxRcptsPerTransaction
+	if s.rcptMax > 0 {
+		limit = min(limit, s.rcptMax)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.rcptLimit > 0 {
+		limit = min(limit, d.rcptLimit)
+	}
+	return limit
+}
+
+// fly sends the start of a transaction in one flight (RFC 2920): RSET when
+// the open transaction must end, MAIL FROM unless it is reused, the
+// catch-all tests and the real RCPTs. Their replies are then read by
+// transaction as if sent one at a time (client.flight), so the answers are
+// the same as on the unpipelined path. The flight is kept within what the
+// anti-harvest rules allow to be sent before the transaction looks at a
+// reply:
+//
+//   - the real RCPTs go along only when no canary can be asked between
+//     the tests and them (a test accepted after testContradictionRefusals
+//     refusals asks one), and not in a split batch, whose test has a
+//     transaction of its own;
+//   - no more RCPTs than the session's refusals leave under refusalCap,
+//     so a run of unknown recipients stops where it would one at a time.
+//
+// Every RCPT takes its turn under the host's RCPT limiter before the
+// flight. It returns false when the engine is closing.
+func (d *dispatcher) fly(c *client, s *session, b batch, jobs []*job, tests []string, rset, reuse, smtputf8 bool) bool {
+	rcpts := slices.Clone(tests)
+	if !b.split && s.refusals+len(tests) <= testContradictionRefusals {
+		room := d.refusalCap() - s.refusals - len(tests)
+		for _, j := range jobs {
+			if room <= 0 {
+				break
+			}
+			if j.ctx.Err() == nil {
+				rcpts = append(rcpts, j.address)
+				room--
+			}
+		}
+	} else if len(rcpts) > 1 {
+		rcpts = rcpts[:1] // a canary may follow the first test's reply
+	}
+	if b.split {
+		rcpts = rcpts[:0] // RSET and a new MAIL come between test and address
+	}
+	from := ""
+	if !reuse {
+		from = d.e.cfg.MailFrom
+	}
+	if !rset && from == "" && len(rcpts) < 2 {
+		return true // nothing to gain
+	}
+	for i := range rcpts {
+		// The first RCPT waits for its turn as it would after MAIL; the
+		// others go along only if their turn has come, and otherwise
+		// wait after the flight, one at a time.
+		if i == 0 {
+			if !d.rcptTurn(s.g, nil) {
+				return false
+			}
+		} else if !s.g.rcpt.Allow() {
+			rcpts = rcpts[:i]
+			break
+		}
+	}
+	c.flight(rset, from, smtputf8, rcpts)
+	return true
 }
 
 // tooMany handles "452 4.5.3 Too many recipients" (RFC 5321

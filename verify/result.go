@@ -23,6 +23,9 @@ type Result struct {
 	MX         []string        `json:"mx"`
 	SMTP       *SMTP           `json:"smtp"`
 	DurationMS int64           `json:"duration_ms"`
+	// Timings split DurationMS for troubleshooting; a cached answer has
+	// none.
+	Timings Timings `json:"timings_ms"`
 	// Detail says in words what went wrong, for example which syntax rule
 	// failed. It is empty for a plain answer.
 	Detail string `json:"detail,omitempty"`
@@ -37,6 +40,17 @@ type Suppression struct {
 	Class      string         `json:"class"`  // hard, or soft after repeated soft bounces
 	Diagnostic string         `json:"diagnostic"`
 	Source     string         `json:"source"`
+}
+
+// Timings are where a check's time went, in milliseconds: the DNS stage,
+// and at the MX host that answered the TCP connection, STARTTLS, and the
+// rest of the SMTP exchange (waits for a session or a turn included).
+// Connect and TLS are 0 when a session was already open.
+type Timings struct {
+	DNS     int64 `json:"dns"`
+	Connect int64 `json:"connect"`
+	TLS     int64 `json:"tls"`
+	SMTP    int64 `json:"smtp"`
 }
 
 // Flags are the list and protocol facts about an address.
@@ -70,6 +84,7 @@ type assessment struct {
 	suggestion  string
 	detail      string
 	mx          mx.Result
+	dnsTook     time.Duration
 	probe       *probe.Result
 	cached      *Result
 	suppression *Suppression
@@ -89,6 +104,9 @@ func (a *assessment) setProbe(res probe.Result, failed bool) {
 	}
 	a.interrupted = a.interrupted || failed
 }
+
+// timeDNS records the DNS stage's time; defer it with the stage's start.
+func (a *assessment) timeDNS(start time.Time) { a.dnsTook = time.Since(start) }
 
 func (a *assessment) cacheable() bool {
 	return a.ev.SyntaxValid && !a.interrupted && !a.ev.Disposable && !a.ev.Suppressed
@@ -121,6 +139,12 @@ func (a *assessment) result() Result {
 		for i, h := range a.mx.Hosts {
 			r.MX[i] = h.Name
 		}
+	}
+	r.Timings.DNS = a.dnsTook.Milliseconds()
+	if p := a.probe; p != nil {
+		r.Timings.Connect = p.Timings.Connect.Milliseconds()
+		r.Timings.TLS = p.Timings.TLS.Milliseconds()
+		r.Timings.SMTP = p.Timings.SMTP.Milliseconds()
 	}
 	if p := a.probe; p != nil && p.Code != 0 {
 		r.SMTP = &SMTP{Host: p.Host, Code: p.Code, Enhanced: p.Enhanced, Message: p.Message, TLS: p.TLS}

@@ -76,6 +76,9 @@ type Deps struct {
 	// undeliverable/suppressed without any network check.
 	Suppressions Suppressions
 	Logger       *slog.Logger
+	// OnTimings, when set, is given the timings of every answer a caller
+	// got that was not cached (metrics).
+	OnTimings func(Timings)
 }
 
 // Verifier runs the pipeline. It is safe for concurrent use; build one per
@@ -168,9 +171,14 @@ func (v *Verifier) run(ctx context.Context, email string, fresh bool) Result {
 		r := *a.cached
 		r.Email, r.Normalized = email, a.addr.Normalized
 		r.DurationMS = time.Since(a.start).Milliseconds()
+		r.Timings = Timings{}
 		return r
 	}
-	return v.conclude(&a)
+	r := v.conclude(&a)
+	if v.deps.OnTimings != nil {
+		v.deps.OnTimings(r.Timings)
+	}
+	return r
 }
 
 // conclude scores the evidence of a and caches the result when it may be
@@ -281,6 +289,7 @@ func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
 }
 
 func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {
+	defer a.timeDNS(time.Now())
 	res, err := v.deps.Resolver.Lookup(ctx, a.addr.Domain)
 	if errors.Is(err, mx.ErrDomain) {
 		// Syntax let it through, but it cannot be a DNS name: it cannot exist.

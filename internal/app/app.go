@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/preflight-email/preflight/egress"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
@@ -34,6 +35,9 @@ type App struct {
 	// as an unset probe.helo. serve logs them once at start-up; the CLI's
 	// one-off commands do not repeat them on every run.
 	Warnings []string
+
+	// timings are the histograms of each step of a check (metrics.go).
+	timings *prometheus.HistogramVec
 }
 
 // NewLogger returns the logger that log.level and log.format ask for.
@@ -92,6 +96,8 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			MaxRcptsPerSession:    cfg.Probe.MaxRcptsPerSession,
 			BatchSize:             cfg.Probe.BatchSize,
 			IdleTimeout:           cfg.Probe.IdleTimeout,
+			KeepWarm:              cfg.Probe.KeepWarm,
+			MaxWarm:               cfg.Probe.MaxWarm,
 			CatchAllTTL:           cfg.Probe.CatchAllTTL,
 			MaxAttempts:           cfg.Probe.MaxAttempts,
 			BackoffMin:            cfg.Probe.BackoffMin,
@@ -107,6 +113,8 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 		}
 		deps.Prober = a.Prober
 	}
+	a.timings = newTimings()
+	deps.OnTimings = a.observeTimings
 	a.Verifier = verify.New(verify.Config{
 		ProbeEnabled:  cfg.Probe.Enabled,
 		ProbeTimeout:  cfg.Verify.ProbeTimeout,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/store"
+	"github.com/preflight-email/preflight/verify"
 )
 
 // RegisterMetrics exposes the probe's counters: how polite we are
@@ -14,8 +15,13 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 		func() float64 { r, _ := store.ContentionStats(); return float64(r) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preflight_store_failures_total", Help: "Store operations that failed after their retries."},
 		func() float64 { _, f := store.ContentionStats(); return float64(f) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_verify_background_probes", Help: "Probes going on after their callers gave up (verify.max_background_probes bounds them)."},
-		func() float64 { return float64(a.Verifier.Background()) }))
+	if a.Verifier != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_verify_background_probes", Help: "Probes going on after their callers gave up (verify.max_background_probes bounds them)."},
+			func() float64 { return float64(a.Verifier.Background()) }))
+	}
+	if a.timings != nil {
+		reg.MustRegister(a.timings)
+	}
 	p := a.Prober
 	if p == nil {
 		return
@@ -52,5 +58,34 @@ func (r routeRefusals) Describe(ch chan<- *prometheus.Desc) { ch <- routeRefusal
 func (r routeRefusals) Collect(ch chan<- prometheus.Metric) {
 	for name, n := range r.p.RouteRefusals() {
 		ch <- prometheus.MustNewConstMetric(routeRefusalsDesc, prometheus.CounterValue, float64(n), name)
+	}
+}
+
+// newTimings is a histogram per step of a check, from 1 ms (a warm session
+// on a nearby server) to 30 s (a slow banner).
+func newTimings() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "preflight_check_step_seconds",
+		Help:    "Time spent per step of a check that was not answered from the cache: dns, connect, tls, smtp (timings_ms).",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"step"})
+}
+
+// observeTimings records one answer's timings. Connect and TLS count only
+// when a session was opened for it, and SMTP only when a probe ran, so
+// that cached and offline answers do not drown them in zeros.
+func (a *App) observeTimings(t verify.Timings) {
+	ms := func(step string, v int64) {
+		a.timings.WithLabelValues(step).Observe(float64(v) / 1000)
+	}
+	ms("dns", t.DNS)
+	if t.Connect > 0 {
+		ms("connect", t.Connect)
+	}
+	if t.TLS > 0 {
+		ms("tls", t.TLS)
+	}
+	if t.SMTP > 0 || t.Connect > 0 {
+		ms("smtp", t.SMTP)
 	}
 }

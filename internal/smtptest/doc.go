@@ -27,5 +27,14 @@
 // routes all of 127.0.0.0/8 to the loopback interface, so this needs no
 // setup.
 //
+// A Server can simulate a network's round trip (Options.RTT): its replies
+// reach the client that much later, so a flight of pipelined commands
+// costs one round trip and commands sent one by one cost one each. It is
+// also a pipelining tripwire (RFC 2920), in plain text: a command sent
+// before the reply to the banner, EHLO, STARTTLS, NOOP or QUIT, or before
+// any earlier reply when PIPELINING was not offered (Options.NoPipelining
+// hides it), fails the test. A RawServer never offers PIPELINING, and
+// fails the test when a command comes before the reply to the one before.
+//
 // Servers are closed by t.Cleanup; Close may also be called earlier.
 package smtptest

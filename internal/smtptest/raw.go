@@ -231,6 +231,11 @@ func (s *RawServer) serve(c net.Conn) {
 		s.mu.Unlock()
 		verb, arg, _ := strings.Cut(line, " ")
 		verb = strings.ToUpper(verb)
+		if r.Buffered() > 0 {
+			// More came before this command's reply: a flight, and a
+			// RawServer never offers PIPELINING (RFC 2920).
+			s.t.Errorf("fake SMTP server: command after %s pipelined without the PIPELINING extension (RFC 2920)", verb)
+		}
 		if verb == "DATA" || verb == "BDAT" {
 			s.t.Errorf("fake SMTP server received DATA (command %s)", verb)
 			w("554 5.7.1 smtptest: this fake never takes DATA")

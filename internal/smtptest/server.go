@@ -79,6 +79,14 @@ type Options struct {
 	// RefuseClients answers every RCPT from these client IPs ("127.0.0.2")
 	// with the given reply: a server that blocklists one of our routes.
 	RefuseClients map[string]Reply
+
+	// RTT simulates the network: every reply reaches the client RTT after
+	// the server wrote it, so each flight of commands costs one round
+	// trip whether it holds one command or several (RFC 2920).
+	RTT time.Duration
+	// NoPipelining hides the PIPELINING extension from the EHLO reply
+	// (in plain text; after STARTTLS the fake cannot rewrite it).
+	NoPipelining bool
 }
 
 // Server is a fake MX built on go-smtp. Any RCPT reply with code 421 is
@@ -112,6 +120,9 @@ type Server struct {
 	greylisted int
 	quits      int
 	data       int
+	pipeBad    int
+	pipelined  int
+	noops      int
 	closed     bool
 }
 
@@ -254,6 +265,13 @@ func (s *Server) Greylisted() int { s.mu.Lock(); defer s.mu.Unlock(); return s.g
 // plain text (after STARTTLS the fake cannot see commands on the wire).
 func (s *Server) Quits() int { s.mu.Lock(); defer s.mu.Unlock(); return s.quits }
 
+// Noops is the number of NOOP commands seen in plain text.
+func (s *Server) Noops() int { s.mu.Lock(); defer s.mu.Unlock(); return s.noops }
+
+// Open is the number of greeted sessions not yet over (see
+// MaxConcurrent).
+func (s *Server) Open() int { s.mu.Lock(); defer s.mu.Unlock(); return s.open }
+
 // DataAttempts is how many times the DATA tripwire fired.
 func (s *Server) DataAttempts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.data }
 
@@ -263,6 +281,22 @@ func (s *Server) tripData(how string) {
 	s.data++
 	s.mu.Unlock()
 	s.t.Errorf("fake SMTP server received DATA (%s)", how)
+}
+
+// PipeliningViolations is how many times the pipelining tripwire fired.
+func (s *Server) PipeliningViolations() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pipeBad }
+
+// Pipelined is how many commands arrived, in plain text, before the
+// replies to the commands before them: the commands after the first of
+// each flight.
+func (s *Server) Pipelined() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pipelined }
+
+// tripPipelining fails the test: the client broke RFC 2920.
+func (s *Server) tripPipelining(why string) {
+	s.mu.Lock()
+	s.pipeBad++
+	s.mu.Unlock()
+	s.t.Errorf("fake SMTP server: %s", why)
 }
 
 // replyFor finds the RCPT reply for rcpt.
@@ -310,7 +344,10 @@ func (l *listener) Accept() (net.Conn, error) {
 			}()
 			continue
 		}
-		sc := &sniffConn{Conn: c, s: s}
+		sc := &sniffConn{Conn: c, s: s, flight: &flight{outstanding: []string{""}}}
+		if s.opt.RTT > 0 {
+			sc.Conn = newLinkConn(c, s.opt.RTT, sc.delivered)
+		}
 		sc.end = sync.OnceFunc(func() {
 			s.mu.Lock()
 			s.open--
@@ -324,12 +361,41 @@ func (l *listener) Accept() (net.Conn, error) {
 // DATA tripwire, for counting QUITs and for ending the session's count in
 // MaxConcurrent. After STARTTLS the bytes are ciphertext, so it stops; the
 // Data method of the session is the tripwire from then on.
+//
+// It is also the pipelining tripwire (RFC 2920): a command sent before the
+// reply to a group-ending one (the banner, EHLO, STARTTLS, NOOP, QUIT), or
+// before an earlier reply without PIPELINING advertised, fails the test.
 type sniffConn struct {
 	net.Conn
-	s    *Server
-	line []byte
-	off  bool
-	end  func() // the session is over; runs once
+	s      *Server
+	line   []byte
+	off    bool
+	end    func() // the session is over; runs once
+	flight *flight
+}
+
+// Write passes the server's bytes on, without PIPELINING when
+// Options.NoPipelining hides it; without a simulated RTT they reach the
+// client at once.
+func (c *sniffConn) Write(b []byte) (int, error) {
+	n := len(b) // what the caller gave, whatever is left out
+	if c.s.opt.NoPipelining && !c.off {
+		b = bytes.Replace(b, []byte("250-PIPELINING\r\n"), nil, 1)
+	}
+	if _, ok := c.Conn.(*linkConn); ok {
+		_, err := c.Conn.Write(b)
+		return n, err
+	}
+	c.delivered(b) // before: once written, the client may answer at once
+	_, err := c.Conn.Write(b)
+	return n, err
+}
+
+// delivered tells the tripwire which replies the client has.
+func (c *sniffConn) delivered(b []byte) {
+	if !c.off {
+		c.flight.delivered(b)
+	}
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -361,7 +427,15 @@ func (c *sniffConn) scan(b []byte) {
 		b = b[i+1:]
 		verb, _, _ := strings.Cut(strings.TrimSpace(string(c.line)), " ")
 		c.line = c.line[:0]
-		switch strings.ToUpper(verb) {
+		verb = strings.ToUpper(verb)
+		if bad, pipelined := c.flight.command(verb); bad != "" {
+			c.s.tripPipelining(bad)
+		} else if pipelined {
+			c.s.mu.Lock()
+			c.s.pipelined++
+			c.s.mu.Unlock()
+		}
+		switch verb {
 		case "DATA", "BDAT":
 			c.s.tripData("command " + strings.ToUpper(verb))
 		case "QUIT":
@@ -369,6 +443,10 @@ func (c *sniffConn) scan(b []byte) {
 			c.s.quits++
 			c.s.mu.Unlock()
 			c.end()
+		case "NOOP":
+			c.s.mu.Lock()
+			c.s.noops++
+			c.s.mu.Unlock()
 		case "STARTTLS":
 			c.off = true
 		}

@@ -2,9 +2,11 @@
 // nothing else. It wraps a connection it is given (NewConn, as go-smtp's
 // NewClient does), so dialing and its address guard stay with the caller.
 //
-// A Conn speaks only the commands a probe needs, one at a time (no
-// PIPELINING), each within its own deadline: EHLO with the HELO fallback,
-// STARTTLS, MAIL, RCPT, RSET, NOOP and QUIT. It has no method that could
+// A Conn speaks only the commands a probe needs, each within its own
+// deadline: EHLO with the HELO fallback, STARTTLS, MAIL, RCPT, RSET, NOOP
+// and QUIT. MAIL, RCPT and RSET may also go in one flight (Pipeline,
+// RFC 2920) when the server offered PIPELINING; every other command ends
+// a group, so it is only ever sent alone. It has no method that could
 // send DATA or BDAT, and its one writer refuses every other verb, so no
 // argument or future method can start delivering a message (docs/design.md
 // "Rules of conduct for the probe").
@@ -238,17 +240,23 @@ func (c *Conn) StartTLS(cfg *tls.Config) (bool, error) {
 // answer, not a failure of ours. The error is for I/O and protocol
 // failures only (*OpError).
 func (c *Conn) Mail(from string, smtputf8 bool) (reply.Reply, error) {
+	return c.cmd(CmdMAIL, "MAIL", mailArg(from, smtputf8))
+}
+
+func mailArg(from string, smtputf8 bool) string {
 	arg := "FROM:<" + from + ">"
 	if smtputf8 {
 		arg += " SMTPUTF8"
 	}
-	return c.cmd(CmdMAIL, "MAIL", arg)
+	return arg
 }
+
+func rcptArg(addr string) string { return "TO:<" + addr + ">" }
 
 // Rcpt asks about one recipient. Like Mail, it returns the reply whatever
 // its code; the error is for I/O and protocol failures only.
 func (c *Conn) Rcpt(addr string) (reply.Reply, error) {
-	return c.cmd(CmdRCPT, "RCPT", "TO:<"+addr+">")
+	return c.cmd(CmdRCPT, "RCPT", rcptArg(addr))
 }
 
 // Rset ends the transaction without delivering anything (RFC 5321
@@ -315,8 +323,9 @@ func (c *Conn) cmd(command, verb, arg string) (reply.Reply, error) {
 		return reply.Reply{}, &OpError{Command: command, Err: ErrBadArgument}
 	}
 	if c.r.Buffered() > 0 {
-		// We send one command at a time (no PIPELINING), so every byte the
-		// server sent belongs to a reply we have read. More bytes mean an
+		// Every reply to a command or a flight is read before the next
+		// is sent, so every byte the server sent belongs to a reply we
+		// have read. More bytes mean an
 		// extra reply, and every later reply would answer the command
 		// before it: a RCPT could be given the 250 meant for another. Give
 		// up on the session rather than risk a wrong answer.
