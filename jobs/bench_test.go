@@ -25,7 +25,7 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc
 	const n, hosts, domains = 20000, 20, 200
 	csv, known := listCSV(domainNames(domains), n, 10)
 	b.ReportAllocs()
-	var secs, sessions, rejected float64
+	var secs, sessions, rejected, contradictions, canaries, backoffs float64
 	for range b.N {
 		b.StopTimer()
 		w := newWorld(b, hosts, domains, func(h int) smtptest.Options {
@@ -48,6 +48,10 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc
 			b.Fatalf("counts %v, reasons %v", s.Counts, s.Reasons)
 		}
 		sessions += float64(w.sessions())
+		ps := w.probe.Stats()
+		contradictions += float64(ps.Contradictions)
+		canaries += float64(ps.Canaries)
+		backoffs += float64(ps.Backoffs)
 		for _, srv := range w.servers {
 			rejected += float64(srv.Rejected())
 		}
@@ -58,6 +62,9 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc
 	b.ReportMetric(sessions/float64(n*b.N), "sessions/addr")
 	b.ReportMetric(rejected/float64(b.N), "421s/op")
 	b.ReportMetric(secs/float64(b.N), "s/list")
+	b.ReportMetric(contradictions/float64(b.N), "contradictions/op")
+	b.ReportMetric(canaries/float64(b.N), "canaries/op")
+	b.ReportMetric(backoffs/float64(b.N), "backoffs/op")
 }
 
 // BenchmarkThroughput: limiters wide open.
