@@ -289,6 +289,7 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 func (m *Manager) status(j jobRecord, ts []tally) Status {
 	s := Status{
 		Source:    j.source,
+		Owner:     j.owner,
 		ID:        j.id,
 		Status:    j.state,
 		CreatedAt: j.created,

@@ -76,6 +76,8 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 	// Source is CreateOptions.Source; it is not shown to API clients.
 	Source string `json:"-"`
+	// Owner is CreateOptions.Owner; it is not shown to API clients.
+	Owner string `json:"-"`
 }
 
 // tally is one (verdict, reason) bucket of processed rows.

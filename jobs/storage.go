@@ -98,6 +98,7 @@ type jobRecord struct {
 	webhook                    webhookState
 	errMsg                     string
 	source                     string // what the job was made from (the CLI's resume check)
+	owner                      string // the API key that made the job; "" for none
 }
 
 // row is one data row of an upload.

@@ -23,6 +23,9 @@ type CreateOptions struct {
 	// Source is recorded with the job; the CLI stores a fingerprint of its
 	// input file here to tell whether a state file belongs to it.
 	Source string
+	// Owner is the id of the API key that makes the job; only that key
+	// may see it. "" when the API runs without keys.
+	Owner string
 }
 
 // ErrEmpty means the upload has a header but no data row.
@@ -131,6 +134,7 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 		emailColumn: d.EmailColumn,
 		callbackURL: opts.CallbackURL,
 		source:      opts.Source,
+		owner:       opts.Owner,
 	}
 	if err := m.st.createJob(ctx, &j); err != nil {
 		return Status{}, err
