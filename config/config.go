@@ -10,6 +10,7 @@ import (
 	"github.com/preflight-email/preflight/internal/ascii"
 	"github.com/preflight-email/preflight/probe"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -32,6 +33,17 @@ type Config struct {
 	Jobs        Jobs        `mapstructure:"jobs"`
 	Suppression Suppression `mapstructure:"suppression"`
 	Log         Log         `mapstructure:"log"`
+	Auth        Auth        `mapstructure:"auth"`
+}
+
+// Auth configures API keys.
+type Auth struct {
+	// Required turns API keys on (the default). Off, anyone who can reach
+	// the port may use the API: for a trusted network only.
+	Required bool `mapstructure:"required"`
+	// IPRate and IPBurst limit calls with publishable keys per client IP.
+	IPRate  float64 `mapstructure:"ip_rate"`
+	IPBurst int     `mapstructure:"ip_burst"`
 }
 
 // HTTP configures the API server.
@@ -43,6 +55,9 @@ type HTTP struct {
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout   time.Duration `mapstructure:"shutdown_timeout"`
 	MaxBodyBytes      int64         `mapstructure:"max_body_bytes"`
+	// TrustedProxies are the proxies (addresses or CIDR ranges) whose
+	// X-Forwarded-For names the client; empty: the peer is the client.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 }
 
 // DNS configures the resolver.
@@ -163,6 +178,10 @@ func defaults() map[string]any {
 		"http.idle_timeout":              120 * time.Second,
 		"http.shutdown_timeout":          20 * time.Second,
 		"http.max_body_bytes":            int64(1 << 20),
+		"http.trusted_proxies":           []string{},
+		"auth.required":                  true,
+		"auth.ip_rate":                   2.0,
+		"auth.ip_burst":                  10,
 		"dns.resolvers":                  []string{},
 		"dns.timeout":                    2 * time.Second,
 		"dns.attempts":                   2,
@@ -312,6 +331,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	c.DNS.Resolvers = trimAll(c.DNS.Resolvers)
+	c.HTTP.TrustedProxies = trimAll(c.HTTP.TrustedProxies)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -366,6 +386,19 @@ func (c Config) Validate() error {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 			bad("dns.resolvers", "bad port in %q", r)
 		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("http.trusted_proxies", "each entry must be an IP address or a CIDR range, got %q", p)
+			}
+		}
+	}
+	if c.Auth.IPRate <= 0 {
+		bad("auth.ip_rate", "must be positive, got %g", c.Auth.IPRate)
+	}
+	if c.Auth.IPBurst < 1 {
+		bad("auth.ip_burst", "must be at least 1, got %d", c.Auth.IPBurst)
 	}
 	positive("dns.timeout", c.DNS.Timeout)
 	if c.DNS.Attempts < 1 {

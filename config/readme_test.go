@@ -29,8 +29,12 @@ func TestREADMETable(t *testing.T) {
 		switch v := keys[k].(type) {
 		case []string:
 			def = strings.Join(v, ",")
-			if def == "" {
+			switch {
+			case def != "":
+			case k == "dns.resolvers":
 				def = "(the system's, from /etc/resolv.conf)"
+			default:
+				def = "(none)"
 			}
 		case time.Duration:
 			def = v.String()

@@ -32,6 +32,10 @@ type Config struct {
 	MaxTimeout     time.Duration // the largest ?timeout= accepted
 	BatchMax       int           // addresses per batch request
 	MaxBodyBytes   int64         // request bodies larger than this get 413
+	Auth           AuthConfig
+	// TrustedProxies are the addresses (or CIDR ranges) whose
+	// X-Forwarded-For is believed for the client's IP; none by default.
+	TrustedProxies []string
 }
 
 // Deps are the services behind the routes. Verifier is required; a nil
@@ -47,6 +51,9 @@ type Deps struct {
 	// Bounces is the suppression list; nil leaves /v1/suppressions and
 	// /v1/sender-health out (/v1/bounces/classify needs no store).
 	Bounces Bounces
+	// Keys checks API keys and counts their use; required when
+	// Config.Auth.Required is set.
+	Keys Keys
 }
 
 // API holds the handlers' dependencies.
@@ -56,6 +63,9 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	jobs    Jobs
+	keys    Keys
+	auth    AuthConfig
+	guard   *guard
 }
 
 // New builds the gin engine with every route.
@@ -67,21 +77,33 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg)}
+	if cfg.Auth.Required && deps.Keys == nil {
+		panic("handlers: Config.Auth.Required needs Deps.Keys")
+	}
+	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg),
+		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth)}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(api.recover, api.limitBody)
+	// The client's IP (per-IP limits of publishable keys) is the peer's
+	// unless a trusted proxy forwards it.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		panic("handlers: TrustedProxies: " + err.Error()) // config validates them
+	}
+	r.Use(api.recover, api.metrics.requests, api.limitBody, api.cors)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", api.healthz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
-	v1 := r.Group("/v1")
+	v1 := r.Group("/v1", api.authenticate, api.ownJob)
+	if deps.Keys != nil {
+		v1.GET("/usage", api.usage)
+	}
 	v1.GET("/verify", api.verifyGet)
 	v1.POST("/verify", api.verifyPost)
 	v1.POST("/verify/batch", api.verifyBatch)
@@ -89,12 +111,29 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if deps.Jobs != nil {
 		api.jobs = deps.Jobs
 		api.registerJobs(v1)
+		v1.GET("/jobs", api.jobList)
 	}
 	api.registerClassify(v1)
 	if deps.Bounces != nil {
 		api.registerBounces(v1, deps.Bounces)
 	}
 	return r
+}
+
+type health struct {
+	Status string `json:"status"`
+	// Auth is "required", or "off" when anyone who reaches the port may
+	// use the API.
+	Auth    string `json:"auth"`
+	Warning string `json:"warning,omitempty"`
+}
+
+func (a *API) healthz(c *gin.Context) {
+	h := health{Status: "ok", Auth: "required"}
+	if !a.auth.Required {
+		h.Auth, h.Warning = "off", "auth.required is false: anyone who can reach this port can use the API"
+	}
+	c.JSON(http.StatusOK, h)
 }
 
 // errorBody is the one shape of every error reply.
@@ -176,8 +215,8 @@ func (a *API) verifyOne(c *gin.Context, email string) {
 		return
 	}
 	defer cancel()
-	r := a.v.Verify(ctx, email)
-	a.metrics.observe(r)
+	r := a.verifier(c).Verify(ctx, email)
+	a.observe(c, r)
 	c.JSON(http.StatusOK, r)
 }
 
@@ -213,18 +252,19 @@ func (a *API) verifyBatch(c *gin.Context) {
 	}
 	defer cancel()
 	out := batchResponse{Results: make([]verify.Result, len(req.Emails))}
+	v := a.verifier(c)
 	sem := make(chan struct{}, batchWorkers)
 	var wg sync.WaitGroup
 	for i, e := range req.Emails {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out.Results[i] = a.v.Verify(ctx, e)
+			out.Results[i] = v.Verify(ctx, e)
 		})
 	}
 	wg.Wait()
 	for _, r := range out.Results {
-		a.metrics.observe(r)
+		a.observe(c, r)
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -156,6 +156,7 @@ func (a *API) jobCreate(c *gin.Context) {
 	st, err := a.jobs.Create(c.Request.Context(), body, jobs.CreateOptions{
 		Column:      c.Query("column"),
 		CallbackURL: c.Query("callback_url"),
+		Owner:       owner(c),
 	})
 	// The upload may have outlasted the server's write timeout.
 	_ = rc.SetWriteDeadline(time.Now().Add(transferIdle))

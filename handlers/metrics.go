@@ -1,13 +1,19 @@
 package handlers
 
 import (
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/preflight-email/preflight/verify"
 )
 
 type metrics struct {
-	results *prometheus.CounterVec
+	results  *prometheus.CounterVec
+	calls    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -16,11 +22,34 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "preflight_verifications_total",
 			Help: "Addresses verified through the API, by verdict and reason.",
 		}, []string{"verdict", "reason"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "preflight_http_requests_total",
+			Help: "HTTP requests by route, method, status and API key name (\"\" without a key).",
+		}, []string{"route", "method", "status", "key"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "preflight_http_request_duration_seconds",
+			Help:    "HTTP request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.results)
+	reg.MustRegister(m.results, m.calls, m.duration)
 	return m
 }
 
 func (m *metrics) observe(r verify.Result) {
 	m.results.WithLabelValues(string(r.Verdict), string(r.Reason)).Inc()
+}
+
+// requests counts every request once it is answered. Unmatched paths
+// share one route label, so a scan cannot grow the label set.
+func (m *metrics) requests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	k, _ := caller(c)
+	m.calls.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status()), k.Name).Inc()
+	m.duration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
 }

@@ -26,6 +26,9 @@ Usage:
                                           verify a CSV list locally, with a progress bar;
                                           re-run with the same --out to resume
   preflight bounce [--json] [TEXT...]     explain a bounce reply (one per line on stdin when none given; --file bounce.eml for a DSN)
+  preflight keys create --name NAME [--publishable --origins URL,...] [--daily-quota N] [--rate R/s] [--test]
+                                          make an API key; it is printed as the last line
+  preflight keys list | keys revoke ID    list API keys, or revoke one
   preflight version                       print the version (also --version)
   preflight help                          show this help
 
@@ -49,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"missing command: serve, verify or bounce"}
+		return usageError{"missing command: serve, verify, bounce or keys"}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runVerify(ctx, rest, getenv, stdin, stdout, stderr)
 	case "bounce":
 		return runBounce(ctx, rest, getenv, stdin, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -65,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "preflight", version())
 		return nil
 	default:
-		return usageError{fmt.Sprintf("unknown command %q: want serve, verify or bounce", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q: want serve, verify, bounce or keys", cmd)}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
 	"github.com/preflight-email/preflight/internal/app"
+	"github.com/preflight-email/preflight/keys"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -52,6 +53,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("suppression list: %w", err)
 	}
 	defer sup.Close()
+	ks, err := keys.New(ctx, db, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.Required {
+		if err := firstKey(ctx, ks, keyFile(cfg.Store.URL), log); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("auth.required is false: anyone who can reach the port can use the API and probe from this IP; run open only on a trusted network")
+	}
+	// Usage is counted in memory and flushed every second; the last flush
+	// runs after the server has stopped taking requests.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); ks.Run(flushCtx) }()
+	defer func() { stopFlush(); <-flushed }()
 	a, err := app.New(cfg, log, app.Suppressions(sup))
 	if err != nil {
 		return err
@@ -80,7 +98,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup})
+		TrustedProxies: cfg.HTTP.TrustedProxies,
+		Auth:           handlers.AuthConfig{Required: cfg.Auth.Required, IPRate: cfg.Auth.IPRate, IPBurst: cfg.Auth.IPBurst},
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks})
 
 	srv := &http.Server{
 		Handler:           engine,
@@ -97,7 +117,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	defer ln.Close()
-	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled)
+	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled, "auth", cfg.Auth.Required)
 
 	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
 	// keeps the lists in force.
