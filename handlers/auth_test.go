@@ -327,3 +327,18 @@ func TestHealthzOpenMode(t *testing.T) {
 		t.Fatalf("healthz in open mode: %s", rec.Body.String())
 	}
 }
+
+func TestProvider(t *testing.T) {
+	for host, want := range map[string]string{
+		"aspmx.l.google.com.":                  "google",
+		"shop-com.mail.protection.outlook.com": "microsoft",
+		"mta7.am0.yahoodns.net":                "yahoo",
+		"mx.shop.test":                         "other",
+		"google.com.evil.example":              "other",
+		"":                                     "other",
+	} {
+		if got := provider(host); got != want {
+			t.Errorf("provider(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

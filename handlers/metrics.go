@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +13,7 @@ import (
 
 type metrics struct {
 	results  *prometheus.CounterVec
+	replies  *prometheus.CounterVec
 	calls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -32,12 +34,55 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.results, m.calls, m.duration)
+	m.replies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "preflight_smtp_replies_total",
+		Help: "SMTP replies to RCPT TO behind API answers, by class (2xx, 4xx, 5xx) and receiving provider.",
+	}, []string{"class", "provider"})
+	reg.MustRegister(m.results, m.replies, m.calls, m.duration)
 	return m
 }
 
 func (m *metrics) observe(r verify.Result) {
 	m.results.WithLabelValues(string(r.Verdict), string(r.Reason)).Inc()
+	if r.SMTP != nil && r.SMTP.Code >= 200 && r.SMTP.Code < 600 {
+		m.replies.WithLabelValues(strconv.Itoa(r.SMTP.Code/100)+"xx", provider(r.SMTP.Host)).Inc()
+	}
+}
+
+// providers name the big receiving platforms by their MX host's domain. A
+// label per MX domain would grow without bound; the rest are "other".
+var providers = map[string]string{
+	"google.com":          "google",
+	"googlemail.com":      "google",
+	"outlook.com":         "microsoft",
+	"hotmail.com":         "microsoft",
+	"yahoodns.net":        "yahoo",
+	"icloud.com":          "apple",
+	"me.com":              "apple",
+	"aol.com":             "aol",
+	"pphosted.com":        "proofpoint",
+	"mimecast.com":        "mimecast",
+	"messagingengine.com": "fastmail",
+	"protonmail.ch":       "proton",
+	"zoho.com":            "zoho",
+	"yandex.net":          "yandex",
+	"gmx.net":             "gmx",
+	"web.de":              "webde",
+	"mail.ru":             "mailru",
+}
+
+func provider(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for {
+		if p, ok := providers[host]; ok {
+			return p
+		}
+		_, rest, ok := strings.Cut(host, ".")
+		if !ok || !strings.Contains(rest, ".") {
+			return "other"
+		}
+		host = rest
+	}
 }
 
 // requests counts every request once it is answered. Unmatched paths

@@ -24,6 +24,9 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("catch_all_probes_total", "RCPT TO a random local part.", func(s probe.Stats) uint64 { return s.CatchAllProbes })
 	counter("replies_421_total", "421 replies in the middle of a session.", func(s probe.Stats) uint64 { return s.Replies421 })
 	counter("backoffs_total", "Times an MX host was paused.", func(s probe.Stats) uint64 { return s.Backoffs })
+	counter("catch_all_cached_total", "Catch-all tests answered from the cache (hits; misses are catch_all_probes_total).", func(s probe.Stats) uint64 { return s.CatchAllCached })
+	counter("requeued_total", "Recipients queued again after a session was lost.", func(s probe.Stats) uint64 { return s.Requeued })
+	counter("tls_sessions_total", "Sessions encrypted with STARTTLS.", func(s probe.Stats) uint64 { return s.TLSSessions })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/handlers"
 	"github.com/preflight-email/preflight/internal/app"
+	"github.com/preflight-email/preflight/jobs"
 	"github.com/preflight-email/preflight/keys"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
@@ -93,6 +94,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.RegisterMetrics(reg)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_jobs_waiting", Help: "Bulk jobs queued or running."},
+		func() float64 {
+			all, err := jm.List(context.Background())
+			if err != nil {
+				return -1
+			}
+			n := 0
+			for _, s := range all {
+				if s.Status == jobs.Queued || s.Status == jobs.Running {
+					n++
+				}
+			}
+			return float64(n)
+		}))
 	engine := handlers.New(handlers.Config{
 		DefaultTimeout: cfg.Verify.Timeout,
 		MaxTimeout:     cfg.Verify.MaxTimeout,
