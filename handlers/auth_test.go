@@ -82,8 +82,10 @@ func (env authEnv) key(t *testing.T, spec keys.Spec) (keys.Key, string) {
 	return k, tok
 }
 
-// call makes a request; header holds name, value pairs.
-func (env authEnv) call(method, target, body string, header ...string) *httptest.ResponseRecorder {
+// call makes a request; header holds name, value pairs. Every answer but
+// a CORS preflight's is checked against openapi.json.
+func (env authEnv) call(t *testing.T, method, target, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.RemoteAddr = "192.0.2.1:5000"
 	if body != "" {
@@ -94,6 +96,9 @@ func (env authEnv) call(method, target, body string, header ...string) *httptest
 	}
 	rec := httptest.NewRecorder()
 	env.e.ServeHTTP(rec, req)
+	if method != http.MethodOptions {
+		checkResponse(t, req, rec)
+	}
 	return rec
 }
 
@@ -144,7 +149,7 @@ func TestAuthAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := env.call(tt.method, tt.target, "", tt.header...)
+			rec := env.call(t, tt.method, tt.target, "", tt.header...)
 			if rec.Code != tt.status {
 				t.Fatalf("%d %s, want %d", rec.Code, rec.Body.String(), tt.status)
 			}
@@ -172,19 +177,19 @@ func TestAuthLimits(t *testing.T) {
 	const v = "/v1/verify?email=a@example.com"
 
 	for i := range 2 {
-		if rec := env.call("GET", v, "", "Authorization", "Bearer "+quota); rec.Code != 200 {
+		if rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+quota); rec.Code != 200 {
 			t.Fatalf("quota call %d: %d", i, rec.Code)
 		}
 	}
-	rec := env.call("GET", v, "", "Authorization", "Bearer "+quota)
+	rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+quota)
 	if rec.Code != 429 || errCode(t, rec) != "quota_exceeded" || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("over quota: %d %s %q", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
 	}
 
-	if rec := env.call("GET", v, "", "Authorization", "Bearer "+slow); rec.Code != 200 {
+	if rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+slow); rec.Code != 200 {
 		t.Fatalf("first call at rate: %d", rec.Code)
 	}
-	rec = env.call("GET", v, "", "Authorization", "Bearer "+slow)
+	rec = env.call(t, "GET", v, "", "Authorization", "Bearer "+slow)
 	if rec.Code != 429 || errCode(t, rec) != "rate_limited" || rec.Header().Get("Retry-After") != "2" {
 		t.Fatalf("over rate: %d %s Retry-After %q", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
 	}
@@ -192,11 +197,11 @@ func TestAuthLimits(t *testing.T) {
 	// Publishable keys: three calls per IP (IPBurst) whatever the key,
 	// then 429; another IP goes on.
 	for i, k := range []string{pk, pk2, pk} {
-		if rec := env.call("GET", v, "", "Authorization", "Bearer "+k); rec.Code != 200 {
+		if rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+k); rec.Code != 200 {
 			t.Fatalf("publishable call %d: %d", i, rec.Code)
 		}
 	}
-	rec = env.call("GET", v, "", "Authorization", "Bearer "+pk2)
+	rec = env.call(t, "GET", v, "", "Authorization", "Bearer "+pk2)
 	if rec.Code != 429 || errCode(t, rec) != "rate_limited" || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("over the IP limit: %d %s", rec.Code, rec.Body.String())
 	}
@@ -209,7 +214,7 @@ func TestAuthLimits(t *testing.T) {
 		t.Fatalf("another IP: %d", other.Code)
 	}
 	// X-Forwarded-For is not believed from an untrusted peer.
-	rec = env.call("GET", v, "", "Authorization", "Bearer "+pk, "X-Forwarded-For", "203.0.113.9")
+	rec = env.call(t, "GET", v, "", "Authorization", "Bearer "+pk, "X-Forwarded-For", "203.0.113.9")
 	if rec.Code != 429 {
 		t.Fatalf("X-Forwarded-For dodged the IP limit: %d", rec.Code)
 	}
@@ -221,27 +226,27 @@ func TestAuthCORS(t *testing.T) {
 	_, sk := env.key(t, keys.Spec{Name: "server", Kind: keys.Secret})
 	const v = "/v1/verify?email=a@example.com"
 	for _, origin := range []string{"https://shop.example", "http://localhost:3000"} {
-		rec := env.call("GET", v, "", "Authorization", "Bearer "+pk, "Origin", origin)
+		rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+pk, "Origin", origin)
 		if rec.Code != 200 || rec.Header().Get("Access-Control-Allow-Origin") != origin {
 			t.Errorf("%s: %d, ACAO %q", origin, rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
 		}
-		pre := env.call("OPTIONS", v, "", "Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
+		pre := env.call(t, "OPTIONS", v, "", "Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
 		if pre.Code != 204 || pre.Header().Get("Access-Control-Allow-Origin") != origin || !strings.Contains(pre.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
 			t.Errorf("preflight %s: %d %v", origin, pre.Code, pre.Header())
 		}
 	}
 	for _, origin := range []string{"https://evil.example", "https://shop.example.evil", "null"} {
-		rec := env.call("GET", v, "", "Authorization", "Bearer "+pk, "Origin", origin)
+		rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+pk, "Origin", origin)
 		if rec.Code != 403 || errCode(t, rec) != "origin_not_allowed" || rec.Header().Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("%s: %d ACAO %q", origin, rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
 		}
-		pre := env.call("OPTIONS", v, "", "Origin", origin, "Access-Control-Request-Method", "GET")
+		pre := env.call(t, "OPTIONS", v, "", "Origin", origin, "Access-Control-Request-Method", "GET")
 		if pre.Code != 403 || pre.Header().Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("preflight %s: %d", origin, pre.Code)
 		}
 	}
 	// Secret keys get no CORS headers: they are not for browsers.
-	rec := env.call("GET", v, "", "Authorization", "Bearer "+sk, "Origin", "https://shop.example")
+	rec := env.call(t, "GET", v, "", "Authorization", "Bearer "+sk, "Origin", "https://shop.example")
 	if rec.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Error("a secret key's answer carries CORS headers")
 	}
@@ -252,7 +257,7 @@ func TestAuthTestMode(t *testing.T) {
 	env := newAuthEnv(t)
 	_, tk := env.key(t, keys.Spec{Name: "ci", Kind: keys.Secret, Test: true})
 	for _, lp := range sandbox.LocalParts() {
-		rec := env.call("GET", "/v1/verify?email="+lp+"@gmail.com", "", "Authorization", "Bearer "+tk)
+		rec := env.call(t, "GET", "/v1/verify?email="+lp+"@gmail.com", "", "Authorization", "Bearer "+tk)
 		var r verify.Result
 		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &r) != nil {
 			t.Fatalf("%s@: %d %s", lp, rec.Code, rec.Body.String())
@@ -262,7 +267,7 @@ func TestAuthTestMode(t *testing.T) {
 			t.Errorf("%s@: %s/%s", lp, r.Verdict, r.Reason)
 		}
 	}
-	rec := env.call("POST", "/v1/verify/batch", `{"emails":["blocked@x.example","timeout@y.example"]}`, "Authorization", "Bearer "+tk)
+	rec := env.call(t, "POST", "/v1/verify/batch", `{"emails":["blocked@x.example","timeout@y.example"]}`, "Authorization", "Bearer "+tk)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"reason":"blocked"`) || !strings.Contains(rec.Body.String(), `"reason":"timeout"`) {
 		t.Fatalf("batch: %d %s", rec.Code, rec.Body.String())
 	}
@@ -275,9 +280,9 @@ func TestUsageAndJobOwnership(t *testing.T) {
 	env := newAuthEnv(t)
 	_, a := env.key(t, keys.Spec{Name: "a", Kind: keys.Secret})
 	_, b := env.key(t, keys.Spec{Name: "b", Kind: keys.Secret})
-	env.call("GET", "/v1/verify?email=a@example.com", "", "Authorization", "Bearer "+a)
-	env.call("POST", "/v1/verify/batch", `{"emails":["b@example.com","temp@example.com"]}`, "Authorization", "Bearer "+a)
-	rec := env.call("GET", "/v1/usage", "", "Authorization", "Bearer "+a)
+	env.call(t, "GET", "/v1/verify?email=a@example.com", "", "Authorization", "Bearer "+a)
+	env.call(t, "POST", "/v1/verify/batch", `{"emails":["b@example.com","temp@example.com"]}`, "Authorization", "Bearer "+a)
+	rec := env.call(t, "GET", "/v1/usage", "", "Authorization", "Bearer "+a)
 	var u usageReply
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &u) != nil || len(u.Days) != 1 {
 		t.Fatalf("usage: %d %s", rec.Code, rec.Body.String())
@@ -298,22 +303,22 @@ func TestUsageAndJobOwnership(t *testing.T) {
 	var job struct{ ID string }
 	json.Unmarshal(created.Body.Bytes(), &job)
 	for _, path := range []string{"/v1/jobs/" + job.ID, "/v1/jobs/" + job.ID + "/results"} {
-		if rec := env.call("GET", path, "", "Authorization", "Bearer "+b); rec.Code != 404 || errCode(t, rec) != "job_not_found" {
+		if rec := env.call(t, "GET", path, "", "Authorization", "Bearer "+b); rec.Code != 404 || errCode(t, rec) != "job_not_found" {
 			t.Errorf("another key's GET %s: %d", path, rec.Code)
 		}
 	}
-	if rec := env.call("DELETE", "/v1/jobs/"+job.ID, "", "Authorization", "Bearer "+b); rec.Code != 404 {
+	if rec := env.call(t, "DELETE", "/v1/jobs/"+job.ID, "", "Authorization", "Bearer "+b); rec.Code != 404 {
 		t.Errorf("another key's DELETE: %d", rec.Code)
 	}
-	if rec := env.call("GET", "/v1/jobs/"+job.ID, "", "Authorization", "Bearer "+a); rec.Code != 200 {
+	if rec := env.call(t, "GET", "/v1/jobs/"+job.ID, "", "Authorization", "Bearer "+a); rec.Code != 200 {
 		t.Errorf("owner's GET: %d", rec.Code)
 	}
 	var page jobPage
-	rec = env.call("GET", "/v1/jobs", "", "Authorization", "Bearer "+b)
+	rec = env.call(t, "GET", "/v1/jobs", "", "Authorization", "Bearer "+b)
 	if json.Unmarshal(rec.Body.Bytes(), &page); rec.Code != 200 || len(page.Jobs) != 0 {
 		t.Errorf("b's list: %d %s", rec.Code, rec.Body.String())
 	}
-	rec = env.call("GET", "/v1/jobs", "", "Authorization", "Bearer "+a)
+	rec = env.call(t, "GET", "/v1/jobs", "", "Authorization", "Bearer "+a)
 	if json.Unmarshal(rec.Body.Bytes(), &page); rec.Code != 200 || len(page.Jobs) != 1 || page.Jobs[0].ID != job.ID {
 		t.Errorf("a's list: %d %s", rec.Code, rec.Body.String())
 	}
