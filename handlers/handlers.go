@@ -99,6 +99,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 
 	r.GET("/healthz", api.healthz)
 	r.GET("/openapi.json", serveOpenAPI)
+	api.registerConsole(r)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	v1 := r.Group("/v1", api.authenticate, api.ownJob)
