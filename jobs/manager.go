@@ -307,6 +307,11 @@ func (m *Manager) status(j jobRecord, ts []tally) Status {
 		s.FinishedAt = &t
 	}
 	s.summarize(ts)
+	if j.sample > 0 {
+		s.Sample = &Sample{Size: j.sample, PopulationRows: j.populationRows, PopulationAddresses: j.populationAddrs,
+			Exact: j.sample >= j.populationAddrs}
+		s.Sample.project(ts)
+	}
 	switch j.state {
 	case Done:
 		var zero int64

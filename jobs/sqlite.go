@@ -40,7 +40,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 	webhook      TEXT    NOT NULL DEFAULT '',
 	error        TEXT    NOT NULL DEFAULT '',
 	source       TEXT    NOT NULL DEFAULT '',
-	owner        TEXT    NOT NULL DEFAULT ''
+	owner        TEXT    NOT NULL DEFAULT '',
+	sample       INTEGER NOT NULL DEFAULT 0,
+	population_rows      INTEGER NOT NULL DEFAULT 0,
+	population_addresses INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS job_rows (
 	id     INTEGER PRIMARY KEY,
@@ -92,15 +95,22 @@ func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStorage, error) {
 	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
 		return nil, fmt.Errorf("jobs: create tables: %w", err)
 	}
-	// Databases made before jobs had owners get the column; their jobs
-	// belong to no key.
-	var has int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'owner'`).Scan(&has); err != nil {
-		return nil, fmt.Errorf("jobs: read schema: %w", err)
-	}
-	if has == 0 {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''`); err != nil {
-			return nil, fmt.Errorf("jobs: add owner column: %w", err)
+	// Databases made before jobs had owners (their jobs belong to no
+	// key) or previews get the columns.
+	for _, c := range []struct{ name, decl string }{
+		{"owner", "TEXT NOT NULL DEFAULT ''"},
+		{"sample", "INTEGER NOT NULL DEFAULT 0"},
+		{"population_rows", "INTEGER NOT NULL DEFAULT 0"},
+		{"population_addresses", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		var has int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = ?`, c.name).Scan(&has); err != nil {
+			return nil, fmt.Errorf("jobs: read schema: %w", err)
+		}
+		if has == 0 {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE jobs ADD COLUMN `+c.name+` `+c.decl); err != nil {
+				return nil, fmt.Errorf("jobs: add column %s: %w", c.name, err)
+			}
 		}
 	}
 	return &sqliteStorage{db: db}, nil
@@ -143,10 +153,10 @@ func (s *sqliteStorage) inTx(ctx context.Context, fn func(*sql.Tx) error) error 
 
 func (s *sqliteStorage) createJob(ctx context.Context, j *jobRecord) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs
-		(id, state, created_at, delimiter, bom, has_header, header, email_column, callback_url, source, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, state, created_at, delimiter, bom, has_header, header, email_column, callback_url, source, owner, sample, population_rows, population_addresses)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.id, string(uploading), ms(j.created), int64(j.delimiter), b2i(j.bom), b2i(j.hasHeader),
-		encodeFields(nil, j.header), j.emailColumn, j.callbackURL, j.source, j.owner)
+		encodeFields(nil, j.header), j.emailColumn, j.callbackURL, j.source, j.owner, j.sample, j.populationRows, j.populationAddrs)
 	if err != nil {
 		return fmt.Errorf("jobs: create job: %w", err)
 	}
@@ -249,7 +259,8 @@ func (s *sqliteStorage) commitJob(ctx context.Context, pk, total int64, width in
 }
 
 const jobColumns = `pk, id, state, created_at, started_at, finished_at, delimiter, bom, has_header, header,
-	email_column, width, total, addresses, settled, callback_url, webhook, error, source, owner`
+	email_column, width, total, addresses, settled, callback_url, webhook, error, source, owner,
+	sample, population_rows, population_addresses`
 
 func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
 	var (
@@ -261,7 +272,8 @@ func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
 		header                   []byte
 	)
 	err := sc.Scan(&j.pk, &j.id, &state, &created, &started, &finish, &delim, &bom, &hasHeader, &header,
-		&j.emailColumn, &j.width, &j.total, &j.addresses, &j.settled, &j.callbackURL, &webhook, &j.errMsg, &j.source, &j.owner)
+		&j.emailColumn, &j.width, &j.total, &j.addresses, &j.settled, &j.callbackURL, &webhook, &j.errMsg, &j.source, &j.owner,
+		&j.sample, &j.populationRows, &j.populationAddrs)
 	if err != nil {
 		return j, err
 	}

@@ -78,6 +78,9 @@ type Status struct {
 	Source string `json:"-"`
 	// Owner is CreateOptions.Owner; it is not shown to API clients.
 	Owner string `json:"-"`
+	// Sample is set for a list preview (CreateOptions.Sample): the whole
+	// list's projected health, from the addresses checked so far.
+	Sample *Sample `json:"sample,omitempty"`
 }
 
 // tally is one (verdict, reason) bucket of processed rows.
