@@ -347,6 +347,40 @@ func TestConsole(t *testing.T) {
 	run(chromedp.Click("#jobs-refresh", chromedp.ByQuery), chromedp.WaitVisible("#jobs tbody tr", chromedp.ByQuery))
 }
 
+// TestConsolePreview: a list preview checks a sample and projects the
+// whole list with intervals.
+func TestConsolePreview(t *testing.T) {
+	w := newWorld(t)
+	ctx := tab(t, 1280, 900)
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	for i := range 1000 {
+		fmt.Fprintf(&csv, "gone%d@shop.example\nrow%d@shop.example\n", i, i)
+	}
+	err := chromedp.Run(ctx, chromedp.Navigate(w.url+"/"),
+		chromedp.SendKeys("#key", w.sk, chromedp.ByQuery),
+		chromedp.Click(`#key-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.Click("#preview", chromedp.ByQuery),
+		chromedp.SetValue("#preview-n", "40", chromedp.ByQuery),
+		chromedp.Evaluate(fmt.Sprintf(`(() => {
+			const dt = new DataTransfer();
+			dt.items.add(new File([%q], "big.csv", {type: "text/csv"}));
+			document.querySelector("#drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		})()`, csv.String()), nil),
+		chromedp.WaitVisible("#preview-result", chromedp.ByQuery))
+	if err != nil {
+		shot(t, ctx, "failure")
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, "the finished preview", func() (bool, error) {
+		s, err := text(ctx, "#preview-result")
+		return strings.Contains(s, "Preview of 40 addresses") && strings.Contains(s, "2000 rows") && strings.Contains(s, "95%"), err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "preview")
+}
+
 // TestConsolePhone: the console fits a phone-sized screen and its controls
 // are reachable from the keyboard.
 func TestConsolePhone(t *testing.T) {

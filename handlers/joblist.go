@@ -11,6 +11,21 @@ import (
 	"github.com/preflight-email/preflight/jobs"
 )
 
+// sampleSize reads ?sample=N, a list preview of N distinct addresses; it
+// answers 400 itself when N is not 1 to jobs.MaxSample.
+func sampleSize(c *gin.Context) (int, bool) {
+	s := c.Query("sample")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > jobs.MaxSample {
+		abort(c, http.StatusBadRequest, "invalid_sample", "sample must be 1-"+strconv.Itoa(jobs.MaxSample)+" distinct addresses")
+		return 0, false
+	}
+	return n, true
+}
+
 // jobLister is the listing side of Jobs (*jobs.Manager).
 type jobLister interface {
 	List(ctx context.Context) ([]jobs.Status, error)

@@ -186,6 +186,21 @@ func TestOpenAPIResponses(t *testing.T) {
 	do("GET", "/v1/usage", "", "")
 	created := do("POST", "/v1/jobs", "text/csv", "email\na@example.com\nb@example.com\n")
 	do("POST", "/v1/jobs", "text/csv", "")
+	do("POST", "/v1/jobs?sample=0", "text/csv", "email\na@example.com\n")
+	preview := do("POST", "/v1/jobs?sample=2", "text/csv", "email\na@example.com\nb@example.com\nc@example.com\ntemp@example.com\n")
+	pid := regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(preview.Body.String())[1]
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rec := do("GET", "/v1/jobs/"+pid, "", "")
+		if strings.Contains(rec.Body.String(), `"status":"done"`) {
+			if !strings.Contains(rec.Body.String(), `"population_rows":4`) {
+				t.Errorf("preview: %s", rec.Body.String())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the preview did not finish")
+		}
+	}
 	id := regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(created.Body.String())[1]
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if rec := do("GET", "/v1/jobs/"+id, "", ""); strings.Contains(rec.Body.String(), `"status":"done"`) {

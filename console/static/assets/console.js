@@ -141,7 +141,8 @@
       fd.append("file", f, f.name);
       let res;
       try {
-        res = await fetch("/v1/jobs", { method: "POST", body: fd, headers: { Authorization: "Bearer " + key() } });
+        const q = $("#preview").checked ? "?sample=" + encodeURIComponent($("#preview-n").value) : "";
+        res = await fetch("/v1/jobs" + q, { method: "POST", body: fd, headers: { Authorization: "Bearer " + key() } });
       } catch (e) { throw new Error("Preflight cannot be reached. Check that the server is running."); }
       if (!res.ok) {
         let msg = res.statusText;
@@ -230,6 +231,15 @@
   function showJob(j) {
     const box = el("div", { class: "card", id: "job-card", "data-job": j.id },
       el("h3", {}, "List " + j.id + " · " + j.status), el("p", {}, j.advice || ""));
+    if (j.sample) {
+      const s = j.sample, iv = (i) => i ? pctText(i.estimate) + " (95%: " + pctText(i.low) + " to " + pctText(i.high) + ")" : "–";
+      const p = el("div", { id: "preview-result" }, el("h3", {}, "Preview of " + s.size + " addresses, of " + (s.exact ? "" : "about ") + s.population_addresses + " in " + s.population_rows + " rows"),
+        el("p", {}, "Projected bounce rate of the whole list as it is: ", el("strong", {}, iv(s.projected_bounce_rate))));
+      const ul = el("ul", {});
+      for (const [v, i] of Object.entries(s.verdicts || {})) ul.append(el("li", {}, v + ": " + iv(i)));
+      p.append(ul);
+      box.append(p);
+    }
     if (j.status === "done") {
       box.append(rateChart(j.projected_bounce_rate), bars("Verdicts", j.counts, "chart-verdicts"), bars("Reasons", j.reasons, "chart-reasons"));
       const sel = el("select", { id: "filter", "aria-label": "Rows to download" },
