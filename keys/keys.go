@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/preflight-email/preflight/store"
@@ -113,6 +114,7 @@ type Store struct {
 	originsAt time.Time
 
 	usage usage
+	day   atomic.Pointer[dayName]
 }
 
 type cached struct {

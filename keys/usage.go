@@ -33,6 +33,23 @@ func (u *usage) init() {
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
+// dayName caches today's name: formatting it on every call costs more
+// than the rest of counting one.
+type dayName struct {
+	n    int64 // days since the epoch
+	name string
+}
+
+func (s *Store) today(now time.Time) string {
+	n := now.Unix() / 86400
+	if d := s.day.Load(); d != nil && d.n == n {
+		return d.name
+	}
+	d := &dayName{n: n, name: day(now)}
+	s.day.Store(d)
+	return d.name
+}
+
 // untilMidnight is the wait until the next UTC day, when quotas start
 // again; at least a second, as Retry-After counts in seconds.
 func untilMidnight(now time.Time) time.Duration {
@@ -45,7 +62,7 @@ func untilMidnight(now time.Time) time.Duration {
 // wait, when k has used its daily quota.
 func (s *Store) Take(ctx context.Context, k Key) (ok bool, retryAfter time.Duration, err error) {
 	now := s.now()
-	dk := dayKey{k.ID, day(now)}
+	dk := dayKey{k.ID, s.today(now)}
 	s.usage.mu.Lock()
 	n, known := s.usage.calls[dk]
 	s.usage.mu.Unlock()
@@ -77,7 +94,7 @@ func (s *Store) Count(id, verdict string) {
 	if verdict == "" {
 		return
 	}
-	k := ukey{id, day(s.now()), verdict}
+	k := ukey{id, s.today(s.now()), verdict}
 	s.usage.mu.Lock()
 	s.usage.pending[k]++
 	s.usage.mu.Unlock()
