@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,5 +346,33 @@ func TestProvider(t *testing.T) {
 		if got := provider(host); got != want {
 			t.Errorf("provider(%q) = %q, want %q", host, got, want)
 		}
+	}
+}
+
+// Concurrent calls share one quota exactly.
+func TestAuthQuotaConcurrent(t *testing.T) {
+	env := newAuthEnv(t)
+	_, k := env.key(t, keys.Spec{Name: "busy", Kind: keys.Secret, DailyQuota: 150})
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				req := httptest.NewRequest("GET", "/v1/verify?email=a@example.com", nil)
+				req.Header.Set("Authorization", "Bearer "+k)
+				rec := httptest.NewRecorder()
+				env.e.ServeHTTP(rec, req)
+				switch rec.Code {
+				case 200:
+					ok.Add(1)
+				case 429:
+					limited.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 150 || limited.Load() != 50 {
+		t.Fatalf("%d answered, %d refused; want 150 and 50", ok.Load(), limited.Load())
 	}
 }
