@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -379,6 +380,61 @@ func TestConsolePreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot(t, ctx, "preview")
+}
+
+// TestConsoleSuppressions: search the suppression list, remove an address
+// with a reason, and read sender health.
+func TestConsoleSuppressions(t *testing.T) {
+	w := newWorld(t)
+	for _, ev := range []string{
+		`{"email":"gone@shop.example","message":"550 5.1.1 User unknown","at":"2026-12-01T10:00:00Z"}`,
+		`{"email":"left@shop.example","message":"550 5.1.1 User unknown","at":"2026-12-01T10:00:00Z"}`,
+	} {
+		req, _ := http.NewRequest("POST", w.url+"/v1/suppressions/events", strings.NewReader(ev))
+		req.Header.Set("Authorization", "Bearer "+w.sk)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("ingest: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	ctx := tab(t, 1280, 900)
+	run := func(actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			shot(t, ctx, "failure")
+			t.Fatal(err)
+		}
+	}
+	run(chromedp.Navigate(w.url+"/"),
+		chromedp.SendKeys("#key", w.sk, chromedp.ByQuery),
+		chromedp.Click(`#key-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.SendKeys("#sup-q", "gone@", chromedp.ByQuery),
+		chromedp.Click(`#sup-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#sup li", chromedp.ByQuery))
+	var n int
+	run(chromedp.Evaluate(`document.querySelectorAll("#sup li").length`, &n))
+	if n != 1 {
+		t.Fatalf("%d matches for gone@, want 1", n)
+	}
+	// Removing without a reason is refused with a readable message.
+	run(chromedp.Click("#sup li button", chromedp.ByQuery), chromedp.WaitVisible("#message", chromedp.ByQuery))
+	if msg, _ := text(ctx, "#message"); !strings.Contains(msg, "Say why") {
+		t.Errorf("remove without a reason: %q", msg)
+	}
+	run(chromedp.SendKeys("#sup li input", "confirmed by phone", chromedp.ByQuery), chromedp.Click("#sup li button", chromedp.ByQuery))
+	if err := waitFor(ctx, "the removal", func() (bool, error) {
+		s, err := text(ctx, "#sup")
+		return strings.Contains(s, "No suppressed address matches"), err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run(chromedp.Click("#health-load", chromedp.ByQuery), chromedp.WaitVisible("#health .card", chromedp.ByQuery))
+	if h, _ := text(ctx, "#health"); !strings.Contains(h, "Last 7 days") || !strings.Contains(h, "bounce events") {
+		t.Errorf("sender health: %q", h)
+	}
+	shot(t, ctx, "suppressions")
 }
 
 // TestConsolePhone: the console fits a phone-sized screen and its controls
