@@ -2,6 +2,11 @@
 -- (invalid syntax, disposable) or already cached, so the figures measure
 -- Preflight itself, not a mail server.
 -- Run: wrk -t2 -c64 -d15s --latency -s bench/verify.lua http://127.0.0.1:18080
+-- With keys on, pass one: PREFLIGHT_KEY=$(cat preflight.key) wrk ...
+local key = os.getenv("PREFLIGHT_KEY")
+if key and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key
+end
 local paths = {
   "/v1/verify?email=jane.doe%40mailinator.com",
   "/v1/verify?email=not-an-address",

@@ -12,6 +12,7 @@ import (
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/verify"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -35,6 +36,17 @@ type Config struct {
 	Suppression Suppression `mapstructure:"suppression"`
 	Log         Log         `mapstructure:"log"`
 	Doctor      Doctor      `mapstructure:"doctor"`
+	Auth        Auth        `mapstructure:"auth"`
+}
+
+// Auth configures API keys.
+type Auth struct {
+	// Required turns API keys on (the default). Off, anyone who can reach
+	// the port may use the API: for a trusted network only.
+	Required bool `mapstructure:"required"`
+	// IPRate and IPBurst limit calls with publishable keys per client IP.
+	IPRate  float64 `mapstructure:"ip_rate"`
+	IPBurst int     `mapstructure:"ip_burst"`
 }
 
 // HTTP configures the API server.
@@ -49,6 +61,9 @@ type HTTP struct {
 	// MaxConnsPerIP bounds the connections one client IP (IPv6: /64)
 	// holds open; more get a 429 and are closed.
 	MaxConnsPerIP int `mapstructure:"max_conns_per_ip"`
+	// TrustedProxies are the proxies (addresses or CIDR ranges) whose
+	// X-Forwarded-For names the client; empty: the peer is the client.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 }
 
 // DNS configures the resolver.
@@ -191,6 +206,10 @@ func defaults() map[string]any {
 		"http.shutdown_timeout":          20 * time.Second,
 		"http.max_body_bytes":            int64(1 << 20),
 		"http.max_conns_per_ip":          128,
+		"http.trusted_proxies":           []string{},
+		"auth.required":                  true,
+		"auth.ip_rate":                   2.0,
+		"auth.ip_burst":                  10,
 		"dns.resolvers":                  []string{},
 		"dns.timeout":                    2 * time.Second,
 		"dns.attempts":                   2,
@@ -349,6 +368,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	c.DNS.Resolvers = trimAll(c.DNS.Resolvers)
+	c.HTTP.TrustedProxies = trimAll(c.HTTP.TrustedProxies)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -406,6 +426,19 @@ func (c Config) Validate() error {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 			bad("dns.resolvers", "bad port in %q", r)
 		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("http.trusted_proxies", "each entry must be an IP address or a CIDR range, got %q", p)
+			}
+		}
+	}
+	if c.Auth.IPRate <= 0 {
+		bad("auth.ip_rate", "must be positive, got %g", c.Auth.IPRate)
+	}
+	if c.Auth.IPBurst < 1 {
+		bad("auth.ip_burst", "must be at least 1, got %d", c.Auth.IPBurst)
 	}
 	positive("dns.timeout", c.DNS.Timeout)
 	if c.DNS.Attempts < 1 {

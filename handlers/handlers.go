@@ -35,6 +35,10 @@ type Config struct {
 	MaxTimeout     time.Duration // the largest ?timeout= accepted
 	BatchMax       int           // addresses per batch request
 	MaxBodyBytes   int64         // request bodies larger than this get 413
+	Auth           AuthConfig
+	// TrustedProxies are the addresses (or CIDR ranges) whose
+	// X-Forwarded-For is believed for the client's IP; none by default.
+	TrustedProxies []string
 }
 
 // Deps are the services behind the routes. Verifier is required; a nil
@@ -50,6 +54,9 @@ type Deps struct {
 	// Bounces is the suppression list; nil leaves /v1/suppressions and
 	// /v1/sender-health out (/v1/bounces/classify needs no store).
 	Bounces Bounces
+	// Keys checks API keys and counts their use; required when
+	// Config.Auth.Required is set.
+	Keys Keys
 	// Doctor holds the latest check of our sending identity; nil leaves
 	// /v1/doctor out.
 	Doctor Doctor
@@ -77,6 +84,9 @@ type API struct {
 	jobs    Jobs
 	doctor  Doctor
 	routes  Routes
+	keys    Keys
+	auth    AuthConfig
+	guard   *guard
 }
 
 // New builds the gin engine with every route.
@@ -88,29 +98,35 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg), doctor: deps.Doctor, routes: deps.Routes}
+	if cfg.Auth.Required && deps.Keys == nil {
+		panic("handlers: Config.Auth.Required needs Deps.Keys")
+	}
+	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg),
+		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(api.recover, api.limitBody)
+	// The client's IP (per-IP limits of publishable keys) is the peer's
+	// unless a trusted proxy forwards it.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		panic("handlers: TrustedProxies: " + err.Error()) // config validates them
+	}
+	r.Use(api.recover, api.metrics.requests, api.limitBody, api.cors)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
 	})
 
-	r.GET("/healthz", func(c *gin.Context) {
-		h := gin.H{"status": "ok"}
-		if deps.Doctor != nil {
-			if rep, ok := deps.Doctor.Last(); ok {
-				h["doctor"] = gin.H{"ok": rep.OK, "failed_checks": len(rep.Failures()), "at": rep.At}
-			}
-		}
-		c.JSON(http.StatusOK, h)
-	})
+	r.GET("/healthz", api.healthz)
+	r.GET("/openapi.json", serveOpenAPI)
+	api.registerConsole(r)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
-	v1 := r.Group("/v1")
+	v1 := r.Group("/v1", api.authenticate, api.ownJob)
+	if deps.Keys != nil {
+		v1.GET("/usage", api.usage)
+	}
 	v1.GET("/verify", api.verifyGet)
 	v1.POST("/verify", api.verifyPost)
 	v1.POST("/verify/batch", api.verifyBatch)
@@ -118,6 +134,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	if deps.Jobs != nil {
 		api.jobs = deps.Jobs
 		api.registerJobs(v1)
+		v1.GET("/jobs", api.jobList)
 	}
 	api.registerClassify(v1)
 	if deps.Doctor != nil {
@@ -135,6 +152,35 @@ func New(cfg Config, deps Deps) *gin.Engine {
 		api.registerBounces(v1, deps.Bounces)
 	}
 	return r
+}
+
+type health struct {
+	Status string `json:"status"`
+	// Auth is "required", or "off" when anyone who reaches the port may
+	// use the API.
+	Auth    string `json:"auth"`
+	Warning string `json:"warning,omitempty"`
+	// Doctor sums up the latest check of our sending identity.
+	Doctor *doctorSummary `json:"doctor,omitempty"`
+}
+
+type doctorSummary struct {
+	OK           bool      `json:"ok"`
+	FailedChecks int       `json:"failed_checks"`
+	At           time.Time `json:"at"`
+}
+
+func (a *API) healthz(c *gin.Context) {
+	h := health{Status: "ok", Auth: "required"}
+	if !a.auth.Required {
+		h.Auth, h.Warning = "off", "auth.required is false: anyone who can reach this port can use the API"
+	}
+	if a.doctor != nil {
+		if rep, ok := a.doctor.Last(); ok {
+			h.Doctor = &doctorSummary{OK: rep.OK, FailedChecks: len(rep.Failures()), At: rep.At}
+		}
+	}
+	c.JSON(http.StatusOK, h)
 }
 
 // errorBody is the one shape of every error reply.
@@ -216,8 +262,8 @@ func (a *API) verifyOne(c *gin.Context, email string) {
 		return
 	}
 	defer cancel()
-	r := a.v.Verify(ctx, email)
-	a.metrics.observe(r)
+	r := a.verifier(c).Verify(ctx, email)
+	a.observe(c, r)
 	c.JSON(http.StatusOK, r)
 }
 
@@ -253,18 +299,19 @@ func (a *API) verifyBatch(c *gin.Context) {
 	}
 	defer cancel()
 	out := batchResponse{Results: make([]verify.Result, len(req.Emails))}
+	v := a.verifier(c)
 	sem := make(chan struct{}, batchWorkers)
 	var wg sync.WaitGroup
 	for i, e := range req.Emails {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out.Results[i] = a.v.Verify(ctx, e)
+			out.Results[i] = v.Verify(ctx, e)
 		})
 	}
 	wg.Wait()
 	for _, r := range out.Results {
-		a.metrics.observe(r)
+		a.observe(c, r)
 	}
 	c.JSON(http.StatusOK, out)
 }

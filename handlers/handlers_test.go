@@ -93,6 +93,9 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("content type %q", ct)
 			}
 			golden(t, tt.name, rec.Body.Bytes())
+			if tt.status != http.StatusNotFound && tt.status != http.StatusMethodNotAllowed {
+				checkResponse(t, req, rec)
+			}
 		})
 	}
 }

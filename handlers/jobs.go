@@ -155,9 +155,15 @@ func (a *API) jobCreate(c *gin.Context) {
 			"upload the CSV as the raw body (text/csv, optionally gzipped) or as the multipart field file")
 		return
 	}
+	sample, ok := sampleSize(c)
+	if !ok {
+		return
+	}
 	st, err := a.jobs.Create(c.Request.Context(), body, jobs.CreateOptions{
 		Column:      c.Query("column"),
 		CallbackURL: c.Query("callback_url"),
+		Owner:       owner(c),
+		Sample:      sample,
 	})
 	// The upload may have outlasted the server's write timeout.
 	_ = rc.SetWriteDeadline(time.Now().Add(transferIdle))

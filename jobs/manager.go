@@ -298,6 +298,7 @@ func (m *Manager) List(ctx context.Context) ([]Status, error) {
 func (m *Manager) status(j jobRecord, ts []tally) Status {
 	s := Status{
 		Source:    j.source,
+		Owner:     j.owner,
 		ID:        j.id,
 		Status:    j.state,
 		CreatedAt: j.created,
@@ -327,6 +328,11 @@ func (m *Manager) status(j jobRecord, ts []tally) Status {
 		s.Callback = cb
 	}
 	s.summarize(ts)
+	if j.sample > 0 {
+		s.Sample = &Sample{Size: j.sample, PopulationRows: j.populationRows, PopulationAddresses: j.populationAddrs,
+			Exact: j.sample >= j.populationAddrs}
+		s.Sample.project(ts)
+	}
 	switch j.state {
 	case Done:
 		var zero int64

@@ -43,7 +43,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 	hook_attempts INTEGER NOT NULL DEFAULT 0,
 	hook_status   INTEGER NOT NULL DEFAULT 0,
 	hook_at       INTEGER NOT NULL DEFAULT 0,
-	hook_error    TEXT    NOT NULL DEFAULT ''
+	hook_error    TEXT    NOT NULL DEFAULT '',
+	owner        TEXT    NOT NULL DEFAULT '',
+	sample       INTEGER NOT NULL DEFAULT 0,
+	population_rows      INTEGER NOT NULL DEFAULT 0,
+	population_addresses INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS job_rows (
 	id     INTEGER PRIMARY KEY,
@@ -97,13 +101,18 @@ func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStorage, error) {
 		return nil, fmt.Errorf("jobs: create tables: %w", err)
 	}
 	// Databases made by earlier versions get the columns added since;
-	// their jobs keep lane 0, which is the old (domain, key) order.
+	// their jobs keep lane 0, which is the old (domain, key) order, and
+	// belong to no key.
 	for _, c := range []struct{ table, column, def string }{
 		{"job_addresses", "lane", "INTEGER NOT NULL DEFAULT 0"},
 		{"jobs", "hook_attempts", "INTEGER NOT NULL DEFAULT 0"},
 		{"jobs", "hook_status", "INTEGER NOT NULL DEFAULT 0"},
 		{"jobs", "hook_at", "INTEGER NOT NULL DEFAULT 0"},
 		{"jobs", "hook_error", "TEXT NOT NULL DEFAULT ''"},
+		{"jobs", "owner", "TEXT NOT NULL DEFAULT ''"},
+		{"jobs", "sample", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "population_rows", "INTEGER NOT NULL DEFAULT 0"},
+		{"jobs", "population_addresses", "INTEGER NOT NULL DEFAULT 0"},
 	} {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
@@ -158,10 +167,10 @@ func (s *sqliteStorage) inTx(ctx context.Context, fn func(*sql.Tx) error) error 
 
 func (s *sqliteStorage) createJob(ctx context.Context, j *jobRecord) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs
-		(id, state, created_at, delimiter, bom, has_header, header, email_column, callback_url, source)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, state, created_at, delimiter, bom, has_header, header, email_column, callback_url, source, owner, sample, population_rows, population_addresses)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.id, string(uploading), ms(j.created), int64(j.delimiter), b2i(j.bom), b2i(j.hasHeader),
-		encodeFields(nil, j.header), j.emailColumn, j.callbackURL, j.source)
+		encodeFields(nil, j.header), j.emailColumn, j.callbackURL, j.source, j.owner, j.sample, j.populationRows, j.populationAddrs)
 	if err != nil {
 		return fmt.Errorf("jobs: create job: %w", err)
 	}
@@ -265,7 +274,7 @@ func (s *sqliteStorage) commitJob(ctx context.Context, pk, total int64, width in
 
 const jobColumns = `pk, id, state, created_at, started_at, finished_at, delimiter, bom, has_header, header,
 	email_column, width, total, addresses, settled, callback_url, webhook, error, source,
-	hook_attempts, hook_status, hook_at, hook_error`
+	hook_attempts, hook_status, hook_at, hook_error, owner, sample, population_rows, population_addresses`
 
 func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
 	var (
@@ -278,7 +287,7 @@ func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
 	)
 	err := sc.Scan(&j.pk, &j.id, &state, &created, &started, &finish, &delim, &bom, &hasHeader, &header,
 		&j.emailColumn, &j.width, &j.total, &j.addresses, &j.settled, &j.callbackURL, &webhook, &j.errMsg, &j.source,
-		&j.hookAttempts, &j.hookStatus, &hookAt, &j.hookErr)
+		&j.hookAttempts, &j.hookStatus, &hookAt, &j.hookErr, &j.owner, &j.sample, &j.populationRows, &j.populationAddrs)
 	if err != nil {
 		return j, err
 	}

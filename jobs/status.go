@@ -87,6 +87,11 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 	// Source is CreateOptions.Source; it is not shown to API clients.
 	Source string `json:"-"`
+	// Owner is CreateOptions.Owner; it is not shown to API clients.
+	Owner string `json:"-"`
+	// Sample is set for a list preview (CreateOptions.Sample): the whole
+	// list's projected health, from the addresses checked so far.
+	Sample *Sample `json:"sample,omitempty"`
 }
 
 // Callback is the state of a job's completion callback: "waiting" until

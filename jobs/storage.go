@@ -106,6 +106,10 @@ type jobRecord struct {
 	hookErr                    string
 	errMsg                     string
 	source                     string // what the job was made from (the CLI's resume check)
+	owner                      string // the API key that made the job; "" for none
+	// sample is the size of a list preview (0: the whole list was
+	// stored), populationRows and populationAddrs the previewed list's.
+	sample, populationRows, populationAddrs int64
 }
 
 // row is one data row of an upload.

@@ -7,6 +7,7 @@ import (
 	"github.com/preflight-email/preflight/syntax"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,14 @@ type CreateOptions struct {
 	// Source is recorded with the job; the CLI stores a fingerprint of its
 	// input file here to tell whether a state file belongs to it.
 	Source string
+	// Owner is the id of the API key that makes the job; only that key
+	// may see it. "" when the API runs without keys.
+	Owner string
+	// Sample, when above 0, makes a list preview: only that many distinct
+	// addresses, drawn at random, are stored and checked, and the job's
+	// status projects the whole list's health from them (at most
+	// MaxSample).
+	Sample int
 }
 
 // ErrEmpty means the upload has a header but no data row.
@@ -131,11 +140,34 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 		emailColumn: d.EmailColumn,
 		callbackURL: opts.CallbackURL,
 		source:      opts.Source,
+		owner:       opts.Owner,
+	}
+	var picked []row
+	if opts.Sample > 0 {
+		if opts.Sample > MaxSample {
+			return Status{}, &UploadError{Err: fmt.Errorf("a sample is at most %d addresses", MaxSample)}
+		}
+		picked, j.width, j.populationRows, j.populationAddrs, err = sampleRows(ctx, cr, opts.Sample)
+		if err != nil {
+			return Status{}, err
+		}
+		j.sample = int64(len(picked))
 	}
 	if err := m.st.createJob(ctx, &j); err != nil {
 		return Status{}, err
 	}
-	total, widest, err := m.storeRows(ctx, j.pk, cr, m.cfg.MaxStoredRows-stored)
+	var total int64
+	var widest int
+	if opts.Sample > 0 {
+		total, widest = int64(len(picked)), j.width
+		for c := range slices.Chunk(picked, uploadChunk) {
+			if err = m.st.appendRows(ctx, j.pk, c); err != nil {
+				break
+			}
+		}
+	} else {
+		total, widest, err = m.storeRows(ctx, j.pk, cr, m.cfg.MaxStoredRows-stored)
+	}
 	if err == nil && total == 0 {
 		err = &UploadError{Err: ErrEmpty}
 	}

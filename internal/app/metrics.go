@@ -40,6 +40,9 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	reg.MustRegister(routeRefusals{p})
 	counter("route_benches_total", "Times a mail server refused an egress route (blocklist, reputation) and the route was benched for it.", func(s probe.Stats) uint64 { return s.RouteBenches })
 	counter("saturated_total", "Checks refused at once because the mail server's queue was full (probe.max_queue_per_host).", func(s probe.Stats) uint64 { return s.Saturated })
+	counter("catch_all_cached_total", "Catch-all tests answered from the cache (hits; misses are catch_all_probes_total).", func(s probe.Stats) uint64 { return s.CatchAllCached })
+	counter("requeued_total", "Recipients queued again after a session was lost.", func(s probe.Stats) uint64 { return s.Requeued })
+	counter("tls_sessions_total", "Sessions encrypted with STARTTLS.", func(s probe.Stats) uint64 { return s.TLSSessions })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_queued", Help: "Recipients waiting in the mail servers' queues."},

@@ -28,6 +28,9 @@ Usage:
   preflight bounce [--json] [TEXT...]     explain a bounce reply (one per line on stdin when none given; --file bounce.eml for a DSN)
   preflight doctor [--json]               check our sending identity per egress route: port 25,
                                           reverse DNS, SPF, blocklists; exits 1 when a check fails
+  preflight keys create --name NAME [--publishable --origins URL,...] [--daily-quota N] [--rate R/s] [--test]
+                                          make an API key; it is printed as the last line
+  preflight keys list | keys revoke ID    list API keys, or revoke one
   preflight version                       print the version (also --version)
   preflight help                          show this help
 
@@ -51,7 +54,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"missing command: serve, verify, bounce or doctor"}
+		return usageError{"missing command: serve, verify, bounce, doctor or keys"}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runBounce(ctx, rest, getenv, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, rest, getenv, stdout)
+	case "keys":
+		return runKeys(ctx, rest, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -69,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "preflight", version())
 		return nil
 	default:
-		return usageError{fmt.Sprintf("unknown command %q: want serve, verify, bounce or doctor", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q: want serve, verify, bounce, doctor or keys", cmd)}
 	}
 }
 

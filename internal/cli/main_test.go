@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,17 +178,67 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	done := make(chan error, 1)
 	started := make(chan net.Addr, 1)
 	opts := serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }}
-	go func() { done <- runServe(ctx, nil, getenv(env), &bytes.Buffer{}, opts) }()
+	var logs bytes.Buffer
+	go func() { done <- runServe(ctx, nil, getenv(env), &logs, opts) }()
 	select {
 	case <-started:
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	}
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=anna@shop.test", port))
-	if err != nil {
+	// On first start serve makes a key and writes it next to the
+	// database, readable by its user only.
+	keyPath := filepath.Join(filepath.Dir(strings.TrimPrefix(env["PREFLIGHT_STORE_URL"], "sqlite://")), "preflight.key")
+	fi, err := os.Stat(keyPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("preflight.key: %v, mode %v", err, fi.Mode())
+	}
+	b, _ := os.ReadFile(keyPath)
+	key := strings.TrimSpace(string(b))
+	get := func(url, key string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	verifyURL := fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=anna@shop.test", port)
+	if resp := get(verifyURL, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no key: %d, want 401", resp.StatusCode)
+	}
+	// keys create and revoke work while serve runs on the same store.
+	var created bytes.Buffer
+	if err := Run(context.Background(), []string{"keys", "create", "--name", "ci", "--test"}, getenv(env), nil, &created, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
+	lines := strings.Split(strings.TrimSpace(created.String()), "\n")
+	testKey := lines[len(lines)-1]
+	if resp := get(fmt.Sprintf("http://127.0.0.1:%d/v1/verify?email=undeliverable@gmail.com", port), testKey); resp.StatusCode != http.StatusOK {
+		t.Fatalf("test key: %d", resp.StatusCode)
+	}
+	var list bytes.Buffer
+	if err := Run(context.Background(), []string{"keys", "list", "--json"}, getenv(env), nil, &list, &bytes.Buffer{}); err != nil || strings.Count(list.String(), "\n") != 2 {
+		t.Fatalf("keys list: %v\n%s", err, list.String())
+	}
+	id := strings.Fields(lines[0])[1]
+	if err := Run(context.Background(), []string{"keys", "revoke", id}, getenv(env), nil, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if resp := get(verifyURL, testKey); resp.StatusCode == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked key still works after 5s")
+		}
+	}
+
+	resp := get(verifyURL, key)
 	var r verify.Result
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Verdict != "deliverable" {
 		t.Fatalf("verify through the service: %v %+v", err, r)
@@ -212,6 +263,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+	if strings.Contains(logs.String(), key) || !strings.Contains(logs.String(), keyPath) {
+		t.Errorf("the log must name the key file and never the key:\n%s", logs.String())
 	}
 }
 

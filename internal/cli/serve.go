@@ -21,6 +21,8 @@ import (
 	"github.com/preflight-email/preflight/handlers"
 	"github.com/preflight-email/preflight/internal/app"
 	"github.com/preflight-email/preflight/internal/connlimit"
+	"github.com/preflight-email/preflight/jobs"
+	"github.com/preflight-email/preflight/keys"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/suppression"
 )
@@ -55,6 +57,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("suppression list: %w", err)
 	}
 	defer sup.Close()
+	ks, err := keys.New(ctx, db, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.Required {
+		if err := firstKey(ctx, ks, keyFile(cfg.Store.URL), log); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("auth.required is false: anyone who can reach the port can use the API and probe from this IP; run open only on a trusted network")
+	}
+	// Usage is counted in memory and flushed every second; the last flush
+	// runs after the server has stopped taking requests.
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); ks.Run(flushCtx) }()
+	defer func() { stopFlush(); <-flushed }()
 	a, err := app.New(cfg, log, app.Suppressions(sup))
 	if err != nil {
 		return err
@@ -89,12 +108,28 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopDoctor()
 	go mon.Run(dctx)
 
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_jobs_waiting", Help: "Bulk jobs queued or running."},
+		func() float64 {
+			all, err := jm.List(context.Background())
+			if err != nil {
+				return -1
+			}
+			n := 0
+			for _, s := range all {
+				if s.Status == jobs.Queued || s.Status == jobs.Running {
+					n++
+				}
+			}
+			return float64(n)
+		}))
 	engine := handlers.New(handlers.Config{
 		DefaultTimeout: cfg.Verify.Timeout,
 		MaxTimeout:     cfg.Verify.MaxTimeout,
 		BatchMax:       cfg.Verify.BatchMax,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Doctor: mon, Routes: routeSignals(a)})
+		TrustedProxies: cfg.HTTP.TrustedProxies,
+		Auth:           handlers.AuthConfig{Required: cfg.Auth.Required, IPRate: cfg.Auth.IPRate, IPBurst: cfg.Auth.IPBurst},
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a)})
 
 	srv := &http.Server{
 		Handler:           engine,
@@ -112,7 +147,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	ln = connlimit.New(ln, cfg.HTTP.MaxConnsPerIP)
-	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled)
+	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled, "auth", cfg.Auth.Required)
 
 	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
 	// keeps the lists in force.

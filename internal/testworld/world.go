@@ -87,6 +87,8 @@ func (w *World) Env() map[string]string {
 		"PREFLIGHT_PROBE_RCPT_BURST_PER_HOST":   "1000",
 		"PREFLIGHT_PROBE_MAX_SESSIONS_PER_HOST": "3",
 		"PREFLIGHT_JOBS_CONCURRENCY":            "64",
+		// The world tests checks, not keys.
+		"PREFLIGHT_AUTH_REQUIRED": "false",
 	}
 }
 
