@@ -290,8 +290,12 @@ func TestTooManyRecipients(t *testing.T) {
 				}
 			}
 			t.Logf("%d sessions, most RCPTs on one %d, stats %+v", srv.Sessions(), srv.MaxSessionRcpts(), e.Stats())
-			if opt.RcptsPerSession > 0 && srv.MaxSessionRcpts() > opt.RcptsPerSession+2 {
-				t.Errorf("a session sent %d RCPTs: the limit of %d was not learnt (the first session may send two more: a refusal that looks like a transaction limit, then one that shows it is per session)", srv.MaxSessionRcpts(), opt.RcptsPerSession)
+			// The first session may send a few more: a refusal that looks
+			// like a transaction limit, then one that shows it is per
+			// session, and the rest of a pipelined flight already on the
+			// wire when the first 452 came back.
+			if opt.RcptsPerSession > 0 && srv.MaxSessionRcpts() > opt.RcptsPerSession+4 {
+				t.Errorf("a session sent %d RCPTs: the limit of %d was not learnt", srv.MaxSessionRcpts(), opt.RcptsPerSession)
 			}
 		})
 	}
