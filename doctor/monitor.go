@@ -17,6 +17,22 @@ type Monitor struct {
 
 	mu   sync.Mutex
 	last *Report
+	off  string // why the checks do not run, or ""
+}
+
+// Disable keeps the monitor from running, for reason (say, no sending
+// identity is configured yet); Disabled reports it.
+func (m *Monitor) Disable(reason string) {
+	m.mu.Lock()
+	m.off = reason
+	m.mu.Unlock()
+}
+
+// Disabled returns why the checks do not run, or "".
+func (m *Monitor) Disabled() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.off
 }
 
 // NewMonitor returns a Monitor; Run starts it.
@@ -29,6 +45,9 @@ func NewMonitor(cfg Config, res Resolver, log *slog.Logger, interval time.Durati
 
 // Run checks now and every interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
+	if m.Disabled() != "" {
+		return
+	}
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {

@@ -23,6 +23,8 @@ type fakeDoctor struct {
 
 func (f fakeDoctor) Last() (doctor.Report, bool) { return f.rep, f.ready }
 
+func (f fakeDoctor) Disabled() string { return "" }
+
 var listedReport = doctor.Report{At: time.Date(2026, 12, 1, 14, 2, 0, 0, time.UTC), Checks: []doctor.Check{
 	{Route: "203.0.113.7", Name: "port25", Status: doctor.Pass, Detail: "mx answered"},
 	{Route: "203.0.113.7", Name: "dnsbl:zen.spamhaus.org", Status: doctor.Fail, Detail: "203.0.113.7 is listed on zen.spamhaus.org (127.0.0.2); request delisting from the list's site"},

@@ -70,9 +70,11 @@ type Routes interface {
 	RouteSignals(now time.Time) []probe.RouteSignal
 }
 
-// Doctor gives the latest doctor report, false before the first.
+// Doctor gives the latest doctor report, false before the first;
+// Disabled says why the checks do not run, or "".
 type Doctor interface {
 	Last() (doctor.Report, bool)
+	Disabled() string
 }
 
 // API holds the handlers' dependencies.
@@ -139,6 +141,10 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	api.registerClassify(v1)
 	if deps.Doctor != nil {
 		v1.GET("/doctor", func(c *gin.Context) {
+			if why := deps.Doctor.Disabled(); why != "" {
+				abort(c, http.StatusServiceUnavailable, "doctor_off", why)
+				return
+			}
 			rep, ok := deps.Doctor.Last()
 			if !ok {
 				c.Header("Retry-After", "10")

@@ -254,3 +254,26 @@ func BenchmarkPolitenessRoutes(b *testing.B) {
 	benchList(b, func(int) smtptest.Options { return smtptest.Options{SessionsPerSecond: 5, SessionBurst: 5} },
 		probe.Config{Routes: routes}, Config{})
 }
+
+// BenchmarkRcptBound is the politeness list where the per-host RCPT rate
+// (20 a second per client IP) is the only limit that binds (the refusal
+// cap lifted), over one route and over three: the case egress routes are
+// for.
+//
+//	go test ./jobs -run '^$' -bench 'RcptBound' -benchtime 1x
+func BenchmarkRcptBound(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			var routes []egress.Route
+			for i := range n {
+				r, err := egress.Parse(fmt.Sprintf("127.0.0.%d", 70+i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				routes = append(routes, r)
+			}
+			benchList(b, func(int) smtptest.Options { return smtptest.Options{SessionsPerSecond: 5, SessionBurst: 5} },
+				probe.Config{Routes: routes, MaxRefusalsPerSession: 1000}, Config{})
+		})
+	}
+}

@@ -104,6 +104,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{err.Error()}
 	}
 	mon := doctor.NewMonitor(dc, app.DoctorResolver(cfg), log.With("component", "doctor"), cfg.Doctor.Interval)
+	switch {
+	case !cfg.Probe.Enabled:
+		mon.Disable("the probe is off (probe.enabled=false): there is no sending identity to check")
+	case cfg.Probe.HELO == "":
+		// An instance with no identity configured (the embedded defaults,
+		// a test) sends nothing on its own: the checks start once probe.helo
+		// and probe.mail_from are set, as production needs anyway.
+		mon.Disable("probe.helo is not set: configure the sending identity (README, Running it in production), then the checks run at start and every doctor.interval; preflight doctor runs them once")
+	}
 	dctx, stopDoctor := context.WithCancel(ctx)
 	defer stopDoctor()
 	go mon.Run(dctx)
