@@ -230,7 +230,11 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 // itself, cannot make us hop for ever. When every route was refused, the
 // answer is blocked and names what each route was told.
 func (e *Engine) viaRoutes(ctx context.Context, host string, addrs []netip.Addr, j *job) (answer, error) {
-	order := e.routeOrder(host)
+	var first netip.Addr
+	if len(addrs) > 0 {
+		first = addrs[0]
+	}
+	order := e.routeOrder(host, first)
 	var tried []string
 	for n, ri := range order {
 		if n > 0 {

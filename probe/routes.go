@@ -68,9 +68,12 @@ type benchKey struct {
 // routeOrder lists the routes to try for host: the healthy ones, in an
 // order fixed per host (rendezvous hashing), so that a host sticks to its
 // route and keeps warm sessions while different hosts spread over the
-// routes. Routes benched for host come after, in case every route is:
-// they are then still tried once.
-func (e *Engine) routeOrder(host string) []int {
+// routes. A route that has used up its RCPT budget at the host's address
+// for now (its limiter is empty) goes after the routes that have some
+// left: a big list's host then spreads over the routes, each under its
+// own per-IP limits, while light traffic stays on one. Routes benched for
+// host come last, in case every route is: they are then still tried once.
+func (e *Engine) routeOrder(host string, addr netip.Addr) []int {
 	n := len(e.routes)
 	order := make([]int, n)
 	for i := range order {
@@ -86,6 +89,18 @@ func (e *Engine) routeOrder(host string) []int {
 		h.Write([]byte(host))
 		return h.Sum64()
 	}
+	// busy is 1 for a route whose RCPT limiter at the host's address is
+	// empty now.
+	busy := make([]int, n)
+	if addr.IsValid() {
+		e.gateMu.Lock()
+		for i := range n {
+			if g := e.gates[gateID{route: i, prefix: gateKey(addr)}]; g != nil && g.rcpt.Tokens() < 1 {
+				busy[i] = 1
+			}
+		}
+		e.gateMu.Unlock()
+	}
 	now := time.Now()
 	e.benchMu.Lock()
 	benched := func(i int) bool { return now.Before(e.benched[benchKey{i, host}]) }
@@ -95,6 +110,9 @@ func (e *Engine) routeOrder(host string) []int {
 				return 1
 			}
 			return -1
+		}
+		if busy[a] != busy[b] {
+			return busy[a] - busy[b]
 		}
 		wa, wb := weight(a), weight(b)
 		switch {

@@ -47,7 +47,7 @@ func routesEngine(t *testing.T, port int, routes ...string) *Engine {
 func hostFirst(t *testing.T, e *Engine, want int) string {
 	for i := range 1000 {
 		h := "mx" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + ".test"
-		if e.routeOrder(h)[0] == want {
+		if e.routeOrder(h, netip.Addr{})[0] == want {
 			return h
 		}
 	}
@@ -90,7 +90,7 @@ func TestRouteFailover(t *testing.T) {
 		t.Errorf("route signals %+v", sig)
 	}
 	// Benched for this host: the next recipient goes straight to .53.
-	if order := e.routeOrder(host); order[0] != 1 {
+	if order := e.routeOrder(host, netip.Addr{}); order[0] != 1 {
 		t.Errorf("route order for the refusing host %v, want the healthy route first", order)
 	}
 	// Not benched elsewhere: another host still prefers .52.
