@@ -133,8 +133,10 @@ func TestGroupsByMX(t *testing.T) {
 	}
 	// Besides the tests, the probe asks a domain's random address again
 	// (a canary) after accepted answers that followed refusals, to catch
-	// anti-harvest switches: at most one per transaction.
-	if st := w.probe.Stats(); rcpts < n || rcpts > n+2*domains+int(st.Canaries) || st.Canaries > st.Transactions {
+	// anti-harvest switches: about one per batch, and a transaction now
+	// stays open over several batches, so they are bounded by the list
+	// (at most 5% more RCPTs), not by the transactions.
+	if st := w.probe.Stats(); rcpts < n || rcpts > n+2*domains+int(st.Canaries) || int(st.Canaries) > n/20 {
 		t.Errorf("%d RCPTs for %d addresses on %d domains, %d canaries in %d transactions", rcpts, n, domains, st.Canaries, st.Transactions)
 	}
 }
