@@ -260,16 +260,37 @@ func (m *Manager) notify(j jobRecord) {
 
 // Status reports a job's progress and, once done, its summary.
 func (m *Manager) Status(ctx context.Context, id string) (Status, error) {
-	j, ts, err := m.st.job(ctx, id)
+	// A status read may meet a busy store while a big job commits: it is
+	// tried again briefly rather than answered with an error.
+	var (
+		j                 jobRecord
+		ts                []tally
+		pending, deferred int64
+		next              time.Time
+		notFound          error
+	)
+	err := store.Retry(ctx, 4, 20*time.Millisecond, func() (err error) {
+		j, ts, err = m.st.job(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			notFound = err // an answer, not a failure to retry
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if j.state == Running || j.state == Queued {
+			pending, deferred, next, err = m.st.remaining(ctx, j.pk)
+		}
+		return err
+	})
+	if err == nil {
+		err = notFound
+	}
 	if err != nil {
 		return Status{}, err
 	}
 	s := m.status(j, ts)
 	if j.state == Running || j.state == Queued {
-		pending, deferred, next, err := m.st.remaining(ctx, j.pk)
-		if err != nil {
-			return Status{}, err
-		}
 		s.progress(pending, deferred, next, time.Now())
 	}
 	return s, nil

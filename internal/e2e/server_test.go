@@ -125,7 +125,8 @@ func (s *server) status(t testing.TB, id string) jobStatus {
 	defer resp.Body.Close()
 	var st jobStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("status: %d %v", resp.StatusCode, err)
+		logs := s.logs.String()
+		t.Fatalf("status: %d %v\n%s", resp.StatusCode, err, logs[max(0, len(logs)-3000):])
 	}
 	return st
 }
