@@ -293,10 +293,10 @@ func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
 			return d, diag
 		}
 	}
-	if r.Enhanced == "" && validStatus(status) && (r.Code == 0 || int(status[0]-'0') == r.Code/100) && status != "5.0.0" && status != "4.0.0" {
+	if r.Enhanced == "" && reply.ValidStatus(status) && (r.Code == 0 || int(status[0]-'0') == r.Code/100) && status != "5.0.0" && status != "4.0.0" {
 		r.Enhanced = status
 	}
-	if r.Code == 0 && r.Enhanced == "" && validStatus(status) {
+	if r.Code == 0 && r.Enhanced == "" && reply.ValidStatus(status) {
 		r.Enhanced = status
 	}
 	used := diag
@@ -304,22 +304,6 @@ func classifyWithStatus(diag, status string) (reply.Diagnosis, string) {
 		used = status
 	}
 	return reply.Classify(r), used
-}
-
-func validStatus(s string) bool {
-	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
-		return false
-	}
-	dots := 0
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			dots++
-		case c < '0' || c > '9':
-			return false
-		}
-	}
-	return dots == 2
 }
 
 // embeddedReply finds an SMTP reply code inside an MTA's text: after

@@ -333,6 +333,11 @@ func (s *sqliteStorage) jobsIn(ctx context.Context, states ...State) ([]jobRecor
 	for i, st := range states {
 		args[i] = string(st)
 	}
+	return s.jobList(ctx, q, args...)
+}
+
+// jobList runs q, a SELECT of jobColumns, and scans its jobs.
+func (s *sqliteStorage) jobList(ctx context.Context, q string, args ...any) ([]jobRecord, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: list jobs: %w", err)

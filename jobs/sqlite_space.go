@@ -45,21 +45,8 @@ func (s *sqliteStorage) storedRows(ctx context.Context) (int64, error) {
 }
 
 func (s *sqliteStorage) finishedBefore(ctx context.Context, t time.Time) ([]jobRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+	return s.jobList(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE state IN (?, ?) AND finished_at > 0 AND finished_at < ? ORDER BY pk`, string(Done), string(Failed), ms(t))
-	if err != nil {
-		return nil, fmt.Errorf("jobs: list expired jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []jobRecord
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // reclaim runs an incremental vacuum: the store opens databases with

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/preflight-email/preflight/internal/testworld"
 
 	"github.com/preflight-email/preflight/outcome"
 )
@@ -119,7 +120,7 @@ func TestWebhook(t *testing.T) {
 func TestWebhookFailureKeepsSecrets(t *testing.T) {
 	const secret = "tok-7f3a9c-never-logged"
 	// Nothing listens on 127.0.0.1:9: every delivery fails at once.
-	var logs syncBuf
+	var logs testworld.SyncBuffer
 	db, _ := openDB(t)
 	m, err := New(context.Background(), Config{WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond, WebhookAttempts: 2}, db,
 		Deps{Verifier: newRuleVerifier(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -152,24 +153,6 @@ func TestWebhookFailureKeepsSecrets(t *testing.T) {
 	if !strings.Contains(logs.String(), "callback failed") {
 		t.Errorf("the failure was not logged:\n%s", logs.String())
 	}
-}
-
-// syncBuf is a bytes.Buffer safe for a logger and a test to share.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitWebhook(t *testing.T, m *Manager, id string, want webhookState) {

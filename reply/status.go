@@ -265,3 +265,21 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// ValidStatus reports whether s has the form of an RFC 3463 status code,
+// class.subject.detail, as a DSN's Status field carries it: "5.1.1".
+func ValidStatus(s string) bool {
+	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
+		return false
+	}
+	dots := 0
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dots++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return dots == 2
+}

@@ -63,3 +63,11 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 }
+
+func TestValidStatus(t *testing.T) {
+	for s, want := range map[string]bool{"5.1.1": true, "4.7.0": true, "2.0.0": true, "5.1.10": true, "5.1": false, "3.1.1": false, "5.a.1": false, "5..1": false, "": false, "5.1.1.1": false} {
+		if got := ValidStatus(s); got != want {
+			t.Errorf("ValidStatus(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

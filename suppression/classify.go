@@ -19,7 +19,7 @@ func diagnose(e Event) reply.Diagnosis {
 		r := reply.Parse(e.Message)
 		// RFC 3464 §2.3.4: the Status is the enhanced code of the outcome;
 		// use it when the diagnostic carries none and the classes agree.
-		if r.Enhanced == "" && validStatus(e.Status) && (r.Code == 0 || int(e.Status[0]-'0') == r.Code/100) {
+		if r.Enhanced == "" && reply.ValidStatus(e.Status) && (r.Code == 0 || int(e.Status[0]-'0') == r.Code/100) {
 			r.Enhanced = e.Status
 		}
 		d = reply.Classify(r)
@@ -35,22 +35,6 @@ func diagnose(e Event) reply.Diagnosis {
 		return f
 	}
 	return d
-}
-
-func validStatus(s string) bool {
-	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
-		return false
-	}
-	dots := 0
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			dots++
-		case c < '0' || c > '9':
-			return false
-		}
-	}
-	return dots == 2
 }
 
 // fallback maps an ESP's own bounce type to a diagnosis, for events whose

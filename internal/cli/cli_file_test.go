@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ import (
 	"github.com/preflight-email/preflight/internal/testworld"
 	"github.com/preflight-email/preflight/store"
 )
-
-// syncBuffer is a bytes.Buffer that the progress bar and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func fileTestApp(t *testing.T, w *testworld.World) (config.Config, *app.App) {
 	t.Helper()
@@ -63,7 +44,7 @@ func TestVerifyFileResume(t *testing.T) {
 
 	cfg, a := fileTestApp(t, w)
 	refOut := filepath.Join(dir, "ref.csv")
-	var refErr syncBuffer
+	var refErr testworld.SyncBuffer
 	if err := runFile(context.Background(), cfg, a, in, refOut, &refErr); err != nil {
 		t.Fatalf("%v\n%s", err, refErr.String())
 	}
@@ -100,7 +81,7 @@ func TestVerifyFileResume(t *testing.T) {
 			}
 		}
 	}()
-	var first syncBuffer
+	var first testworld.SyncBuffer
 	err := runFile(ctx, cfg, a, in, out, &first)
 	cancel()
 	if err == nil {
@@ -113,7 +94,7 @@ func TestVerifyFileResume(t *testing.T) {
 		t.Fatalf("out written by an interrupted run: %v", err)
 	}
 
-	var second syncBuffer
+	var second testworld.SyncBuffer
 	if err := runFile(context.Background(), cfg, a, in, out, &second); err != nil {
 		t.Fatalf("%v\n%s", err, second.String())
 	}

@@ -8,35 +8,18 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/preflight-email/preflight/internal/testworld"
 )
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // server is one preflight serve process.
 type server struct {
 	cmd  *exec.Cmd
 	base string
-	logs *syncBuffer
+	logs *testworld.SyncBuffer
 }
 
 // startServer runs `preflight serve` with env (PREFLIGHT_* keys) and
@@ -65,7 +48,7 @@ func startServer(t testing.TB, bin, dbPath string, env map[string]string, extraE
 	}
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.ExtraFiles = []*os.File{f}
-	s := &server{cmd: cmd, base: "http://" + ln.Addr().String(), logs: &syncBuffer{}}
+	s := &server{cmd: cmd, base: "http://" + ln.Addr().String(), logs: &testworld.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
