@@ -80,6 +80,7 @@ type assessment struct {
 	start       time.Time
 	fresh       bool // skip the cache
 	addr        syntax.Address
+	key         string // addr.Key()
 	ev          scoring.Evidence
 	suggestion  string
 	detail      string

@@ -189,7 +189,7 @@ func (v *Verifier) conclude(a *assessment) Result {
 	r := a.result()
 	r.DurationMS = time.Since(a.start).Milliseconds()
 	if a.cacheable() {
-		v.cache.put(a.addr.Key(), r, v.ttl(r), time.Now())
+		v.cache.put(a.key, r, v.ttl(r), time.Now())
 	}
 	return r
 }
@@ -231,6 +231,7 @@ func (v *Verifier) syntaxStage(_ context.Context, a *assessment) bool {
 		return true
 	}
 	a.addr = addr
+	a.key = addr.Key() // once: caches, suppressions and probes all key on it
 	a.ev.SyntaxValid = true
 	if v.deps.Suggester != nil {
 		a.suggestion = v.deps.Suggester.Suggest(addr.Domain)
@@ -249,7 +250,7 @@ func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
 // suppressionStage stops at an address that bounced before. It runs before
 // the result cache, so a new suppression takes effect at once.
 func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
-	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.addr.Key())
+	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.key)
 	if err != nil {
 		// Fail closed: a verdict that ignores the list could send to an
 		// address that bounced before.
@@ -281,7 +282,7 @@ func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
 	if a.fresh {
 		return false
 	}
-	if r, ok := v.cache.get(a.addr.Key(), time.Now()); ok {
+	if r, ok := v.cache.get(a.key, time.Now()); ok {
 		a.cached = &r
 		return true
 	}
@@ -390,7 +391,7 @@ func (v *Verifier) leave(c *call) bool {
 // rate-limited host only for a caller who would wait that long (a bulk
 // job), and gives a real-time caller "rate_limited" at once.
 func (v *Verifier) probeAsync(a *assessment, patience time.Time) *call {
-	key := a.addr.Key()
+	key := a.key
 	v.mu.Lock()
 	if c, ok := v.inflight[key]; ok {
 		c.waiters++
