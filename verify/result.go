@@ -80,7 +80,7 @@ type assessment struct {
 	start       time.Time
 	fresh       bool // skip the cache
 	addr        syntax.Address
-	key         string // addr.Key()
+	key         string // addr.Key(), once asked for: see mailboxKey
 	ev          scoring.Evidence
 	suggestion  string
 	detail      string
@@ -92,6 +92,15 @@ type assessment struct {
 	// interrupted means our own deadline cut the pipeline short, so the
 	// result must not be cached.
 	interrupted bool
+}
+
+// mailboxKey is addr.Key(), computed once: the caches, the suppression
+// list and the probe all key on it, and the offline path needs none.
+func (a *assessment) mailboxKey() string {
+	if a.key == "" {
+		a.key = a.addr.Key()
+	}
+	return a.key
 }
 
 // setProbe records the probe's answer as evidence.

@@ -189,7 +189,7 @@ func (v *Verifier) conclude(a *assessment) Result {
 	r := a.result()
 	r.DurationMS = time.Since(a.start).Milliseconds()
 	if a.cacheable() {
-		v.cache.put(a.key, r, v.ttl(r), time.Now())
+		v.cache.put(a.mailboxKey(), r, v.ttl(r), time.Now())
 	}
 	return r
 }
@@ -231,7 +231,6 @@ func (v *Verifier) syntaxStage(_ context.Context, a *assessment) bool {
 		return true
 	}
 	a.addr = addr
-	a.key = addr.Key() // once: caches, suppressions and probes all key on it
 	a.ev.SyntaxValid = true
 	if v.deps.Suggester != nil {
 		a.suggestion = v.deps.Suggester.Suggest(addr.Domain)
@@ -250,7 +249,7 @@ func (v *Verifier) listStage(_ context.Context, a *assessment) bool {
 // suppressionStage stops at an address that bounced before. It runs before
 // the result cache, so a new suppression takes effect at once.
 func (v *Verifier) suppressionStage(ctx context.Context, a *assessment) bool {
-	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.key)
+	e, ok, err := v.deps.Suppressions.Lookup(ctx, a.mailboxKey())
 	if err != nil {
 		// Fail closed: a verdict that ignores the list could send to an
 		// address that bounced before.
@@ -282,7 +281,7 @@ func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
 	if a.fresh {
 		return false
 	}
-	if r, ok := v.cache.get(a.key, time.Now()); ok {
+	if r, ok := v.cache.get(a.mailboxKey(), time.Now()); ok {
 		a.cached = &r
 		return true
 	}
@@ -391,7 +390,7 @@ func (v *Verifier) leave(c *call) bool {
 // rate-limited host only for a caller who would wait that long (a bulk
 // job), and gives a real-time caller "rate_limited" at once.
 func (v *Verifier) probeAsync(a *assessment, patience time.Time) *call {
-	key := a.key
+	key := a.mailboxKey()
 	v.mu.Lock()
 	if c, ok := v.inflight[key]; ok {
 		c.waiters++
