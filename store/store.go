@@ -1,8 +1,10 @@
-// Package store opens Preflight's database from store.url. The embedded
-// default is a SQLite file through modernc.org/sqlite (pure Go, no cgo), so
-// nothing needs installing; PostgreSQL is the scale-out option (docs/design.md
-// "Storage and scale"). Feature packages (jobs, suppressions) own their
-// tables and queries and receive the *DB.
+// Package store opens Preflight's database from store.url and brings its
+// schema to this binary's version. The embedded default is a SQLite file
+// through modernc.org/sqlite (pure Go, no cgo), so nothing needs
+// installing; PostgreSQL through pgx is the scale-out option (docs/design.md
+// "Storage and scale"). The schema lives in versioned migrations here
+// (migrations/<dialect>/); feature packages (jobs, suppression, keys) own
+// their queries and receive the *DB.
 package store
 
 import (
@@ -14,14 +16,19 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the SQL flavour behind a DB.
 type Dialect string
 
-// SQLite is the embedded default and, for now, the only dialect.
-const SQLite Dialect = "sqlite"
+// The dialects: SQLite is the embedded default, PostgreSQL the store a
+// fleet of instances shares.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
 
 // ErrUnsupported is returned for a store.url whose scheme has no driver in
 // this build.
@@ -31,12 +38,43 @@ var ErrUnsupported = errors.New("unsupported store")
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// Pool is the pgx pool under DB on PostgreSQL (nil on SQLite), for
+	// what wants pgx itself, such as River's riverpgxv5 driver.
+	Pool *pgxpool.Pool
 }
 
-// Open opens and pings the database named by rawURL: sqlite://PATH (a
+// Close closes the database and, on PostgreSQL, its pool.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	return err
+}
+
+// Rebind rewrites q, written with SQLite's placeholders (? and ?N), for
+// the DB's dialect; see Rebind.
+func (db *DB) Rebind(q string) string { return Rebind(db.Dialect, q) }
+
+// Open opens and pings the database named by rawURL, sqlite://PATH (a
 // relative or absolute file path; sqlite://:memory: for tests) or
-// postgres://…
+// postgres://… (postgresql://…, any libpq URL pgx reads), and migrates its
+// schema to this binary's version. It refuses a schema newer than that
+// (ErrSchemaNewer).
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	db, err := open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// open opens the database without touching its schema.
+func open(ctx context.Context, rawURL string) (*DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("store.url: %w", err)
@@ -76,7 +114,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		return &DB{DB: db, Dialect: SQLite}, nil
 	case "postgres", "postgresql":
-		return nil, fmt.Errorf("%w: %s (PostgreSQL support comes with the scale-out work)", ErrUnsupported, u.Scheme)
+		return openPostgres(ctx, rawURL)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, u.Scheme)
 	}
