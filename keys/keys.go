@@ -129,21 +129,14 @@ type record struct {
 	digest []byte
 }
 
-// New creates the keys tables when missing.
+// New returns the keys of db, whose schema store.Open made.
 func New(ctx context.Context, db *store.DB, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var st storage
-	switch db.Dialect {
-	case store.SQLite:
-		s, err := newSQLite(ctx, db.DB)
-		if err != nil {
-			return nil, err
-		}
-		st = s
-	default:
-		return nil, fmt.Errorf("keys: %w: %s", store.ErrUnsupported, db.Dialect)
+	st, err := newSQL(db)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{st: st, log: log, now: time.Now, cache: map[string]cached{}}
 	s.usage.init()

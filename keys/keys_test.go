@@ -3,21 +3,18 @@ package keys
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/storetest"
 	"github.com/preflight-email/preflight/store"
 )
 
-func open(t *testing.T) *Store {
+// open returns the keys of db; the tests run once per engine
+// (storetest.Run).
+func open(t *testing.T, db *store.DB) *Store {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	s, err := New(context.Background(), db, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -25,9 +22,11 @@ func open(t *testing.T) *Store {
 	return s
 }
 
-func TestCreateAuthenticateRevoke(t *testing.T) {
+func TestCreateAuthenticateRevoke(t *testing.T) { storetest.Run(t, testCreateAuthenticateRevoke) }
+
+func testCreateAuthenticateRevoke(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	s := open(t)
+	s := open(t, db)
 	k, tok, err := s.Create(ctx, Spec{Name: "shop", Kind: Secret})
 	if err != nil {
 		t.Fatal(err)
@@ -64,10 +63,15 @@ func TestCreateAuthenticateRevoke(t *testing.T) {
 // A second Store on the same database (serve and the keys command) sees a
 // revocation within CacheTTL.
 func TestRevokeFromAnotherProcess(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(string(e), func(t *testing.T) { testRevokeFromAnotherProcess(t, storetest.URL(t, e)) })
+	}
+}
+
+func testRevokeFromAnotherProcess(t *testing.T, url string) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	openAt := func() *Store {
-		db, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "k.db"))
+		db, err := store.Open(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,8 +101,10 @@ func TestRevokeFromAnotherProcess(t *testing.T) {
 	}
 }
 
-func TestSpecs(t *testing.T) {
-	s := open(t)
+func TestSpecs(t *testing.T) { storetest.Run(t, testSpecs) }
+
+func testSpecs(t *testing.T, db *store.DB) {
+	s := open(t, db)
 	for _, sp := range []Spec{
 		{Kind: Secret},
 		{Name: "x", Kind: "admin"},
@@ -125,9 +131,11 @@ func TestSpecs(t *testing.T) {
 	}
 }
 
-func TestQuotaAndUsage(t *testing.T) {
+func TestQuotaAndUsage(t *testing.T) { storetest.Run(t, testQuotaAndUsage) }
+
+func testQuotaAndUsage(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	s := open(t)
+	s := open(t, db)
 	now := time.Date(2026, 3, 1, 23, 59, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	k, _, err := s.Create(ctx, Spec{Name: "q", Kind: Secret, DailyQuota: 2})
