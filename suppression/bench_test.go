@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/preflight-email/preflight/store"
 )
 
 // BenchmarkIngest measures one Ingest call (one transaction, synchronous
@@ -12,7 +14,7 @@ import (
 func BenchmarkIngest(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			l, _ := newList(b, Policy{})
+			l, _ := newList(b, store.SQLite, Policy{})
 			ctx := context.Background()
 			evs := make([]Event, n)
 			b.ReportAllocs()
@@ -33,7 +35,7 @@ func BenchmarkIngest(b *testing.B) {
 
 // BenchmarkLookup measures Lookup against a list of 10,000 entries.
 func BenchmarkLookup(b *testing.B) {
-	l, _ := newList(b, Policy{})
+	l, _ := newList(b, store.SQLite, Policy{})
 	ctx := context.Background()
 	const size = 10000
 	evs := make([]Event, 0, 1000)

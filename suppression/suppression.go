@@ -157,21 +157,14 @@ const (
 	lookupCacheSize = 8192
 )
 
-// New opens the list in db, creating its tables if needed.
+// New opens the list in db, whose schema store.Open made.
 func New(ctx context.Context, db *store.DB, p Policy, logger *slog.Logger) (*List, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var st storage
-	switch db.Dialect {
-	case store.SQLite:
-		s, err := newSQLite(ctx, db.DB)
-		if err != nil {
-			return nil, err
-		}
-		st = s
-	default:
-		return nil, fmt.Errorf("suppression: %w: %s", store.ErrUnsupported, db.Dialect)
+	st, err := newSQL(ctx, db)
+	if err != nil {
+		return nil, err
 	}
 	hits, err := lru.New[string, cachedLookup](lookupCacheSize)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/storetest"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
 	"github.com/preflight-email/preflight/store"
@@ -31,19 +32,11 @@ const (
 	rateMsg  = "421 4.7.0 Try again later, closing connection. (EHLO) - gsmtp"
 )
 
-func openDB(t testing.TB) *store.DB {
+// newList opens a list in a fresh store on engine. The tests of the list
+// run once per engine (storetest.Each).
+func newList(t testing.TB, engine store.Dialect, p Policy) (*List, *store.DB) {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "preflight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func newList(t testing.TB, p Policy) (*List, *store.DB) {
-	t.Helper()
-	db := openDB(t)
+	db := storetest.Open(t, engine)
 	l, err := New(context.Background(), db, p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,15 +67,19 @@ func lookup(t *testing.T, l *List, email string) (Entry, bool) {
 	return e, ok
 }
 
-func TestPolicyDefaults(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestPolicyDefaults(t *testing.T) { storetest.Each(t, testPolicyDefaults) }
+
+func testPolicyDefaults(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	if p := l.Policy(); p.SoftLimit != 3 || p.SoftWindow != 30*day {
 		t.Fatalf("defaults = %+v, want 3 and 30 days", p)
 	}
 }
 
-func TestHardSuppressesAtOnce(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestHardSuppressesAtOnce(t *testing.T) { storetest.Each(t, testHardSuppressesAtOnce) }
+
+func testHardSuppressesAtOnce(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	at := base.Add(-time.Hour)
 	got := ingest(t, l, ev("Jane.Doe@Example.COM", hardMsg, at))
 	a := got[0]
@@ -108,7 +105,9 @@ func TestHardSuppressesAtOnce(t *testing.T) {
 	}
 }
 
-func TestSoftLimitWindow(t *testing.T) {
+func TestSoftLimitWindow(t *testing.T) { storetest.Each(t, testSoftLimitWindow) }
+
+func testSoftLimitWindow(t *testing.T, engine store.Dialect) {
 	w := 30 * day
 	tests := []struct {
 		name       string
@@ -131,7 +130,7 @@ func TestSoftLimitWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, _ := newList(t, Policy{SoftLimit: 3, SoftWindow: w})
+			l, _ := newList(t, engine, Policy{SoftLimit: 3, SoftWindow: w})
 			for i, off := range tt.offsets {
 				a := ingest(t, l, ev("soft@example.com", softMsg, base.Add(off)))[0]
 				if a.Class != reply.Soft || a.Reason != outcome.MailboxFull {
@@ -154,15 +153,19 @@ func TestSoftLimitWindow(t *testing.T) {
 	}
 }
 
-func TestSoftLimitIsConfigurable(t *testing.T) {
-	l, _ := newList(t, Policy{SoftLimit: 1, SoftWindow: time.Hour})
+func TestSoftLimitIsConfigurable(t *testing.T) { storetest.Each(t, testSoftLimitIsConfigurable) }
+
+func testSoftLimitIsConfigurable(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{SoftLimit: 1, SoftWindow: time.Hour})
 	if a := ingest(t, l, ev("once@example.com", softMsg, base))[0]; !a.Suppressed {
 		t.Fatal("SoftLimit 1: one soft bounce must suppress")
 	}
 }
 
-func TestBlockNeverSuppresses(t *testing.T) {
-	l, _ := newList(t, Policy{SoftLimit: 1})
+func TestBlockNeverSuppresses(t *testing.T) { storetest.Each(t, testBlockNeverSuppresses) }
+
+func testBlockNeverSuppresses(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{SoftLimit: 1})
 	var evs []Event
 	for i := range 5 {
 		evs = append(evs, ev("victim@example.com", blockMsg, base.Add(-time.Duration(i)*time.Hour)))
@@ -190,8 +193,10 @@ func TestBlockNeverSuppresses(t *testing.T) {
 	}
 }
 
-func TestUncountedSoftBounces(t *testing.T) {
-	l, _ := newList(t, Policy{SoftLimit: 2})
+func TestUncountedSoftBounces(t *testing.T) { storetest.Each(t, testUncountedSoftBounces) }
+
+func testUncountedSoftBounces(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{SoftLimit: 2})
 	for _, msg := range []string{
 		rateMsg, // the receiver throttles the sender
 		"552 5.3.4 Message size exceeds fixed maximum message size", // the message, not the address
@@ -216,8 +221,12 @@ func TestUncountedSoftBounces(t *testing.T) {
 }
 
 func TestUnsuppressThenHardResuppresses(t *testing.T) {
+	storetest.Each(t, testUnsuppressThenHardResuppresses)
+}
+
+func testUnsuppressThenHardResuppresses(t *testing.T, engine store.Dialect) {
 	ctx := context.Background()
-	l, db := newList(t, Policy{})
+	l, db := newList(t, engine, Policy{})
 	first := ev("back@example.com", hardMsg, base.Add(-2*day))
 	ingest(t, l, first)
 
@@ -235,7 +244,7 @@ func TestUnsuppressThenHardResuppresses(t *testing.T) {
 		t.Fatalf("second Remove = %v, %v; want false", ok, err)
 	}
 	var reason, prev string
-	if err := db.QueryRowContext(ctx, `SELECT reason, previous_reason FROM suppression_removals WHERE email = ?`,
+	if err := db.QueryRowContext(ctx, db.Rebind(`SELECT reason, previous_reason FROM suppression_removals WHERE email = ?`),
 		"back@example.com").Scan(&reason, &prev); err != nil || reason != "customer confirmed the mailbox works" || prev != "mailbox_not_found" {
 		t.Fatalf("audit row = %q %q, %v", reason, prev, err)
 	}
@@ -254,9 +263,11 @@ func TestUnsuppressThenHardResuppresses(t *testing.T) {
 	}
 }
 
-func TestUnsuppressResetsSoftCount(t *testing.T) {
+func TestUnsuppressResetsSoftCount(t *testing.T) { storetest.Each(t, testUnsuppressResetsSoftCount) }
+
+func testUnsuppressResetsSoftCount(t *testing.T, engine store.Dialect) {
 	ctx := context.Background()
-	l, _ := newList(t, Policy{SoftLimit: 3, SoftWindow: 30 * day})
+	l, _ := newList(t, engine, Policy{SoftLimit: 3, SoftWindow: 30 * day})
 	for i := range 3 {
 		ingest(t, l, ev("s@example.com", softMsg, base.Add(time.Duration(i)*time.Hour)))
 	}
@@ -278,8 +289,10 @@ func TestUnsuppressResetsSoftCount(t *testing.T) {
 	}
 }
 
-func TestHardReplacesSoftReason(t *testing.T) {
-	l, _ := newList(t, Policy{SoftLimit: 1})
+func TestHardReplacesSoftReason(t *testing.T) { storetest.Each(t, testHardReplacesSoftReason) }
+
+func testHardReplacesSoftReason(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{SoftLimit: 1})
 	ingest(t, l, ev("x@example.com", softMsg, base))
 	ingest(t, l, ev("x@example.com", hardMsg, base.Add(time.Hour)), ev("x@example.com", blockMsg, base.Add(2*time.Hour)))
 	e, ok := lookup(t, l, "x@example.com")
@@ -290,8 +303,12 @@ func TestHardReplacesSoftReason(t *testing.T) {
 }
 
 func TestDuplicateDeliveryCountedOnce(t *testing.T) {
+	storetest.Each(t, testDuplicateDeliveryCountedOnce)
+}
+
+func testDuplicateDeliveryCountedOnce(t *testing.T, engine store.Dialect) {
 	ctx := context.Background()
-	l, db := newList(t, Policy{SoftLimit: 2})
+	l, db := newList(t, engine, Policy{SoftLimit: 2})
 	body := readWebhook(t, "postmark_soft.json")
 	for i := range 3 {
 		evs, err := ParseEvents(body, "application/json")
@@ -326,8 +343,12 @@ func TestDuplicateDeliveryCountedOnce(t *testing.T) {
 }
 
 func TestIngestRejectsBadAddressBeforeWriting(t *testing.T) {
+	storetest.Each(t, testIngestRejectsBadAddressBeforeWriting)
+}
+
+func testIngestRejectsBadAddressBeforeWriting(t *testing.T, engine store.Dialect) {
 	ctx := context.Background()
-	l, db := newList(t, Policy{})
+	l, db := newList(t, engine, Policy{})
 	for _, bad := range []string{"no-at-sign", "@example.com", "x@", "two words@example.com", strings.Repeat("a", 65) + "@example.com"} {
 		_, err := l.Ingest(ctx, []Event{ev("good@example.com", hardMsg, base), ev(bad, hardMsg, base)})
 		if !errors.Is(err, ErrInvalidAddress) || !strings.Contains(err.Error(), "event 1") {
@@ -365,8 +386,10 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
-func TestConcurrentIngest(t *testing.T) {
-	l, _ := newList(t, Policy{SoftLimit: 5, SoftWindow: day})
+func TestConcurrentIngest(t *testing.T) { storetest.Each(t, testConcurrentIngest) }
+
+func testConcurrentIngest(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{SoftLimit: 5, SoftWindow: day})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -388,8 +411,10 @@ func TestConcurrentIngest(t *testing.T) {
 	}
 }
 
-func TestExportCSV(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestExportCSV(t *testing.T) { storetest.Each(t, testExportCSV) }
+
+func testExportCSV(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	ingest(t, l,
 		ev("=2+5@example.com", hardMsg, base.Add(-3*time.Hour)),
 		ev("-cmd@example.com", "550 5.1.1 -user unknown", base.Add(-2*time.Hour)),
@@ -414,8 +439,10 @@ func TestExportCSV(t *testing.T) {
 	}
 }
 
-func TestHealth(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestHealth(t *testing.T) { storetest.Each(t, testHealth) }
+
+func testHealth(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	ingest(t, l,
 		ev("a@gmail.com", "550 5.1.1 The email account that you tried to reach does not exist. - gsmtp", base.Add(-1*day)),
 		ev("b@example.org", hardMsg, base.Add(-10*day)),
@@ -472,8 +499,10 @@ func TestHealth(t *testing.T) {
 	golden(t, filepath.Join("testdata", "health.golden.json"), got)
 }
 
-func TestHealthEmpty(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestHealthEmpty(t *testing.T) { storetest.Each(t, testHealthEmpty) }
+
+func testHealthEmpty(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	h, err := l.Health(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
@@ -512,8 +541,10 @@ func jsonIndent(v any) ([]byte, error) {
 
 // TestLookupCacheSeesWrites: a cached "not suppressed" must not hide a
 // bounce ingested a moment later, nor a cached entry an un-suppress.
-func TestLookupCacheSeesWrites(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestLookupCacheSeesWrites(t *testing.T) { storetest.Each(t, testLookupCacheSeesWrites) }
+
+func testLookupCacheSeesWrites(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	ctx := context.Background()
 	if _, ok, err := l.Lookup(ctx, "cache@example.com"); err != nil || ok {
 		t.Fatalf("fresh lookup = %v, %v; want not suppressed", ok, err)
@@ -535,8 +566,10 @@ func TestLookupCacheSeesWrites(t *testing.T) {
 // TestComplaintSuppresses: an event carrying a complained diagnosis (an
 // ARF report read by package bounce) suppresses at once, keeps its reason
 // when a hard bounce follows, and is idempotent.
-func TestComplaintSuppresses(t *testing.T) {
-	l, _ := newList(t, Policy{})
+func TestComplaintSuppresses(t *testing.T) { storetest.Each(t, testComplaintSuppresses) }
+
+func testComplaintSuppresses(t *testing.T, engine store.Dialect) {
+	l, _ := newList(t, engine, Policy{})
 	d := reply.Diagnosis{Class: reply.Unknown, Reason: outcome.Complained, Action: reply.Suppress, Explanation: "complaint"}
 	e := Event{Email: "reader@example.net", Message: "Feedback-Type: abuse", At: base, Source: SourceMail, ID: "mid:1/reader@example.net", Diagnosis: &d}
 	got := ingest(t, l, e, e)

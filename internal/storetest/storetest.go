@@ -37,10 +37,15 @@ func Engines() []store.Dialect { return []store.Dialect{store.SQLite, store.Post
 // fresh store.
 func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
+	Each(t, func(t *testing.T, e store.Dialect) { fn(t, Open(t, e)) })
+}
+
+// Each runs fn as one subtest per engine, for tests that open stores
+// themselves (Open, URL): several, or one reopened.
+func Each(t *testing.T, fn func(t *testing.T, engine store.Dialect)) {
+	t.Helper()
 	for _, e := range Engines() {
-		t.Run(string(e), func(t *testing.T) {
-			fn(t, Open(t, e))
-		})
+		t.Run(string(e), func(t *testing.T) { fn(t, e) })
 	}
 }
 

@@ -9,75 +9,21 @@ import (
 
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/reply"
+	"github.com/preflight-email/preflight/store"
 )
 
-// sqliteSchema creates the list's tables. Times are Unix milliseconds, UTC.
+// sqlStore keeps the list in the store's tables (store/migrations), with
+// one SQL text for SQLite and PostgreSQL, rebound for the dialect. Times
+// are Unix milliseconds, UTC.
 //
-// suppression_events keeps every classified event; key is the idempotency
-// key (source and the sender's ID, or a hash), so a redelivered webhook is
-// stored once. Event IDs only grow (no event is ever deleted, so SQLite
-// never reuses the largest rowid), which lets a removal name a cut-off.
-// soft marks the events that count toward the soft limit; signal is the
-// sender-side signal the event carries, for Health.
-//
-// suppressions holds one row per suppressed address, keyed by the
-// normalised address: WITHOUT ROWID makes the lookup a single B-tree
-// search.
-//
-// suppression_removals is the audit trail of manual un-suppressions.
-// event_cutoff is the newest event ID at the time: soft bounces up to it
-// no longer count for that address.
-const sqliteSchema = `
-CREATE TABLE IF NOT EXISTS suppression_events (
-	id          INTEGER PRIMARY KEY,
-	key         TEXT    NOT NULL UNIQUE,
-	email       TEXT    NOT NULL,
-	domain      TEXT    NOT NULL,
-	class       TEXT    NOT NULL,
-	reason      TEXT    NOT NULL,
-	code        INTEGER NOT NULL,
-	enhanced    TEXT    NOT NULL,
-	diagnostic  TEXT    NOT NULL,
-	provider    TEXT    NOT NULL,
-	blocklist   TEXT    NOT NULL,
-	signal      TEXT    NOT NULL,
-	source      TEXT    NOT NULL,
-	kind        TEXT    NOT NULL,
-	soft        INTEGER NOT NULL,
-	occurred_at INTEGER NOT NULL,
-	received_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS suppression_events_email ON suppression_events(email, occurred_at);
-CREATE INDEX IF NOT EXISTS suppression_events_time ON suppression_events(occurred_at);
-CREATE TABLE IF NOT EXISTS suppressions (
-	email          TEXT    PRIMARY KEY,
-	reason         TEXT    NOT NULL,
-	class          TEXT    NOT NULL,
-	code           INTEGER NOT NULL,
-	enhanced       TEXT    NOT NULL,
-	diagnostic     TEXT    NOT NULL,
-	explanation    TEXT    NOT NULL,
-	source         TEXT    NOT NULL,
-	first_event_at INTEGER NOT NULL,
-	last_event_at  INTEGER NOT NULL,
-	suppressed_at  INTEGER NOT NULL,
-	soft_count     INTEGER NOT NULL,
-	event_id       INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS suppressions_time ON suppressions(suppressed_at);
-CREATE TABLE IF NOT EXISTS suppression_removals (
-	id              INTEGER PRIMARY KEY,
-	email           TEXT    NOT NULL,
-	removed_at      INTEGER NOT NULL,
-	reason          TEXT    NOT NULL,
-	previous_reason TEXT    NOT NULL,
-	previous_class  TEXT    NOT NULL,
-	suppressed_at   INTEGER NOT NULL,
-	event_cutoff    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS suppression_removals_email ON suppression_removals(email, event_cutoff);
-`
-
+// Event IDs only grow, which lets a removal name the newest one as its
+// cut-off. That needs events to commit in ID order too: SQLite has one
+// writer at a time (BEGIN IMMEDIATE), and on PostgreSQL every write
+// transaction of the list first takes one advisory lock (serialize). The
+// same lock keeps List.apply's read-decide-write from racing another
+// instance's for the same address, as PostgreSQL's READ COMMITTED would
+// otherwise allow. Bounce webhooks are not a hot write path, so one lock
+// costs little.
 const entryColumns = `email, reason, class, code, enhanced, diagnostic, explanation, source,
 	first_event_at, last_event_at, suppressed_at, soft_count`
 
@@ -88,7 +34,7 @@ const cutoffSQL = `COALESCE((SELECT MAX(event_cutoff) FROM suppression_removals 
 const (
 	qInsertEvent = `INSERT INTO suppression_events (key, email, domain, class, reason, code, enhanced,
 	diagnostic, provider, blocklist, signal, source, kind, soft, occurred_at, received_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING RETURNING id`
 	qSoftCount = `SELECT COUNT(*) FROM suppression_events WHERE email = ?1 AND soft = 1 AND id > ` + cutoffSQL
 	qSoftTimes = `SELECT occurred_at FROM suppression_events WHERE email = ?1 AND soft = 1
 	AND occurred_at BETWEEN ?2 AND ?3 AND id > ` + cutoffSQL + ` ORDER BY occurred_at`
@@ -101,18 +47,21 @@ const (
 	suppressed_at = excluded.suppressed_at, soft_count = excluded.soft_count, event_id = excluded.event_id`
 )
 
-type sqliteStore struct {
-	db *sql.DB
+type sqlStore struct {
+	db      *sql.DB
+	dialect store.Dialect
 	// Prepared once: the hot paths are Lookup (every verification) and
 	// Ingest (every webhook).
 	insertEvent, softCountQ, softTimesQ, entryQ, putEntryQ *sql.Stmt
 }
 
-func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStore, error) {
-	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
-		return nil, fmt.Errorf("suppression: create tables: %w", err)
+func newSQL(ctx context.Context, db *store.DB) (*sqlStore, error) {
+	switch db.Dialect {
+	case store.SQLite, store.Postgres:
+	default:
+		return nil, fmt.Errorf("suppression: %w: %s", store.ErrUnsupported, db.Dialect)
 	}
-	s := &sqliteStore{db: db}
+	s := &sqlStore{db: db.DB, dialect: db.Dialect}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		q   string
@@ -123,7 +72,7 @@ func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStore, error) {
 		{&s.entryQ, qEntry},
 		{&s.putEntryQ, qPutEntry},
 	} {
-		st, err := db.PrepareContext(ctx, p.q)
+		st, err := db.PrepareContext(ctx, db.Rebind(p.q))
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("suppression: prepare: %w", err)
@@ -133,7 +82,7 @@ func newSQLite(ctx context.Context, db *sql.DB) (*sqliteStore, error) {
 	return s, nil
 }
 
-func (s *sqliteStore) close() error {
+func (s *sqlStore) close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{s.insertEvent, s.softCountQ, s.softTimesQ, s.entryQ, s.putEntryQ} {
 		if st != nil {
@@ -143,46 +92,62 @@ func (s *sqliteStore) close() error {
 	return errors.Join(errs...)
 }
 
-func (s *sqliteStore) write(ctx context.Context, fn func(tx writer) error) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: store.Open sets _txlock
+// begin starts a write transaction of the list, serialised with every
+// other: on SQLite by BEGIN IMMEDIATE (store.Open sets _txlock), on
+// PostgreSQL by a transaction-level advisory lock.
+func (s *sqlStore) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil || s.dialect != store.Postgres {
+		return tx, err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("lock the suppression list: %w", err)
+	}
+	return tx, nil
+}
+
+// writeLock is the advisory lock key of the list's writes ("psup").
+const writeLock int64 = 0x70737570
+
+func (s *sqlStore) write(ctx context.Context, fn func(tx writer) error) error {
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := fn(&sqliteTx{s: s, tx: tx}); err != nil {
+	if err := fn(&sqlTx{s: s, tx: tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-type sqliteTx struct {
-	s  *sqliteStore
+type sqlTx struct {
+	s  *sqlStore
 	tx *sql.Tx
 }
 
-func (t *sqliteTx) addEvent(ctx context.Context, r *eventRow) (bool, error) {
-	res, err := t.tx.StmtContext(ctx, t.s.insertEvent).ExecContext(ctx,
+func (t *sqlTx) addEvent(ctx context.Context, r *eventRow) (bool, error) {
+	err := t.tx.StmtContext(ctx, t.s.insertEvent).QueryRowContext(ctx,
 		r.key, r.email, r.domain, string(r.d.Class), string(r.d.Reason), r.d.Code, r.d.Enhanced,
 		r.diag, r.provider, r.d.Blocklist, r.signal, r.source, r.kind, boolInt(r.soft),
-		r.occurred.UnixMilli(), r.received.UnixMilli())
+		r.occurred.UnixMilli(), r.received.UnixMilli()).Scan(&r.id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // stored before: no row comes back
+	}
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return false, err
-	}
-	r.id, err = res.LastInsertId()
-	return true, err
+	return true, nil
 }
 
-func (t *sqliteTx) softCount(ctx context.Context, email string) (int, error) {
+func (t *sqlTx) softCount(ctx context.Context, email string) (int, error) {
 	var n int
 	err := t.tx.StmtContext(ctx, t.s.softCountQ).QueryRowContext(ctx, email).Scan(&n)
 	return n, err
 }
 
-func (t *sqliteTx) softTimes(ctx context.Context, email string, from, to time.Time) ([]time.Time, error) {
+func (t *sqlTx) softTimes(ctx context.Context, email string, from, to time.Time) ([]time.Time, error) {
 	rows, err := t.tx.StmtContext(ctx, t.s.softTimesQ).QueryContext(ctx, email, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, err
@@ -199,11 +164,11 @@ func (t *sqliteTx) softTimes(ctx context.Context, email string, from, to time.Ti
 	return out, rows.Err()
 }
 
-func (t *sqliteTx) entry(ctx context.Context, email string) (Entry, bool, error) {
+func (t *sqlTx) entry(ctx context.Context, email string) (Entry, bool, error) {
 	return scanEntry(t.tx.StmtContext(ctx, t.s.entryQ).QueryRowContext(ctx, email))
 }
 
-func (t *sqliteTx) putEntry(ctx context.Context, e Entry, eventID int64) error {
+func (t *sqlTx) putEntry(ctx context.Context, e Entry, eventID int64) error {
 	_, err := t.tx.StmtContext(ctx, t.s.putEntryQ).ExecContext(ctx,
 		e.Email, string(e.Reason), string(e.Class), e.Code, e.Enhanced, e.Diagnostic, e.Explanation, e.Source,
 		e.FirstEventAt.UnixMilli(), e.LastEventAt.UnixMilli(), e.SuppressedAt.UnixMilli(), e.SoftCount, eventID)
@@ -213,12 +178,12 @@ func (t *sqliteTx) putEntry(ctx context.Context, e Entry, eventID int64) error {
 	return nil
 }
 
-func (s *sqliteStore) lookup(ctx context.Context, email string) (Entry, bool, error) {
+func (s *sqlStore) lookup(ctx context.Context, email string) (Entry, bool, error) {
 	return scanEntry(s.entryQ.QueryRowContext(ctx, email))
 }
 
-func (s *sqliteStore) remove(ctx context.Context, email, reason string, at time.Time) (bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *sqlStore) remove(ctx context.Context, email, reason string, at time.Time) (bool, error) {
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -227,12 +192,12 @@ func (s *sqliteStore) remove(ctx context.Context, email, reason string, at time.
 	if err != nil || !ok {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE email = ?`, email); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM suppressions WHERE email = ?`), email); err != nil {
 		return false, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO suppression_removals
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO suppression_removals
 		(email, removed_at, reason, previous_reason, previous_class, suppressed_at, event_cutoff)
-		VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM suppression_events))`,
+		VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM suppression_events))`),
 		email, at.UnixMilli(), reason, string(e.Reason), string(e.Class), e.SuppressedAt.UnixMilli())
 	if err != nil {
 		return false, err
@@ -240,8 +205,8 @@ func (s *sqliteStore) remove(ctx context.Context, email, reason string, at time.
 	return true, tx.Commit()
 }
 
-func (s *sqliteStore) each(ctx context.Context, fn func(Entry) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM suppressions ORDER BY email`)
+func (s *sqlStore) each(ctx context.Context, fn func(Entry) error) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+entryColumns+` FROM suppressions ORDER BY email`))
 	if err != nil {
 		return err
 	}
@@ -258,10 +223,10 @@ func (s *sqliteStore) each(ctx context.Context, fn func(Entry) error) error {
 	return rows.Err()
 }
 
-func (s *sqliteStore) tally(ctx context.Context, from, to time.Time) ([]tally, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT class, reason, provider, signal, COUNT(*), MAX(occurred_at)
+func (s *sqlStore) tally(ctx context.Context, from, to time.Time) ([]tally, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT class, reason, provider, signal, COUNT(*), MAX(occurred_at)
 		FROM suppression_events WHERE occurred_at BETWEEN ? AND ?
-		GROUP BY class, reason, provider, signal`, from.UnixMilli(), to.UnixMilli())
+		GROUP BY class, reason, provider, signal`), from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -280,9 +245,9 @@ func (s *sqliteStore) tally(ctx context.Context, from, to time.Time) ([]tally, e
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) suppressedIn(ctx context.Context, from, to time.Time) (int, error) {
+func (s *sqlStore) suppressedIn(ctx context.Context, from, to time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM suppressions WHERE suppressed_at BETWEEN ? AND ?`,
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM suppressions WHERE suppressed_at BETWEEN ? AND ?`),
 		from.UnixMilli(), to.UnixMilli()).Scan(&n)
 	return n, err
 }
@@ -311,3 +276,6 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// q rebinds a query for the store's dialect.
+func (s *sqlStore) q(query string) string { return store.Rebind(s.dialect, query) }
