@@ -97,8 +97,8 @@ type run struct {
 	wake   chan struct{} // Finish: stop waiting for retries
 }
 
-// New creates the jobs tables when missing and returns a Manager. Nothing
-// runs until Start.
+// New returns a Manager of the jobs in db, whose schema store.Open made.
+// Nothing runs until Start.
 func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -115,16 +115,9 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		})
 	}
-	var st storage
-	switch db.Dialect {
-	case store.SQLite:
-		s, err := newSQLite(ctx, db.DB)
-		if err != nil {
-			return nil, err
-		}
-		st = s
-	default:
-		return nil, fmt.Errorf("jobs: %w: %s", store.ErrUnsupported, db.Dialect)
+	st, err := newSQL(db)
+	if err != nil {
+		return nil, err
 	}
 	m := &Manager{
 		cfg:  cfg,
