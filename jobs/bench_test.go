@@ -15,6 +15,8 @@ import (
 	"github.com/preflight-email/preflight/internal/smtptest"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/probe"
+
+	"github.com/preflight-email/preflight/store"
 )
 
 // benchList runs the 20,000-address list of the issue (200 domains on 20
@@ -33,7 +35,7 @@ func benchList(b *testing.B, opt func(int) smtptest.Options, pc probe.Config, jc
 			o.Replies = known
 			return o
 		}, pc)
-		db, _ := openDB(b)
+		db, _ := openDB(b, store.SQLite)
 		m := newManager(b, db, jc, w.v)
 		b.StartTimer()
 		start := time.Now()
@@ -148,7 +150,7 @@ func BenchmarkMillionRows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for range b.N {
-		db, _ := openDB(b)
+		db, _ := openDB(b, store.SQLite)
 		m := newManager(b, db, Config{}, newRuleVerifier())
 		t0 := time.Now()
 		st, err := m.Create(context.Background(), millionRows(n), CreateOptions{})
@@ -220,7 +222,7 @@ func BenchmarkHostsAtOnce(b *testing.B) {
 		for i := range n {
 			fmt.Fprintf(&csv, "user%d@%s\n", i, w.domains[i*hosts/n])
 		}
-		db, _ := openDB(b)
+		db, _ := openDB(b, store.SQLite)
 		m := newManager(b, db, Config{}, w.v)
 		b.StartTimer()
 		start := time.Now()

@@ -8,14 +8,19 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // TestEmptyEmailCell: a row whose email cell is empty or blank is stored
 // under the empty key, which sorts first; it must still be handed to the
 // verifier and settle (as invalid syntax), not fail the job as "not
 // listed", and the row comes back in the export.
-func TestEmptyEmailCell(t *testing.T) {
-	db, _ := openDB(t)
+func TestEmptyEmailCell(t *testing.T) { storetest.Each(t, testEmptyEmailCell) }
+
+func testEmptyEmailCell(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	v := newRuleVerifier()
 	m := newManager(t, db, Config{}, v)
 	in := "Email,Name\n,A\nc@example.com,C\n   ,B\n"

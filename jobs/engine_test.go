@@ -16,6 +16,8 @@ import (
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/syntax"
 	"github.com/preflight-email/preflight/verify"
+
+	"github.com/preflight-email/preflight/store"
 )
 
 // world is the real pipeline (syntax, lists, DNS, probe, scoring) pointed
@@ -116,7 +118,7 @@ func TestGroupsByMX(t *testing.T) {
 	w := newWorld(t, hosts, domains, func(int) smtptest.Options {
 		return smtptest.Options{Replies: known}
 	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, MaxSessionsPerHost: 2, MaxSessions: 100, BatchSize: 50})
-	db, _ := openDB(t)
+	db, _ := openDB(t, store.SQLite)
 	m := newManager(t, db, Config{Concurrency: 256}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
 	if err != nil {
@@ -157,7 +159,7 @@ func TestReconnectAfterDrop(t *testing.T) {
 	w := newWorld(t, 1, 3, func(int) smtptest.Options {
 		return smtptest.Options{Replies: known, DropAfterRcpts: 7}
 	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, MaxSessionsPerHost: 2, BatchSize: 20, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond})
-	db, _ := openDB(t)
+	db, _ := openDB(t, store.SQLite)
 	m := newManager(t, db, Config{}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
 	if err != nil {
@@ -195,7 +197,7 @@ func TestGreylistThroughProbe(t *testing.T) {
 			return smtptest.Accept(), true
 		}}
 	}, probe.Config{RatePerHost: 1000, BurstPerHost: 1000, RcptRatePerHost: 1000, RcptBurstPerHost: 1000, BatchSize: 20})
-	db, _ := openDB(t)
+	db, _ := openDB(t, store.SQLite)
 	m := newManager(t, db, Config{GreylistDelay: 50 * time.Millisecond, GreylistAttempts: 2}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(csv), CreateOptions{})
 	if err != nil {

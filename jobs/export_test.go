@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // TestExportWideRow: one row far longer than the header widens neither
@@ -14,8 +17,10 @@ import (
 // width on every row, and the long row's extra cells follow them. A job
 // stored by an earlier version, whose width is its widest row's, exports
 // padded to that width as before.
-func TestExportWideRow(t *testing.T) {
-	db, _ := openDB(t)
+func TestExportWideRow(t *testing.T) { storetest.Each(t, testExportWideRow) }
+
+func testExportWideRow(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{}, newRuleVerifier())
 	extra := make([]string, 998)
 	for i := range extra {

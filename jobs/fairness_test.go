@@ -9,6 +9,8 @@ import (
 
 	"github.com/preflight-email/preflight/internal/smtptest"
 	"github.com/preflight-email/preflight/probe"
+
+	"github.com/preflight-email/preflight/store"
 )
 
 // listAt is a CSV of n addresses per domain.
@@ -32,7 +34,7 @@ var fairProbe = probe.Config{RatePerHost: 100, BurstPerHost: 10, RcptRatePerHost
 // domain after the other.
 func TestHostsWorkedAtOnce(t *testing.T) {
 	w := newWorld(t, 3, 3, func(int) smtptest.Options { return smtptest.Options{Default: smtptest.Accept()} }, fairProbe)
-	db, _ := openDB(t)
+	db, _ := openDB(t, store.SQLite)
 	m := newManager(t, db, Config{}, w.v)
 	st, err := m.Create(context.Background(), strings.NewReader(listAt(w.domains, 1000)), CreateOptions{})
 	if err != nil {
@@ -64,7 +66,7 @@ func TestHostsWorkedAtOnce(t *testing.T) {
 // same hosts, finishes first.
 func TestSmallJobNotStarved(t *testing.T) {
 	w := newWorld(t, 3, 6, func(int) smtptest.Options { return smtptest.Options{Default: smtptest.Accept()} }, fairProbe)
-	db, _ := openDB(t)
+	db, _ := openDB(t, store.SQLite)
 	m := newManager(t, db, Config{}, w.v)
 	big, err := m.Create(context.Background(), strings.NewReader(listAt(w.domains[:3], 1000)), CreateOptions{})
 	if err != nil {

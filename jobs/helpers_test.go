@@ -5,12 +5,12 @@ import (
 	"flag"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/preflight-email/preflight/internal/storetest"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/verify"
@@ -134,16 +134,19 @@ func (v *ruleVerifier) total() int {
 	return n
 }
 
-// openDB opens a fresh SQLite file in the test's temporary directory.
-func openDB(t testing.TB) (*store.DB, string) {
+// openDB opens a fresh store on engine and returns it with its URL, for
+// reopenDB. The tests of the storage run once per engine (storetest.Each);
+// the tests of the runner and the benchmarks use SQLite.
+func openDB(t testing.TB, engine store.Dialect) (*store.DB, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "jobs.db")
-	return reopenDB(t, path), path
+	url := storetest.URL(t, engine)
+	return reopenDB(t, url), url
 }
 
-func reopenDB(t testing.TB, path string) *store.DB {
+// reopenDB opens the store at url again, as a restarted process does.
+func reopenDB(t testing.TB, url string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite://"+path)
+	db, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/verify"
+
+	"github.com/preflight-email/preflight/internal/storetest"
 )
 
 func gz(t testing.TB, b []byte) []byte {
@@ -33,8 +35,10 @@ func gz(t testing.TB, b []byte) []byte {
 
 // TestDialectsGolden uploads each export style under testdata/upload,
 // plain and gzipped, and compares the results with testdata/golden.
-func TestDialectsGolden(t *testing.T) {
-	db, _ := openDB(t)
+func TestDialectsGolden(t *testing.T) { storetest.Each(t, testDialectsGolden) }
+
+func testDialectsGolden(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{GreylistDelay: time.Millisecond}, newRuleVerifier())
 	files, err := filepath.Glob("testdata/upload/*")
 	if err != nil || len(files) == 0 {
@@ -138,8 +142,10 @@ func golden(t *testing.T, path string, got []byte) {
 
 // TestDuplicatesCheckedOnce: an address repeated on many rows, with its
 // domain in other cases, is checked once and reported on every row.
-func TestDuplicatesCheckedOnce(t *testing.T) {
-	db, _ := openDB(t)
+func TestDuplicatesCheckedOnce(t *testing.T) { storetest.Each(t, testDuplicatesCheckedOnce) }
+
+func testDuplicatesCheckedOnce(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	v := newRuleVerifier()
 	m := newManager(t, db, Config{}, v)
 	var b strings.Builder
@@ -193,7 +199,9 @@ func TestDuplicatesCheckedOnce(t *testing.T) {
 
 // TestRejectedUploads: bad files get an UploadError naming the line, and
 // leave nothing in the database.
-func TestRejectedUploads(t *testing.T) {
+func TestRejectedUploads(t *testing.T) { storetest.Each(t, testRejectedUploads) }
+
+func testRejectedUploads(t *testing.T, engine store.Dialect) {
 	many := "email\n" + strings.Repeat("x@rows.example\n", 6)
 	big := "email,pad\n" + strings.Repeat("y@size.example,"+strings.Repeat("z", 100)+"\n", 30)
 	tests := []struct {
@@ -217,7 +225,7 @@ func TestRejectedUploads(t *testing.T) {
 		{"too large", []byte(big), "", csvio.ErrTooLarge, 0, true},
 		{"too large gzipped", gz(t, []byte(big)), "", csvio.ErrTooLarge, 0, true},
 	}
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{MaxRows: 5, MaxUploadBytes: 2048}, newRuleVerifier())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,8 +258,10 @@ func TestRejectedUploads(t *testing.T) {
 // TestCallbackURLChecked: a callback that is not http(s), or a literal
 // private address while the guard is on, is refused before any row is
 // stored.
-func TestCallbackURLChecked(t *testing.T) {
-	db, _ := openDB(t)
+func TestCallbackURLChecked(t *testing.T) { storetest.Each(t, testCallbackURLChecked) }
+
+func testCallbackURLChecked(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{}, newRuleVerifier())
 	for _, u := range []string{"ftp://example.com/x", "/relative", "http://127.0.0.1:8080/hook", "http://[::1]/x", "http://10.1.2.3/x", "http://169.254.169.254/latest"} {
 		_, err := m.Create(context.Background(), strings.NewReader("email\na@b.example\n"), CreateOptions{CallbackURL: u})
@@ -268,8 +278,10 @@ func TestCallbackURLChecked(t *testing.T) {
 // after the delay, and settles with the answer it then gets; one that
 // stays greylisted (or rate-limited) settles on unknown after
 // GreylistAttempts retries.
-func TestGreylistRetry(t *testing.T) {
-	db, _ := openDB(t)
+func TestGreylistRetry(t *testing.T) { storetest.Each(t, testGreylistRetry) }
+
+func testGreylistRetry(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	v := newRuleVerifier()
 	v.greyFirst["later@grey.example"] = 2
 	m := newManager(t, db, Config{GreylistDelay: 20 * time.Millisecond, GreylistAttempts: 3}, v)
@@ -295,8 +307,10 @@ func TestGreylistRetry(t *testing.T) {
 // TestResumeAfterStop stops a Manager in the middle of a job and starts a
 // new one on the same database: the job finishes, every row is reported
 // once, and no address settled before the stop is checked again.
-func TestResumeAfterStop(t *testing.T) {
-	db, path := openDB(t)
+func TestResumeAfterStop(t *testing.T) { storetest.Each(t, testResumeAfterStop) }
+
+func testResumeAfterStop(t *testing.T, engine store.Dialect) {
+	db, path := openDB(t, engine)
 	v1 := newRuleVerifier()
 	v1.gate = make(chan struct{})
 	m1, err := New(context.Background(), Config{Concurrency: 8, FlushRows: 10, FlushInterval: time.Millisecond}, db, Deps{Verifier: v1})
@@ -370,7 +384,7 @@ func TestResumeAfterStop(t *testing.T) {
 // settledKeys lists the addresses of job id that have their final answer.
 func settledKeys(t *testing.T, db *store.DB, id string) map[string]bool {
 	t.Helper()
-	rows, err := db.Query(`SELECT a.akey FROM job_addresses a JOIN jobs j ON j.pk = a.job WHERE j.id = ? AND a.state = 2`, id)
+	rows, err := db.Query(db.Rebind(`SELECT a.akey FROM job_addresses a JOIN jobs j ON j.pk = a.job WHERE j.id = ? AND a.state = 2`), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,17 @@ import (
 
 	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/outcome"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // TestDeleteCancels deletes a running job: its checks stop, its data is
 // gone, and its id is unknown afterwards.
-func TestDeleteCancels(t *testing.T) {
-	db, _ := openDB(t)
+func TestDeleteCancels(t *testing.T) { storetest.Each(t, testDeleteCancels) }
+
+func testDeleteCancels(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	v := newRuleVerifier()
 	v.gate = make(chan struct{}) // never opened: every check hangs
 	v.started = make(chan string, 1000)
@@ -62,8 +67,10 @@ func TestDeleteCancels(t *testing.T) {
 
 // TestStartRemovesLeftovers: an upload cut short by a crash and a
 // deletion cut short are both cleaned up by the next Start.
-func TestStartRemovesLeftovers(t *testing.T) {
-	db, path := openDB(t)
+func TestStartRemovesLeftovers(t *testing.T) { storetest.Each(t, testStartRemovesLeftovers) }
+
+func testStartRemovesLeftovers(t *testing.T, engine store.Dialect) {
+	db, path := openDB(t, engine)
 	m1, err := New(context.Background(), Config{}, db, Deps{Verifier: newRuleVerifier()})
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +106,10 @@ func TestStartRemovesLeftovers(t *testing.T) {
 
 // TestExportOptions: the verdict filter, formula neutralisation and its
 // raw override, and JSONL.
-func TestExportOptions(t *testing.T) {
-	db, _ := openDB(t)
+func TestExportOptions(t *testing.T) { storetest.Each(t, testExportOptions) }
+
+func testExportOptions(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{}, newRuleVerifier())
 	in := "Email,Note\n" +
 		"ok@x.example,=HYPERLINK(\"http://evil.example\")\n" +
@@ -286,9 +295,11 @@ func (failingStorage) save(context.Context, int64, []answer) error { return errD
 // TestStorageFailureFailsJob: when results cannot be committed, the job
 // ends failed, with a message that names no internals, and its callback
 // is still sent.
-func TestStorageFailureFailsJob(t *testing.T) {
+func TestStorageFailureFailsJob(t *testing.T) { storetest.Each(t, testStorageFailureFailsJob) }
+
+func testStorageFailureFailsJob(t *testing.T, engine store.Dialect) {
 	hook := newHookServer(t, 0)
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	m, err := New(context.Background(), Config{WebhookAllowPrivate: true}, db, Deps{Verifier: newRuleVerifier()})
 	if err != nil {
 		t.Fatal(err)
@@ -351,9 +362,11 @@ func (c cancelAtFinish) finish(ctx context.Context, pk int64, to State, errMsg s
 
 // TestNoCallbackAfterCancel: a job canceled (being deleted) as it finishes
 // stays canceled and sends no callback.
-func TestNoCallbackAfterCancel(t *testing.T) {
+func TestNoCallbackAfterCancel(t *testing.T) { storetest.Each(t, testNoCallbackAfterCancel) }
+
+func testNoCallbackAfterCancel(t *testing.T, engine store.Dialect) {
 	hook := newHookServer(t, 0)
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	m, err := New(context.Background(), Config{WebhookAllowPrivate: true}, db, Deps{Verifier: newRuleVerifier(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,9 @@ import (
 
 	"github.com/preflight-email/preflight/csvio"
 	"github.com/preflight-email/preflight/outcome"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 func TestWilson(t *testing.T) {
@@ -75,9 +78,11 @@ func TestSampleRows(t *testing.T) {
 }
 
 // A preview stores only the sample and projects the whole list.
-func TestSampleJob(t *testing.T) {
+func TestSampleJob(t *testing.T) { storetest.Each(t, testSampleJob) }
+
+func testSampleJob(t *testing.T, engine store.Dialect) {
 	ctx := context.Background()
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{}, newRuleVerifier())
 	var b strings.Builder
 	b.WriteString("email\n")

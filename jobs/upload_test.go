@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // chunkRecorder notes the estimated size of every chunk of rows stored.
@@ -30,8 +33,10 @@ func (c *chunkRecorder) appendRows(ctx context.Context, pk int64, rows []row) er
 // TestUploadChunkBytes: rows of half a MiB are stored in chunks of a few
 // MiB, not 2,000 rows at a time, so that an upload of wide rows is never
 // held in memory in bulk.
-func TestUploadChunkBytes(t *testing.T) {
-	db, _ := openDB(t)
+func TestUploadChunkBytes(t *testing.T) { storetest.Each(t, testUploadChunkBytes) }
+
+func testUploadChunkBytes(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m, err := New(context.Background(), Config{}, db, Deps{Verifier: newRuleVerifier(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -9,14 +9,19 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/outcome"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // TestWaitingGreylisted: a job whose only unsettled address is greylisted
 // says it is waiting, until when, with an ETA that counts the wait; its
 // partial results stream with that row marked; and finishing it early
 // keeps the greylisted answer and ends the job.
-func TestWaitingGreylisted(t *testing.T) {
-	db, _ := openDB(t)
+func TestWaitingGreylisted(t *testing.T) { storetest.Each(t, testWaitingGreylisted) }
+
+func testWaitingGreylisted(t *testing.T, engine store.Dialect) {
+	db, _ := openDB(t, engine)
 	m := newManager(t, db, Config{GreylistDelay: time.Hour, GreylistAttempts: 3}, newRuleVerifier())
 	st, err := m.Create(context.Background(), strings.NewReader("email,name\nok@x.example,Ann\ngrey@x.example,Bob\nbad@x.example,Cy\n"), CreateOptions{})
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 	"github.com/preflight-email/preflight/internal/testworld"
 
 	"github.com/preflight-email/preflight/outcome"
+
+	"github.com/preflight-email/preflight/internal/storetest"
+	"github.com/preflight-email/preflight/store"
 )
 
 // hookServer records the callbacks it receives and fails the first
@@ -56,9 +59,11 @@ func newHookServer(t *testing.T, failFirst int) *hookServer {
 
 // TestWebhook: the finished job's summary is POSTed, signed, and retried
 // after failures; the delivery is recorded so a restart does not repeat it.
-func TestWebhook(t *testing.T) {
+func TestWebhook(t *testing.T) { storetest.Each(t, testWebhook) }
+
+func testWebhook(t *testing.T, engine store.Dialect) {
 	hook := newHookServer(t, 2)
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	const secret = "s3cret"
 	m := newManager(t, db, Config{WebhookSecret: secret, WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond, WebhookAttempts: 4}, newRuleVerifier())
 	st, err := m.Create(context.Background(), strings.NewReader("email\nok@hook.example\nbad@hook.example\n"), CreateOptions{CallbackURL: hook.URL + "/done?x=1"})
@@ -117,11 +122,13 @@ func TestWebhook(t *testing.T) {
 // TestWebhookFailureKeepsSecrets: a callback URL's query holds the
 // receiver's token. When delivery fails, neither the logs nor the job's
 // status carry the token.
-func TestWebhookFailureKeepsSecrets(t *testing.T) {
+func TestWebhookFailureKeepsSecrets(t *testing.T) { storetest.Each(t, testWebhookFailureKeepsSecrets) }
+
+func testWebhookFailureKeepsSecrets(t *testing.T, engine store.Dialect) {
 	const secret = "tok-7f3a9c-never-logged"
 	// Nothing listens on 127.0.0.1:9: every delivery fails at once.
 	var logs testworld.SyncBuffer
-	db, _ := openDB(t)
+	db, _ := openDB(t, engine)
 	m, err := New(context.Background(), Config{WebhookAllowPrivate: true, WebhookBackoff: time.Millisecond, WebhookAttempts: 2}, db,
 		Deps{Verifier: newRuleVerifier(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -196,7 +203,7 @@ func TestWebhookRefusesPrivate(t *testing.T) {
 	}
 	for _, host := range []string{"hooks.internal.example", "mixed.example"} {
 		t.Run(host, func(t *testing.T) {
-			db, _ := openDB(t)
+			db, _ := openDB(t, store.SQLite)
 			m, err := New(context.Background(), Config{WebhookBackoff: time.Millisecond}, db, Deps{Verifier: newRuleVerifier(), Resolver: res})
 			if err != nil {
 				t.Fatal(err)
