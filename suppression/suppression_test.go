@@ -388,14 +388,30 @@ func TestNormalize(t *testing.T) {
 
 func TestConcurrentIngest(t *testing.T) { storetest.Each(t, testConcurrentIngest) }
 
+// Two instances share the store: each soft bounce still counts once.
 func testConcurrentIngest(t *testing.T, engine store.Dialect) {
-	l, _ := newList(t, engine, Policy{SoftLimit: 5, SoftWindow: day})
+	url := storetest.URL(t, engine)
+	var ls []*List
+	for range 2 {
+		db, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		l, err := New(context.Background(), db, Policy{SoftLimit: 5, SoftWindow: day}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		ls = append(ls, l)
+	}
+	l := ls[0]
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
 		wg.Go(func() {
 			e := ev("busy@example.com", softMsg, base.Add(time.Duration(g)*time.Minute))
-			if _, err := l.Ingest(context.Background(), []Event{e}); err != nil {
+			if _, err := ls[g%2].Ingest(context.Background(), []Event{e}); err != nil {
 				errs <- err
 			}
 		})
