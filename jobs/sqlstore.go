@@ -221,7 +221,7 @@ const jobColumns = `pk, id, state, created_at, started_at, finished_at, delimite
 	email_column, width, total, addresses, settled, callback_url, webhook, error, source,
 	hook_attempts, hook_status, hook_at, hook_error, owner, sample, population_rows, population_addresses`
 
-func scanJob(sc interface{ Scan(...any) error }) (jobRecord, error) {
+func scanJob(sc store.Scanner) (jobRecord, error) {
 	var (
 		j                                jobRecord
 		state, webhook                   string
@@ -255,21 +255,16 @@ func (s *sqlStorage) job(ctx context.Context, id string) (jobRecord, []tally, er
 		return j, nil, fmt.Errorf("jobs: read job: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT verdict, reason, rows, risk FROM job_counts WHERE job = ? ORDER BY verdict, reason`), j.pk)
+	ts, err := store.Collect(rows, err, func(sc store.Scanner) (t tally, err error) {
+		var v, r string
+		err = sc.Scan(&v, &r, &t.Rows, &t.Risk)
+		t.Verdict, t.Reason = outcome.Verdict(v), outcome.Reason(r)
+		return t, err
+	})
 	if err != nil {
 		return j, nil, fmt.Errorf("jobs: read counts: %w", err)
 	}
-	defer rows.Close()
-	var ts []tally
-	for rows.Next() {
-		var t tally
-		var v, r string
-		if err := rows.Scan(&v, &r, &t.Rows, &t.Risk); err != nil {
-			return j, nil, err
-		}
-		t.Verdict, t.Reason = outcome.Verdict(v), outcome.Reason(r)
-		ts = append(ts, t)
-	}
-	return j, ts, rows.Err()
+	return j, ts, nil
 }
 
 func (s *sqlStorage) jobsIn(ctx context.Context, states ...State) ([]jobRecord, error) {
@@ -284,19 +279,11 @@ func (s *sqlStorage) jobsIn(ctx context.Context, states ...State) ([]jobRecord, 
 // jobList runs q, a SELECT of jobColumns, and scans its jobs.
 func (s *sqlStorage) jobList(ctx context.Context, q string, args ...any) ([]jobRecord, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	js, err := store.Collect(rows, err, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: list jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []jobRecord
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return js, nil
 }
 
 func placeholders(n int) string {
@@ -346,19 +333,14 @@ func (s *sqlStorage) due(ctx context.Context, pk int64, now time.Time, limit int
 
 func (s *sqlStorage) addresses(ctx context.Context, q string, args ...any) ([]address, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	as, err := store.Collect(rows, err, func(sc store.Scanner) (a address, err error) {
+		err = sc.Scan(&a.key, &a.domain, &a.tries, &a.lane)
+		return a, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: list addresses: %w", err)
 	}
-	defer rows.Close()
-	var out []address
-	for rows.Next() {
-		var a address
-		if err := rows.Scan(&a.key, &a.domain, &a.tries, &a.lane); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return as, nil
 }
 
 func (s *sqlStorage) remaining(ctx context.Context, pk int64) (pending, deferred int64, next time.Time, err error) {

@@ -56,7 +56,7 @@ func (s *sqlStorage) insert(ctx context.Context, r record) error {
 
 const columns = `id, name, kind, test, digest, origins, daily_quota, rate, created_at, revoked_at`
 
-func scan(sc interface{ Scan(...any) error }) (record, error) {
+func scan(sc store.Scanner) (record, error) {
 	var r record
 	var kind, origins string
 	var created, revoked int64
@@ -83,19 +83,7 @@ func (s *sqlStorage) byID(ctx context.Context, id string) (record, error) {
 
 func (s *sqlStorage) all(ctx context.Context) ([]record, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM api_keys ORDER BY created_at, id`))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []record
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, scan)
 }
 
 func (s *sqlStorage) revoke(ctx context.Context, id string, at time.Time) error {
@@ -145,17 +133,8 @@ func (s *sqlStorage) addUsage(ctx context.Context, batch map[ukey]int64) error {
 
 func (s *sqlStorage) usage(ctx context.Context, id, fromDay string) ([]usageRow, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT day, verdict, n FROM api_key_usage WHERE key_id = ? AND day >= ? ORDER BY day DESC, verdict`), id, fromDay)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []usageRow
-	for rows.Next() {
-		var r usageRow
-		if err := rows.Scan(&r.day, &r.verdict, &r.n); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, err, func(sc store.Scanner) (r usageRow, err error) {
+		err = sc.Scan(&r.day, &r.verdict, &r.n)
+		return r, err
+	})
 }

@@ -45,22 +45,32 @@ func TestMigrateFresh(t *testing.T) {
 
 // TestAdoptSQLiteFile: a file made before versioned migrations, by the
 // last such release or an older one, keeps its data and gets the columns
-// added since.
+// added since. The last release's tables are the first migration's (copied
+// from the packages' CREATE statements, all IF NOT EXISTS); older.sql turns
+// them into an older release's.
 func TestAdoptSQLiteFile(t *testing.T) {
-	for _, name := range []string{"release.sql", "older.sql"} {
-		t.Run(name, func(t *testing.T) {
+	initial, err := os.ReadFile("migrations/sqlite/00001_initial.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, release, _ := strings.Cut(string(initial), "-- +goose Up")
+	for _, c := range []struct {
+		name, change, want string
+	}{
+		{"last release", "UPDATE jobs SET owner = 'key_1'; UPDATE job_addresses SET lane = 3;", "job_old key_1 2 3 b@example.com secret"},
+		{"older release", readFile(t, "testdata/older.sql"), "job_old  2 0 b@example.com secret"}, // the added columns' defaults
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			schema, err := os.ReadFile(filepath.Join("testdata", name))
-			if err != nil {
-				t.Fatal(err)
-			}
 			path := filepath.Join(t.TempDir(), "preflight.db")
 			old, err := sql.Open("sqlite", "file:"+path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := old.ExecContext(ctx, string(schema)); err != nil {
-				t.Fatal(err)
+			for _, q := range []string{release, readFile(t, "testdata/data.sql"), c.change} {
+				if _, err := old.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
 			}
 			old.Close()
 
@@ -79,16 +89,20 @@ func TestAdoptSQLiteFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := fmt.Sprintf("%s %s %d %d %s %s", id, owner, rows, lane, email, kind)
-			want := "job_old key_1 2 3 b@example.com secret"
-			if name == "older.sql" {
-				want = "job_old  2 0 b@example.com secret" // the added columns' defaults
-			}
-			if got != want {
-				t.Errorf("after adoption: %q, want %q", got, want)
+			if got := fmt.Sprintf("%s %s %d %d %s %s", id, owner, rows, lane, email, kind); got != c.want {
+				t.Errorf("after adoption: %q, want %q", got, c.want)
 			}
 		})
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestRefuseNewerSchema(t *testing.T) {

@@ -149,19 +149,11 @@ func (t *sqlTx) softCount(ctx context.Context, email string) (int, error) {
 
 func (t *sqlTx) softTimes(ctx context.Context, email string, from, to time.Time) ([]time.Time, error) {
 	rows, err := t.tx.StmtContext(ctx, t.s.softTimesQ).QueryContext(ctx, email, from.UnixMilli(), to.UnixMilli())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
+	return store.Collect(rows, err, func(sc store.Scanner) (time.Time, error) {
 		var ms int64
-		if err := rows.Scan(&ms); err != nil {
-			return nil, err
-		}
-		out = append(out, time.UnixMilli(ms).UTC())
-	}
-	return out, rows.Err()
+		err := sc.Scan(&ms)
+		return time.UnixMilli(ms).UTC(), err
+	})
 }
 
 func (t *sqlTx) entry(ctx context.Context, email string) (Entry, bool, error) {
@@ -227,22 +219,13 @@ func (s *sqlStore) tally(ctx context.Context, from, to time.Time) ([]tally, erro
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT class, reason, provider, signal, COUNT(*), MAX(occurred_at)
 		FROM suppression_events WHERE occurred_at BETWEEN ? AND ?
 		GROUP BY class, reason, provider, signal`), from.UnixMilli(), to.UnixMilli())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []tally
-	for rows.Next() {
-		var t tally
+	return store.Collect(rows, err, func(sc store.Scanner) (t tally, err error) {
 		var class string
 		var last int64
-		if err := rows.Scan(&class, &t.reason, &t.provider, &t.signal, &t.count, &last); err != nil {
-			return nil, err
-		}
+		err = sc.Scan(&class, &t.reason, &t.provider, &t.signal, &t.count, &last)
 		t.class, t.last = reply.Class(class), time.UnixMilli(last).UTC()
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		return t, err
+	})
 }
 
 func (s *sqlStore) suppressedIn(ctx context.Context, from, to time.Time) (int, error) {
@@ -253,7 +236,7 @@ func (s *sqlStore) suppressedIn(ctx context.Context, from, to time.Time) (int, e
 }
 
 // scanEntry reads entryColumns; a missing row is (Entry{}, false, nil).
-func scanEntry(sc interface{ Scan(...any) error }) (Entry, bool, error) {
+func scanEntry(sc store.Scanner) (Entry, bool, error) {
 	var e Entry
 	var reason, class string
 	var first, last, supp int64

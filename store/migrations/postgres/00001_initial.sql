@@ -155,14 +155,3 @@ CREATE TABLE api_key_usage (
 	n       BIGINT NOT NULL,
 	PRIMARY KEY (key_id, day, verdict)
 );
-
--- +goose Down
-DROP TABLE IF EXISTS api_key_usage;
-DROP TABLE IF EXISTS api_keys;
-DROP TABLE IF EXISTS suppression_removals;
-DROP TABLE IF EXISTS suppressions;
-DROP TABLE IF EXISTS suppression_events;
-DROP TABLE IF EXISTS job_counts;
-DROP TABLE IF EXISTS job_addresses;
-DROP TABLE IF EXISTS job_rows;
-DROP TABLE IF EXISTS jobs;

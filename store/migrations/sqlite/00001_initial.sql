@@ -2,7 +2,8 @@
 -- each package made its own tables: every statement says IF NOT EXISTS, so
 -- this migration adopts a file made by an earlier release without touching
 -- its data (store.adoptSQLite first adds the columns that releases older
--- still lack). Times are Unix milliseconds, UTC.
+-- still lack). Times are Unix milliseconds, UTC. There is no Down: a
+-- binary older than the schema refuses to start instead (ErrSchemaNewer).
 
 -- +goose Up
 
@@ -155,14 +156,3 @@ CREATE TABLE IF NOT EXISTS api_key_usage (
 	n       INTEGER NOT NULL,
 	PRIMARY KEY (key_id, day, verdict)
 ) WITHOUT ROWID;
-
--- +goose Down
-DROP TABLE IF EXISTS api_key_usage;
-DROP TABLE IF EXISTS api_keys;
-DROP TABLE IF EXISTS suppression_removals;
-DROP TABLE IF EXISTS suppressions;
-DROP TABLE IF EXISTS suppression_events;
-DROP TABLE IF EXISTS job_counts;
-DROP TABLE IF EXISTS job_addresses;
-DROP TABLE IF EXISTS job_rows;
-DROP TABLE IF EXISTS jobs;
