@@ -10,8 +10,9 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 )
 
-// storage is everything the jobs need from a database. SQLite implements it
-// first; PostgreSQL (the scale-out store) implements the same methods.
+// storage is everything the jobs need from a database. sqlStorage
+// implements it on SQLite and PostgreSQL, and TestStorage is the table
+// every implementation must pass, with two instances on one database.
 //
 // A job's rows and distinct addresses are stored apart: every row names
 // its address by key, and each address carries its state and, once

@@ -7,10 +7,9 @@ import (
 	"github.com/preflight-email/preflight/reply"
 )
 
-// storage is everything the list needs from a database. SQLite implements
-// it first; PostgreSQL (the scale-out store) will implement the same
-// methods. The policy itself stays in Go (List.apply), so both stores
-// decide alike.
+// storage is everything the list needs from a database. sqlStore
+// implements it on SQLite and PostgreSQL. The policy itself stays in Go
+// (List.apply), so both stores decide alike.
 type storage interface {
 	// write runs fn in one write transaction, committed when fn returns
 	// nil and rolled back otherwise.
