@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestRebind(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -18,4 +21,13 @@ func TestRebind(t *testing.T) {
 			t.Errorf("SQLite: Rebind(%q) = %q, want it unchanged", c.in, got)
 		}
 	}
+}
+
+func ExampleRebind() {
+	q := `UPDATE jobs SET state = ? WHERE pk = ? AND state IN (?, ?)`
+	fmt.Println(Rebind(SQLite, q))
+	fmt.Println(Rebind(Postgres, q))
+	// Output:
+	// UPDATE jobs SET state = ? WHERE pk = ? AND state IN (?, ?)
+	// UPDATE jobs SET state = $1 WHERE pk = $2 AND state IN ($3, $4)
 }
