@@ -97,10 +97,16 @@ func latest(p *goose.Provider) int64 {
 // ALTER TABLE as they came, and the first migration's
 // CREATE TABLE IF NOT EXISTS leaves existing tables as they are. Jobs of
 // such files keep lane 0, the old (domain, key) order, and belong to no
-// key.
+// key. It runs in one write transaction (BEGIN IMMEDIATE), so a second
+// process adopting the same file waits and then finds the columns there.
 func adoptSQLite(ctx context.Context, db *DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: adopt schema: %w", err)
+	}
+	defer tx.Rollback()
 	var versioned int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, versionTable).Scan(&versioned); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, versionTable).Scan(&versioned); err != nil {
 		return fmt.Errorf("store: read schema: %w", err)
 	}
 	if versioned > 0 {
@@ -120,7 +126,7 @@ func adoptSQLite(ctx context.Context, db *DB) error {
 		// A table that does not exist yet has no columns: the migration
 		// creates it whole.
 		var tables, cols int
-		if err := db.QueryRowContext(ctx, `SELECT
+		if err := tx.QueryRowContext(ctx, `SELECT
 			(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1),
 			(SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2)`, c.table, c.column).Scan(&tables, &cols); err != nil {
 			return fmt.Errorf("store: read schema: %w", err)
@@ -128,9 +134,9 @@ func adoptSQLite(ctx context.Context, db *DB) error {
 		if tables == 0 || cols > 0 {
 			continue
 		}
-		if _, err := db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
 			return fmt.Errorf("store: add column %s.%s: %w", c.table, c.column, err)
 		}
 	}
-	return nil
+	return tx.Commit()
 }
