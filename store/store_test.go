@@ -68,3 +68,18 @@ func TestFilesArePrivate(t *testing.T) {
 		db.Close()
 	}
 }
+
+// TestOpenMemory: an in-memory database (one connection) gets the schema
+// too.
+func TestOpenMemory(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://:memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM jobs").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+}
