@@ -142,15 +142,21 @@ func peakRSS() (int64, error) {
 // BenchmarkMillionRows uploads, checks and exports a 1,000,000-row CSV
 // and reports the time of each stage and the process's peak RSS. The
 // checks go to the rule verifier: the point is the jobs layer's memory
-// (the stream, the SQLite store, the export), not the network.
+// (the stream, the store, the export), not the network.
+// JOBS_BENCH_ROWS sets another number of rows, and JOBS_BENCH_ENGINE=postgres
+// runs it on PostgreSQL (storetest's PREFLIGHT_TEST_POSTGRES_URL).
 func BenchmarkMillionRows(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("JOBS_BENCH_ROWS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
+	engine := store.SQLite
+	if e := os.Getenv("JOBS_BENCH_ENGINE"); e != "" {
+		engine = store.Dialect(e)
+	}
 	b.ReportAllocs()
 	for range b.N {
-		db, _ := openDB(b, store.SQLite)
+		db, _ := openDB(b, engine)
 		m := newManager(b, db, Config{}, newRuleVerifier())
 		t0 := time.Now()
 		st, err := m.Create(context.Background(), millionRows(n), CreateOptions{})
