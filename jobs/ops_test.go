@@ -368,9 +368,9 @@ func TestNoCallbackAfterCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, m, st.ID, Canceled)
-	// The runner calls notify before it leaves m.runs; once it has left,
-	// m.wg holds any delivery it started, and the delivery is not cut
-	// short until Close.
+	// A callback would be a River job queued before the chunk left
+	// m.runs; once it has left and the queue is idle, any callback has
+	// been delivered.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m.mu.Lock()
@@ -384,7 +384,7 @@ func TestNoCallbackAfterCancel(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	m.wg.Wait()
+	waitIdle(t, m)
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	if hook.calls != 0 {
