@@ -176,6 +176,14 @@ type Jobs struct {
 	Retention            time.Duration `mapstructure:"retention"`
 	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
 	MaxStoredRows        int64         `mapstructure:"max_stored_rows"`
+	// A job's work is River jobs of ChunkSize addresses; a worker process
+	// works Workers of them at once, each for at most ChunkTime before it
+	// yields. A chunk running longer than RescueAfter (0: ChunkTime plus a
+	// check's timeout plus a minute) is taken for one whose process died.
+	ChunkSize   int           `mapstructure:"chunk_size"`
+	Workers     int           `mapstructure:"workers"`
+	ChunkTime   time.Duration `mapstructure:"chunk_time"`
+	RescueAfter time.Duration `mapstructure:"rescue_after"`
 }
 
 // Suppression configures the suppression policy for ingested bounces.
@@ -267,6 +275,10 @@ func defaults() map[string]any {
 		"jobs.retention":                 30 * 24 * time.Hour,
 		"jobs.max_concurrent_uploads":    2,
 		"jobs.max_stored_rows":           int64(20_000_000),
+		"jobs.chunk_size":                500,
+		"jobs.workers":                   8,
+		"jobs.chunk_time":                30 * time.Second,
+		"jobs.rescue_after":              time.Duration(0),
 		"suppression.soft_limit":         3,
 		"suppression.soft_window":        30 * 24 * time.Hour,
 		"log.level":                      "info",
@@ -570,6 +582,16 @@ func (c Config) Validate() error {
 	positive("jobs.retention", c.Jobs.Retention)
 	if c.Jobs.MaxConcurrentUploads < 1 {
 		bad("jobs.max_concurrent_uploads", "must be at least 1, got %d", c.Jobs.MaxConcurrentUploads)
+	}
+	if c.Jobs.ChunkSize < 1 || c.Jobs.ChunkSize > 100000 {
+		bad("jobs.chunk_size", "must be 1-100000, got %d", c.Jobs.ChunkSize)
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
+		bad("jobs.workers", "must be 1-1000, got %d", c.Jobs.Workers)
+	}
+	positive("jobs.chunk_time", c.Jobs.ChunkTime)
+	if c.Jobs.RescueAfter < 0 {
+		bad("jobs.rescue_after", "must not be negative (0 derives it), got %v", c.Jobs.RescueAfter)
 	}
 	if c.Jobs.MaxStoredRows < int64(c.Jobs.MaxRows) {
 		bad("jobs.max_stored_rows", "must be at least jobs.max_rows (%d), got %d", c.Jobs.MaxRows, c.Jobs.MaxStoredRows)
