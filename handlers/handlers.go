@@ -63,6 +63,15 @@ type Deps struct {
 	// Routes gives the sender-side refusals per egress route; nil leaves
 	// them out of sender health.
 	Routes Routes
+	// Redis is the layer a fleet shares (cache.url); nil, or a Health of
+	// "", leaves it out of /healthz.
+	Redis Health
+}
+
+// Health is the state of a dependency the instance can do without:
+// "ok", or "degraded" while it works alone.
+type Health interface {
+	Health() string
 }
 
 // Routes counts the refusals of our egress routes by receiving providers.
@@ -89,6 +98,7 @@ type API struct {
 	keys    Keys
 	auth    AuthConfig
 	guard   *guard
+	redis   Health
 }
 
 // New builds the gin engine with every route.
@@ -104,7 +114,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 		panic("handlers: Config.Auth.Required needs Deps.Keys")
 	}
 	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg),
-		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes}
+		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes, redis: deps.Redis}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -168,6 +178,8 @@ type health struct {
 	Warning string `json:"warning,omitempty"`
 	// Doctor sums up the latest check of our sending identity.
 	Doctor *doctorSummary `json:"doctor,omitempty"`
+	// Redis is "ok" or "degraded" when cache.url is set.
+	Redis string `json:"redis,omitempty"`
 }
 
 type doctorSummary struct {
@@ -185,6 +197,11 @@ func (a *API) healthz(c *gin.Context) {
 		if rep, ok := a.doctor.Last(); ok {
 			h.Doctor = &doctorSummary{OK: rep.OK, FailedChecks: len(rep.Failures()), At: rep.At}
 		}
+	}
+	if a.redis != nil {
+		// Degraded is still 200: the instance answers with its local
+		// caches and limits.
+		h.Redis = a.redis.Health()
 	}
 	c.JSON(http.StatusOK, h)
 }

@@ -138,7 +138,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		Auth:           handlers.AuthConfig{Required: cfg.Auth.Required, IPRate: cfg.Auth.IPRate, IPBurst: cfg.Auth.IPBurst},
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a)})
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a), Redis: a.Fleet})
 
 	srv := &http.Server{
 		Handler:           engine,
