@@ -45,6 +45,9 @@ func TestSharedCacheAcrossInstances(t *testing.T) {
 	if got := w.Since(mark); len(got) != 0 {
 		t.Fatalf("B sent RCPTs %v for an address A verified", got)
 	}
+	if oa, ob := a.Fleet.Stats().Outages, b.Fleet.Stats().Outages; oa+ob != 0 {
+		t.Fatalf("Redis was unreachable during the test (outages %d, %d)", oa, ob)
+	}
 	if s := b.Fleet.Stats().Caches["result"]; s.SharedHits != 1 || s.LocalMisses != 1 {
 		t.Fatalf("B's result cache: %+v, want one local miss and one shared hit", s)
 	}

@@ -77,6 +77,10 @@ func testPrefix(t testing.TB, url string) string {
 func newApp(t testing.TB, w *testworld.World, logs io.Writer, env map[string]string) *app.App {
 	t.Helper()
 	all := w.Env()
+	// A generous timeout: under -race on a busy machine a 100 ms one can
+	// time out and make the client degraded, which these tests do not
+	// mean to test (TestRedisOutage cuts the connection instead).
+	all["PREFLIGHT_CACHE_TIMEOUT"] = "2s"
 	for k, v := range env {
 		all[k] = v
 	}
