@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/preflight-email/preflight/handlers"
@@ -73,6 +75,27 @@ func TestSharedCacheAcrossInstances(t *testing.T) {
 	}
 	if st.Caches["catchall"].SharedHits != 1 {
 		t.Errorf("B's catch-all cache: %+v, want one shared hit", st.Caches["catchall"])
+	}
+	// The same counts reach /metrics.
+	reg := prometheus.NewRegistry()
+	b.RegisterMetrics(reg)
+	var text strings.Builder
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(&text, mf)
+	}
+	for _, want := range []string{
+		`preflight_cache_lookups_total{cache="result",level="shared",result="hit"} 1`,
+		`preflight_cache_lookups_total{cache="mx",level="shared",result="hit"} 1`,
+		`preflight_cache_lookups_total{cache="catchall",level="shared",result="hit"} 1`,
+		`preflight_redis_up 1`,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	if a.Fleet.Health() != "ok" || b.Fleet.Health() != "ok" {
 		t.Errorf("health: %s %s", a.Fleet.Health(), b.Fleet.Health())
