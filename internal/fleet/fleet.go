@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Defaults of Config.
@@ -132,6 +133,9 @@ func Open(cfg Config) (*Client, error) {
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = -1
 	opt.DisableIdentity = true // no CLIENT SETINFO round trips
+	// Nor the maintenance-notification handshake (Redis Cloud's
+	// connection hand-off): a reconnect is cheap here, a surprise is not.
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	c := &Client{cfg: cfg, rdb: redis.NewClient(opt), log: cfg.Logger, done: make(chan struct{}),
 		caches: make(map[string]*Cache)}
 	c.limiter = redis_rate.NewLimiter(c.rdb)
