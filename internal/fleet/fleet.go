@@ -132,10 +132,16 @@ func Open(cfg Config) (*Client, error) {
 	opt.PoolTimeout = cfg.Timeout
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = -1
+	opt.DialerRetries = 1
 	opt.DisableIdentity = true // no CLIENT SETINFO round trips
 	// Nor the maintenance-notification handshake (Redis Cloud's
 	// connection hand-off): a reconnect is cheap here, a surprise is not.
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// go-redis logs each failed dial itself, through a logger that only
+	// its package-level SetLogger changes: those records go to ours at
+	// debug level, since the one outage warning says it all. With several
+	// clients in a process (tests), the last one opened receives them.
+	redis.SetLogger(debugLog{cfg.Logger})
 	c := &Client{cfg: cfg, rdb: redis.NewClient(opt), log: cfg.Logger, done: make(chan struct{}),
 		caches: make(map[string]*Cache)}
 	c.limiter = redis_rate.NewLimiter(c.rdb)
@@ -258,4 +264,11 @@ func (c *Client) Stats() Stats {
 	}
 	c.cachesMu.Unlock()
 	return s
+}
+
+// debugLog passes go-redis' own records to a slog.Logger at debug level.
+type debugLog struct{ l *slog.Logger }
+
+func (d debugLog) Printf(ctx context.Context, format string, v ...any) {
+	d.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
