@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/preflight-email/preflight/egress"
 	"github.com/preflight-email/preflight/internal/ascii"
+	"github.com/preflight-email/preflight/internal/fleet"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/verify"
 	"net"
@@ -37,6 +38,24 @@ type Config struct {
 	Log         Log         `mapstructure:"log"`
 	Doctor      Doctor      `mapstructure:"doctor"`
 	Auth        Auth        `mapstructure:"auth"`
+	Cache       Cache       `mapstructure:"cache"`
+}
+
+// Cache configures what a fleet of instances shares through Redis: the
+// result, DNS and catch-all caches as a second level behind the local ones,
+// and RCPT rates per receiving provider for all instances together.
+type Cache struct {
+	// URL is redis://… or rediss://…; empty keeps everything in-process.
+	URL string `mapstructure:"url"`
+	// Prefix begins every key written to Redis.
+	Prefix string `mapstructure:"prefix"`
+	// Timeout bounds every Redis operation; past it the local caches and
+	// limits answer alone.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// ProviderRcptRates are "suffix=rate" items: at most rate RCPTs a
+	// second from the whole fleet to the MX hosts whose name ends in
+	// suffix ("google.com=20,outlook.com=10").
+	ProviderRcptRates []string `mapstructure:"provider_rcpt_rates"`
 }
 
 // Auth configures API keys.
@@ -283,6 +302,10 @@ func defaults() map[string]any {
 		"suppression.soft_window":        30 * 24 * time.Hour,
 		"log.level":                      "info",
 		"log.format":                     "text",
+		"cache.url":                      "",
+		"cache.prefix":                   fleet.DefaultPrefix,
+		"cache.timeout":                  fleet.DefaultTimeout,
+		"cache.provider_rcpt_rates":      []string{},
 	}
 }
 
@@ -381,6 +404,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	}
 	c.DNS.Resolvers = trimAll(c.DNS.Resolvers)
 	c.HTTP.TrustedProxies = trimAll(c.HTTP.TrustedProxies)
+	c.Cache.ProviderRcptRates = trimAll(c.Cache.ProviderRcptRates)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -600,6 +624,18 @@ func (c Config) Validate() error {
 		bad("suppression.soft_limit", "must be at least 1, got %d", c.Suppression.SoftLimit)
 	}
 	positive("suppression.soft_window", c.Suppression.SoftWindow)
+	if c.Cache.URL != "" {
+		u, err := url.Parse(c.Cache.URL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("cache.url", "must be redis://HOST:PORT/DB or rediss://…, got %q", c.Cache.URL)
+		}
+	}
+	positive("cache.timeout", c.Cache.Timeout)
+	if _, err := fleet.ParseRates(c.Cache.ProviderRcptRates); err != nil {
+		bad("cache.provider_rcpt_rates", "%v", err)
+	} else if len(c.Cache.ProviderRcptRates) > 0 && c.Cache.URL == "" {
+		bad("cache.provider_rcpt_rates", "needs cache.url: a fleet-wide rate is kept in Redis")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

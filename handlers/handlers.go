@@ -69,6 +69,15 @@ type Deps struct {
 	// Store and Queue, when set, are reported by /healthz.
 	Store Pinger
 	Queue Queue
+	// Redis is the layer a fleet shares (cache.url); nil, or a Health of
+	// "", leaves it out of /healthz.
+	Redis Health
+}
+
+// Health is the state of a dependency the instance can do without:
+// "ok", or "degraded" while it works alone.
+type Health interface {
+	Health() string
 }
 
 // Routes counts the refusals of our egress routes by receiving providers.
@@ -97,6 +106,7 @@ type API struct {
 	keys    Keys
 	auth    AuthConfig
 	guard   *guard
+	redis   Health
 }
 
 // New builds the gin engine with every route.
@@ -113,7 +123,7 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	}
 	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg),
 		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes,
-		store: deps.Store, queue: deps.Queue}
+		store: deps.Store, queue: deps.Queue, redis: deps.Redis}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()

@@ -37,6 +37,9 @@ type health struct {
 	Queue *jobs.QueueStats `json:"queue,omitempty"`
 	// Doctor sums up the latest check of our sending identity.
 	Doctor *doctorSummary `json:"doctor,omitempty"`
+	// Redis is "ok" or "degraded" when cache.url is set. Degraded is
+	// still 200: the instance answers with its local caches and limits.
+	Redis string `json:"redis,omitempty"`
 }
 
 // healthTimeout bounds the store's part of a health check.
@@ -45,7 +48,10 @@ const healthTimeout = 2 * time.Second
 // components fills in the store and the queue. An unreachable store makes
 // the instance unhealthy (503): keys, jobs and the suppression list live
 // there.
-func components(ctx context.Context, h *health, store Pinger, queue Queue) int {
+func components(ctx context.Context, h *health, store Pinger, queue Queue, redis Health) int {
+	if redis != nil {
+		h.Redis = redis.Health()
+	}
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	code := http.StatusOK
@@ -74,17 +80,17 @@ func (a *API) healthz(c *gin.Context) {
 		}
 	}
 	h.Role = a.cfg.Role
-	code := components(c.Request.Context(), &h, a.store, a.queue)
+	code := components(c.Request.Context(), &h, a.store, a.queue, a.redis)
 	c.JSON(code, h)
 }
 
 // NewHealth serves /healthz and /metrics alone: what a worker (preflight
 // worker), which serves no API, offers its orchestrator.
-func NewHealth(reg *prometheus.Registry, store Pinger, queue Queue) http.Handler {
+func NewHealth(reg *prometheus.Registry, store Pinger, queue Queue, redis Health) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := health{Status: "ok", Role: "worker"}
-		code := components(r.Context(), &h, store, queue)
+		code := components(r.Context(), &h, store, queue, redis)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(code)
 		writeJSON(w, h)

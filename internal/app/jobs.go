@@ -13,7 +13,7 @@ import (
 // probe's own time budget and some slack, so that a slow server's answer
 // is waited for rather than recorded as a timeout.
 func JobsConfig(cfg config.Config) jobs.Config {
-	check := cfg.Verify.ProbeTimeout + cfg.DNS.Timeout*time.Duration(cfg.DNS.Attempts) + 30*time.Second
+	check := cfg.Verify.ProbeTimeout + cfg.DNS.Timeout*time.Duration(cfg.DNS.Attempts) + 10*time.Second
 	rescue := cfg.Jobs.RescueAfter
 	if rescue == 0 {
 		rescue = cfg.Jobs.ChunkTime + check + time.Minute

@@ -168,10 +168,10 @@ func runServe(ctx context.Context, cmd string, args []string, getenv func(string
 		Auth:           handlers.AuthConfig{Required: cfg.Auth.Required, IPRate: cfg.Auth.IPRate, IPBurst: cfg.Auth.IPBurst},
 		Role:           r.String(),
 	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a),
-		Store: db, Queue: jm})
+		Store: db, Queue: jm, Redis: a.Fleet})
 	var handler http.Handler = engine
 	if !r.api {
-		handler = handlers.NewHealth(reg, db, jm)
+		handler = handlers.NewHealth(reg, db, jm, a.Fleet)
 	}
 
 	srv := &http.Server{
