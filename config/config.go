@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/preflight-email/preflight/egress"
 	"github.com/preflight-email/preflight/internal/ascii"
+	"github.com/preflight-email/preflight/internal/fleet"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/verify"
 	"net"
@@ -37,6 +38,24 @@ type Config struct {
 	Log         Log         `mapstructure:"log"`
 	Doctor      Doctor      `mapstructure:"doctor"`
 	Auth        Auth        `mapstructure:"auth"`
+	Cache       Cache       `mapstructure:"cache"`
+}
+
+// Cache configures what a fleet of instances shares through Redis: the
+// result, DNS and catch-all caches as a second level behind the local ones,
+// and RCPT rates per receiving provider for all instances together.
+type Cache struct {
+	// URL is redis://… or rediss://…; empty keeps everything in-process.
+	URL string `mapstructure:"url"`
+	// Prefix begins every key written to Redis.
+	Prefix string `mapstructure:"prefix"`
+	// Timeout bounds every Redis operation; past it the local caches and
+	// limits answer alone.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// ProviderRcptRates are "suffix=rate" items: at most rate RCPTs a
+	// second from the whole fleet to the MX hosts whose name ends in
+	// suffix ("google.com=20,outlook.com=10").
+	ProviderRcptRates []string `mapstructure:"provider_rcpt_rates"`
 }
 
 // Auth configures API keys.
@@ -176,6 +195,14 @@ type Jobs struct {
 	Retention            time.Duration `mapstructure:"retention"`
 	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
 	MaxStoredRows        int64         `mapstructure:"max_stored_rows"`
+	// A job's work is River jobs of ChunkSize addresses; a worker process
+	// works Workers of them at once, each for at most ChunkTime before it
+	// yields. A chunk running longer than RescueAfter (0: ChunkTime plus a
+	// check's timeout plus a minute) is taken for one whose process died.
+	ChunkSize   int           `mapstructure:"chunk_size"`
+	Workers     int           `mapstructure:"workers"`
+	ChunkTime   time.Duration `mapstructure:"chunk_time"`
+	RescueAfter time.Duration `mapstructure:"rescue_after"`
 }
 
 // Suppression configures the suppression policy for ingested bounces.
@@ -267,10 +294,18 @@ func defaults() map[string]any {
 		"jobs.retention":                 30 * 24 * time.Hour,
 		"jobs.max_concurrent_uploads":    2,
 		"jobs.max_stored_rows":           int64(20_000_000),
+		"jobs.chunk_size":                500,
+		"jobs.workers":                   8,
+		"jobs.chunk_time":                30 * time.Second,
+		"jobs.rescue_after":              time.Duration(0),
 		"suppression.soft_limit":         3,
 		"suppression.soft_window":        30 * 24 * time.Hour,
 		"log.level":                      "info",
 		"log.format":                     "text",
+		"cache.url":                      "",
+		"cache.prefix":                   fleet.DefaultPrefix,
+		"cache.timeout":                  fleet.DefaultTimeout,
+		"cache.provider_rcpt_rates":      []string{},
 	}
 }
 
@@ -369,6 +404,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	}
 	c.DNS.Resolvers = trimAll(c.DNS.Resolvers)
 	c.HTTP.TrustedProxies = trimAll(c.HTTP.TrustedProxies)
+	c.Cache.ProviderRcptRates = trimAll(c.Cache.ProviderRcptRates)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -571,6 +607,16 @@ func (c Config) Validate() error {
 	if c.Jobs.MaxConcurrentUploads < 1 {
 		bad("jobs.max_concurrent_uploads", "must be at least 1, got %d", c.Jobs.MaxConcurrentUploads)
 	}
+	if c.Jobs.ChunkSize < 1 || c.Jobs.ChunkSize > 100000 {
+		bad("jobs.chunk_size", "must be 1-100000, got %d", c.Jobs.ChunkSize)
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
+		bad("jobs.workers", "must be 1-1000, got %d", c.Jobs.Workers)
+	}
+	positive("jobs.chunk_time", c.Jobs.ChunkTime)
+	if c.Jobs.RescueAfter < 0 {
+		bad("jobs.rescue_after", "must not be negative (0 derives it), got %v", c.Jobs.RescueAfter)
+	}
 	if c.Jobs.MaxStoredRows < int64(c.Jobs.MaxRows) {
 		bad("jobs.max_stored_rows", "must be at least jobs.max_rows (%d), got %d", c.Jobs.MaxRows, c.Jobs.MaxStoredRows)
 	}
@@ -578,6 +624,18 @@ func (c Config) Validate() error {
 		bad("suppression.soft_limit", "must be at least 1, got %d", c.Suppression.SoftLimit)
 	}
 	positive("suppression.soft_window", c.Suppression.SoftWindow)
+	if c.Cache.URL != "" {
+		u, err := url.Parse(c.Cache.URL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("cache.url", "must be redis://HOST:PORT/DB or rediss://…, got %q", c.Cache.URL)
+		}
+	}
+	positive("cache.timeout", c.Cache.Timeout)
+	if _, err := fleet.ParseRates(c.Cache.ProviderRcptRates); err != nil {
+		bad("cache.provider_rcpt_rates", "%v", err)
+	} else if len(c.Cache.ProviderRcptRates) > 0 && c.Cache.URL == "" {
+		bad("cache.provider_rcpt_rates", "needs cache.url: a fleet-wide rate is kept in Redis")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -79,6 +79,12 @@ func TestInvalidValuesNameTheKey(t *testing.T) {
 		{map[string]string{"PREFLIGHT_STORE_URL": "mysql://x"}, "store.url"},
 		{map[string]string{"PREFLIGHT_LOG_LEVEL": "loud"}, "log.level"},
 		{map[string]string{"PREFLIGHT_LISTS_OVERRIDES": "/nonexistent/overrides.txt"}, "lists.overrides"},
+		{map[string]string{"PREFLIGHT_CACHE_URL": "memcached://127.0.0.1"}, "cache.url"},
+		{map[string]string{"PREFLIGHT_CACHE_TIMEOUT": "0s"}, "cache.timeout"},
+		{map[string]string{"PREFLIGHT_CACHE_URL": "redis://127.0.0.1:6379/0", "PREFLIGHT_CACHE_PROVIDER_RCPT_RATES": "google.com=fast"}, "cache.provider_rcpt_rates"},
+		{map[string]string{"PREFLIGHT_CACHE_URL": "redis://127.0.0.1:6379/0", "PREFLIGHT_CACHE_PROVIDER_RCPT_RATES": "google.com"}, "cache.provider_rcpt_rates"},
+		{map[string]string{"PREFLIGHT_CACHE_URL": "redis://127.0.0.1:6379/0", "PREFLIGHT_CACHE_PROVIDER_RCPT_RATES": "google.com=-1"}, "cache.provider_rcpt_rates"},
+		{map[string]string{"PREFLIGHT_CACHE_PROVIDER_RCPT_RATES": "google.com=20"}, "cache.provider_rcpt_rates"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -110,5 +116,22 @@ func TestMissingConfigFile(t *testing.T) {
 	_, err := Load(nil, env(map[string]string{"PREFLIGHT_CONFIG": "/nonexistent/preflight.yaml"}))
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("error = %v, want ErrInvalid", err)
+	}
+}
+
+func TestCacheKeys(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := Load(nil, env(map[string]string{
+		"PREFLIGHT_CACHE_URL":                 "redis://127.0.0.1:6379/0",
+		"PREFLIGHT_CACHE_PROVIDER_RCPT_RATES": "google.com=20, outlook.com=2.5",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache.Prefix != "preflight:" || c.Cache.Timeout != 100*time.Millisecond {
+		t.Errorf("cache defaults: %+v", c.Cache)
+	}
+	if got := strings.Join(c.Cache.ProviderRcptRates, ","); got != "google.com=20,outlook.com=2.5" {
+		t.Errorf("cache.provider_rcpt_rates = %q", got)
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// TrustedProxies are the addresses (or CIDR ranges) whose
 	// X-Forwarded-For is believed for the client's IP; none by default.
 	TrustedProxies []string
+	// Role is reported by /healthz: "api" (serve --no-worker) or
+	// "api+worker" (serve).
+	Role string
 }
 
 // Deps are the services behind the routes. Verifier is required; a nil
@@ -63,6 +66,18 @@ type Deps struct {
 	// Routes gives the sender-side refusals per egress route; nil leaves
 	// them out of sender health.
 	Routes Routes
+	// Store and Queue, when set, are reported by /healthz.
+	Store Pinger
+	Queue Queue
+	// Redis is the layer a fleet shares (cache.url); nil, or a Health of
+	// "", leaves it out of /healthz.
+	Redis Health
+}
+
+// Health is the state of a dependency the instance can do without:
+// "ok", or "degraded" while it works alone.
+type Health interface {
+	Health() string
 }
 
 // Routes counts the refusals of our egress routes by receiving providers.
@@ -86,9 +101,12 @@ type API struct {
 	jobs    Jobs
 	doctor  Doctor
 	routes  Routes
+	store   Pinger
+	queue   Queue
 	keys    Keys
 	auth    AuthConfig
 	guard   *guard
+	redis   Health
 }
 
 // New builds the gin engine with every route.
@@ -104,7 +122,8 @@ func New(cfg Config, deps Deps) *gin.Engine {
 		panic("handlers: Config.Auth.Required needs Deps.Keys")
 	}
 	api := &API{cfg: cfg, v: deps.Verifier, log: logger, metrics: newMetrics(reg),
-		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes}
+		keys: deps.Keys, auth: cfg.Auth, guard: newGuard(cfg.Auth), doctor: deps.Doctor, routes: deps.Routes,
+		store: deps.Store, queue: deps.Queue, redis: deps.Redis}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -160,33 +179,10 @@ func New(cfg Config, deps Deps) *gin.Engine {
 	return r
 }
 
-type health struct {
-	Status string `json:"status"`
-	// Auth is "required", or "off" when anyone who reaches the port may
-	// use the API.
-	Auth    string `json:"auth"`
-	Warning string `json:"warning,omitempty"`
-	// Doctor sums up the latest check of our sending identity.
-	Doctor *doctorSummary `json:"doctor,omitempty"`
-}
-
 type doctorSummary struct {
 	OK           bool      `json:"ok"`
 	FailedChecks int       `json:"failed_checks"`
 	At           time.Time `json:"at"`
-}
-
-func (a *API) healthz(c *gin.Context) {
-	h := health{Status: "ok", Auth: "required"}
-	if !a.auth.Required {
-		h.Auth, h.Warning = "off", "auth.required is false: anyone who can reach this port can use the API"
-	}
-	if a.doctor != nil {
-		if rep, ok := a.doctor.Last(); ok {
-			h.Doctor = &doctorSummary{OK: rep.OK, FailedChecks: len(rep.Failures()), At: rep.At}
-		}
-	}
-	c.JSON(http.StatusOK, h)
 }
 
 // errorBody is the one shape of every error reply.

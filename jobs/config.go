@@ -59,6 +59,34 @@ type Config struct {
 	// gets ErrFull and leaves nothing behind.
 	MaxConcurrentUploads int
 	MaxStoredRows        int64
+
+	// The work of a job goes through River (queue.go). ChunkSize is how
+	// many addresses one River job checks (default 500); Chunks is how
+	// many of them one process works at once (default 8). A chunk hands
+	// out addresses for ChunkTime (default 30s), then snoozes and is
+	// taken up again by whichever process has room. RescueAfter (default
+	// ChunkTime + CheckTimeout + 1 minute) is how long a River job may run
+	// before it is taken for one whose process died and given to another.
+	ChunkSize   int
+	Chunks      int
+	ChunkTime   time.Duration
+	RescueAfter time.Duration
+	// PollInterval is how often idle workers look for work that another
+	// process queued (default 1s; work queued here starts at once).
+	PollInterval time.Duration
+	// SweepInterval is how often a worker repairs what a crash between
+	// two steps left (default 1 minute); WatchInterval how often a
+	// running chunk looks whether its job was deleted elsewhere (2s).
+	SweepInterval time.Duration
+	WatchInterval time.Duration
+	// UploadGrace: at Start, an upload begun before the process started
+	// is taken for one cut short by a crash and removed; with a shared
+	// store, only once it is older than this too (another process may
+	// still be receiving it).
+	UploadGrace time.Duration
+	// NoWorker makes a Manager that creates, reports on and exports jobs
+	// but works none (preflight serve --no-worker).
+	NoWorker bool
 }
 
 // Defaults of Config.
@@ -78,6 +106,12 @@ const (
 	DefaultRetention         = 30 * 24 * time.Hour
 	DefaultConcurrentUploads = 2
 	DefaultMaxStoredRows     = 20_000_000
+	DefaultChunkSize         = 500
+	DefaultChunks            = 8
+	DefaultChunkTime         = 30 * time.Second
+	DefaultPollInterval      = time.Second
+	DefaultSweepInterval     = time.Minute
+	DefaultWatchInterval     = 2 * time.Second
 )
 
 // ErrConfig marks a Config that cannot work.
@@ -113,6 +147,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxStoredRows == 0 {
 		c.MaxStoredRows = DefaultMaxStoredRows
 	}
+	setInt(&c.ChunkSize, DefaultChunkSize)
+	setInt(&c.Chunks, DefaultChunks)
+	setDur(&c.ChunkTime, DefaultChunkTime)
+	setDur(&c.RescueAfter, c.ChunkTime+c.CheckTimeout+time.Minute)
+	setDur(&c.PollInterval, DefaultPollInterval)
+	setDur(&c.SweepInterval, DefaultSweepInterval)
+	setDur(&c.WatchInterval, DefaultWatchInterval)
 	return c
 }
 
@@ -130,6 +171,7 @@ func (c Config) validate() error {
 	}{
 		{"MaxRows", c.MaxRows}, {"Concurrency", c.Concurrency}, {"GreylistAttempts", c.GreylistAttempts},
 		{"FlushRows", c.FlushRows}, {"WebhookAttempts", c.WebhookAttempts}, {"MaxConcurrentUploads", c.MaxConcurrentUploads},
+		{"ChunkSize", c.ChunkSize}, {"Chunks", c.Chunks},
 	} {
 		if n.v < 0 {
 			bad("%s must not be negative, got %d", n.name, n.v)
@@ -141,10 +183,15 @@ func (c Config) validate() error {
 	}{
 		{"CheckTimeout", c.CheckTimeout}, {"GreylistDelay", c.GreylistDelay}, {"FlushInterval", c.FlushInterval},
 		{"WebhookTimeout", c.WebhookTimeout}, {"WebhookBackoff", c.WebhookBackoff}, {"WebhookBackoffMax", c.WebhookBackoffMax},
+		{"ChunkTime", c.ChunkTime}, {"PollInterval", c.PollInterval}, {"SweepInterval", c.SweepInterval},
+		{"WatchInterval", c.WatchInterval}, {"UploadGrace", c.UploadGrace},
 	} {
 		if d.v < 0 {
 			bad("%s must not be negative, got %v", d.name, d.v)
 		}
+	}
+	if c.RescueAfter <= c.ChunkTime+c.CheckTimeout {
+		bad("RescueAfter (%v) must exceed ChunkTime + CheckTimeout (%v), or running chunks would be taken for dead ones", c.RescueAfter, c.ChunkTime+c.CheckTimeout)
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/preflight-email/preflight/internal/storetest"
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/store"
@@ -217,4 +219,24 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// waitIdle waits until the Manager's queue has no River job available or
+// running: every piece of work queued so far has been done.
+func waitIdle(t *testing.T, m *Manager) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := m.q.counts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c[rivertype.JobStateAvailable]+c[rivertype.JobStateRunning] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue is still busy: %v", c)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -23,7 +23,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/preflight-email/preflight/internal/netguard"
 	"github.com/preflight-email/preflight/store"
@@ -77,24 +80,31 @@ type Manager struct {
 	saveTries int
 	saveWait  time.Duration
 
+	// q is the River queue the work of jobs goes through (queue.go).
+	q            queue
+	chunkSeconds prometheus.Histogram
+
 	mu      sync.Mutex
-	base    context.Context // runners' parent, set by Start
+	base    context.Context // housekeeping's parent, set by Start
 	stop    context.CancelFunc
 	closed  bool
 	runs    map[int64]*run
-	wg      sync.WaitGroup
 	started bool
-	// housekeeping holds the retention sweeper.
+	// housekeeping holds the retention sweeper and the repair sweep.
 	housekeeping sync.WaitGroup
 }
 
-// run is a job being worked on in this process.
+// run is a job being worked on in this process, by one or more River
+// jobs (its chunks, its retries).
 type run struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	began  time.Time
-	base   int64         // addresses settled when the run began, for the ETA
-	wake   chan struct{} // Finish: stop waiting for retries
+	began time.Time
+	base  int64 // addresses settled when the run began, for the ETA
+	works map[*int]context.CancelFunc
+	wg    sync.WaitGroup
+	// checking counts the job's checks running here (Manager.share bounds
+	// it); freed wakes a dispatch waiting for one to end.
+	checking atomic.Int64
+	freed    chan struct{}
 }
 
 // New returns a Manager of the jobs in db, whose schema store.Open made.
@@ -131,18 +141,31 @@ func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, er
 		// About half a minute in all: long enough for a lock to pass.
 		saveTries: 8,
 		saveWait:  50 * time.Millisecond,
+		chunkSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "preflight_jobs_chunk_seconds",
+			Help:    "Time one chunk of a bulk job took in this process, until it was done or snoozed (jobs.chunk_time).",
+			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}),
 	}
 	m.uploads = make(chan struct{}, cfg.MaxConcurrentUploads)
+	q, err := m.newQueue(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	m.q = q
 	return m, nil
 }
 
 // UploadLimit is the largest upload accepted, in bytes of CSV.
 func (m *Manager) UploadLimit() int64 { return m.cfg.MaxUploadBytes }
 
-// Start resumes the jobs that were queued or running when the process last
-// stopped, finishes deletions and removes half-stored uploads that it cut
-// short, and sends callbacks still owed. Jobs keep running until ctx ends
-// or Close is called.
+// Start resumes the work of the jobs that were queued or running when the
+// process last stopped, finishes deletions and removes half-stored uploads
+// that it cut short, and queues callbacks still owed. Unless
+// Config.NoWorker is set, it starts River's workers, which take chunks
+// of any job in the store, and the housekeeping: retention and a repair
+// sweep every Config.SweepInterval. Work goes on until ctx ends or Close
+// is called.
 func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -156,6 +179,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.base, m.stop = context.WithCancel(ctx)
 	m.started = true
 	m.mu.Unlock()
+	if m.cfg.NoWorker {
+		return nil
+	}
 
 	// An upload older than this Manager was cut short by a crash: nobody
 	// will finish it. (Uploads begun since belong to live requests.)
@@ -164,7 +190,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	for _, j := range left {
-		if j.state == uploading && !j.created.Before(m.boot) {
+		if j.state == uploading && !j.created.Before(m.boot.Add(-m.cfg.UploadGrace)) {
 			continue
 		}
 		if err := m.st.deleteJob(ctx, j.pk); err != nil {
@@ -172,83 +198,57 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 		m.log.Info("removed unfinished job", "job", j.id, "state", j.state)
 	}
-	todo, err := m.st.jobsIn(ctx, Queued, Running)
-	if err != nil {
+	if err := m.q.adopt(ctx); err != nil {
+		return fmt.Errorf("jobs: taking over the queue: %w", err)
+	}
+	if err := m.sweep(ctx); err != nil {
 		return err
 	}
-	for _, j := range todo {
-		m.launch(j)
+	if err := m.q.start(m.base); err != nil {
+		return fmt.Errorf("jobs: starting the queue: %w", err)
 	}
-	if len(todo) > 0 {
-		m.log.Info("resumed jobs", "count", len(todo))
-	}
-	m.housekeeping.Add(1)
+	m.housekeeping.Add(2)
 	go m.expire(m.base)
-	owed, err := m.st.jobsIn(ctx, Done, Failed)
-	if err != nil {
-		return err
-	}
-	for _, j := range owed {
-		if j.webhook == webhookPending {
-			m.notify(j)
-		}
-	}
+	go m.sweeps(m.base)
 	return nil
 }
 
-// Close stops the runners, which commit the answers they already have, and
-// waits for them and for callbacks in progress. Jobs resume at the next
-// Start.
+// Close stops the work in progress, which commits the answers it already
+// has, and waits for it and for callbacks in progress. The work resumes
+// at the next Start here, or at once in another process.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
+	started := m.started
 	if m.stop != nil {
 		m.stop()
 	}
 	m.mu.Unlock()
-	m.wg.Wait()
+	var err error
+	if started && !m.cfg.NoWorker {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.CheckTimeout+10*time.Second)
+		err = m.q.stop(ctx)
+		cancel()
+	}
 	m.housekeeping.Wait()
-	return nil
+	return err
 }
 
-// launch starts the runner of a queued or running job unless the Manager
-// is not started (Start will pick the job up) or already runs it.
-func (m *Manager) launch(j jobRecord) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.started || m.closed || m.runs[j.pk] != nil {
-		return
+// sweeps runs the repair sweep every Config.SweepInterval.
+func (m *Manager) sweeps(ctx context.Context) {
+	defer m.housekeeping.Done()
+	t := time.NewTicker(m.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.sweep(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("repair sweep failed", "err", err)
+		}
 	}
-	ctx, cancel := context.WithCancel(m.base)
-	r := &run{cancel: cancel, done: make(chan struct{}), began: time.Now(), base: j.settled, wake: make(chan struct{}, 1)}
-	m.runs[j.pk] = r
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer func() {
-			m.mu.Lock()
-			delete(m.runs, j.pk)
-			m.mu.Unlock()
-			cancel()
-			close(r.done)
-		}()
-		m.runJob(ctx, j, r.wake)
-	}()
-}
-
-// notify delivers the job's completion callback in the background.
-func (m *Manager) notify(j jobRecord) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.started || m.closed {
-		return
-	}
-	ctx := m.base
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.deliver(ctx, j)
-	}()
 }
 
 // Status reports a job's progress and, once done, its summary.
@@ -396,10 +396,14 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	}
 	m.mu.Lock()
 	r := m.runs[j.pk]
+	if r != nil {
+		for _, cancel := range r.works {
+			cancel()
+		}
+	}
 	m.mu.Unlock()
 	if r != nil {
-		r.cancel()
-		<-r.done
+		r.wg.Wait()
 	}
 	// The client may hang up; the deletion goes on regardless.
 	if err := m.st.deleteJob(context.WithoutCancel(ctx), j.pk); err != nil {
@@ -436,14 +440,9 @@ func (m *Manager) Finish(ctx context.Context, id string) (Status, error) {
 		return Status{}, ErrNothingWaiting
 	}
 	m.log.Info("job finished early", "job", j.id, "settled", n)
-	m.mu.Lock()
-	if r := m.runs[j.pk]; r != nil {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+	if _, err := m.settle(ctx, j); err != nil {
+		return Status{}, err
 	}
-	m.mu.Unlock()
 	return m.Status(ctx, id)
 }
 

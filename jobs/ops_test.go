@@ -381,9 +381,9 @@ func testNoCallbackAfterCancel(t *testing.T, engine store.Dialect) {
 		t.Fatal(err)
 	}
 	waitState(t, m, st.ID, Canceled)
-	// The runner calls notify before it leaves m.runs; once it has left,
-	// m.wg holds any delivery it started, and the delivery is not cut
-	// short until Close.
+	// A callback would be a River job queued before the chunk left
+	// m.runs; once it has left and the queue is idle, any callback has
+	// been delivered.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m.mu.Lock()
@@ -397,7 +397,7 @@ func testNoCallbackAfterCancel(t *testing.T, engine store.Dialect) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	m.wg.Wait()
+	waitIdle(t, m)
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	if hook.calls != 0 {

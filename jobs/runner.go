@@ -3,10 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/preflight-email/preflight/store"
@@ -14,140 +11,6 @@ import (
 	"github.com/preflight-email/preflight/outcome"
 	"github.com/preflight-email/preflight/verify"
 )
-
-// errStorage is the cause given to a run whose results could not be
-// saved; the job fails with a message that names no internals.
-var errStorage = errors.New("results could not be stored")
-
-// runJob works on one job until it is done, fails, or ctx ends (shutdown
-// or deletion), in which case it stays queued or running for the next
-// Start.
-func (m *Manager) runJob(ctx context.Context, j jobRecord, wake <-chan struct{}) {
-	ok, err := m.st.setState(ctx, j.pk, Running, "", Queued, Running)
-	if err != nil || !ok {
-		if err != nil && ctx.Err() == nil {
-			m.log.Error("starting job", "job", j.id, "err", err)
-		}
-		return
-	}
-	m.log.Info("job running", "job", j.id, "rows", j.total)
-	err = m.work(ctx, j, wake)
-	if ctx.Err() != nil && !errors.Is(err, errStorage) {
-		return // stopped, not finished: the next Start resumes it
-	}
-	fin := context.WithoutCancel(ctx)
-	var finished bool
-	if err != nil {
-		m.log.Error("job failed", "job", j.id, "err", err)
-		var ferr error
-		if finished, ferr = m.st.finish(fin, j.pk, Failed, errStorage.Error()); ferr != nil {
-			m.log.Error("recording failed job", "job", j.id, "err", ferr)
-			// The callback is still owed: the job did end.
-			finished = true
-		}
-	} else {
-		var ferr error
-		if finished, ferr = m.st.finish(fin, j.pk, Done, ""); ferr != nil {
-			m.log.Error("finishing job", "job", j.id, "err", ferr)
-			return
-		}
-		if finished {
-			m.log.Info("job done", "job", j.id)
-		}
-	}
-	if !finished {
-		// Canceled or deleted while it finished: no callback for it.
-		m.log.Info("job ended after it was canceled", "job", j.id)
-		return
-	}
-	if j.callbackURL != "" {
-		m.notify(j)
-	}
-}
-
-// work checks every unsettled address of the job. Each pass walks the
-// pending addresses in (domain, key) order and hands them out, a window
-// of Config.Concurrency at a time over all jobs, so that many recipients
-// of one domain, and so of one MX host, wait in the probe's dispatcher
-// together and share sessions. Greylisted addresses come back, after
-// GreylistDelay, through Recheck.
-func (m *Manager) work(ctx context.Context, j jobRecord, wake <-chan struct{}) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	w := newWriter(m, j.pk, cancel)
-	defer w.close()
-	pageSize := max(2*m.cfg.Concurrency, 512)
-	for {
-		// One pass over the pending addresses, with due retries mixed in.
-		var after cursor
-		handed := 0
-		for {
-			page, err := m.st.pending(ctx, j.pk, after, pageSize)
-			if err != nil {
-				return m.stopped(ctx, err)
-			}
-			due, err := m.st.due(ctx, j.pk, time.Now(), pageSize)
-			if err != nil {
-				return m.stopped(ctx, err)
-			}
-			for _, a := range interleave(page, m.cfg.Concurrency/8) {
-				if !m.dispatch(ctx, w, a) {
-					return m.stopped(ctx, ctx.Err())
-				}
-			}
-			handed += len(page)
-			for _, a := range due {
-				if !w.busy(a.key) && !m.dispatch(ctx, w, a) {
-					return m.stopped(ctx, ctx.Err())
-				}
-			}
-			if len(page) < pageSize {
-				break
-			}
-			last := page[len(page)-1]
-			after = cursor{set: true, lane: last.lane, domain: last.domain, key: last.key}
-		}
-		// Let every answer of the pass reach the database before counting
-		// what is left.
-		w.drain()
-		if err := ctx.Err(); err != nil {
-			return m.stopped(ctx, err)
-		}
-		pending, deferred, next, err := m.st.remaining(ctx, j.pk)
-		if err != nil {
-			return m.stopped(ctx, err)
-		}
-		switch {
-		case pending > 0 && handed == 0:
-			return m.stopped(ctx, fmt.Errorf("%d pending addresses not listed", pending))
-		case pending > 0:
-			continue // answers that were not saved; go again
-		case deferred == 0:
-			return nil
-		}
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-t.C:
-		case <-wake:
-			t.Stop() // finished early: the waiting addresses are settled
-		case <-ctx.Done():
-			t.Stop()
-			return m.stopped(ctx, ctx.Err())
-		}
-	}
-}
-
-// stopped turns the end of a run into its error: the storage failure that
-// caused it, when there was one.
-func (m *Manager) stopped(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errStorage) {
-		return cause
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return fmt.Errorf("%w: %w", errStorage, err)
-}
 
 // share is how many checks one job may have running: an equal part of
 // Config.Concurrency for each job being worked on, so that a small list
@@ -162,9 +25,9 @@ func (m *Manager) share() int64 {
 // dispatch starts the check of a once the job is under its share and a
 // slot is free; false means ctx ended first.
 func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
-	for w.checking.Load() >= m.share() {
+	for w.r.checking.Load() >= m.share() {
 		select {
-		case <-w.freed:
+		case <-w.r.freed:
 		case <-time.After(100 * time.Millisecond): // another job ended: the share grew
 		case <-ctx.Done():
 			return false
@@ -176,13 +39,13 @@ func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
 		return false
 	}
 	w.begin(a.key)
-	w.checking.Add(1)
+	w.r.checking.Add(1)
 	go func() {
 		defer func() {
 			<-m.sem
-			w.checking.Add(-1)
+			w.r.checking.Add(-1)
 			select {
-			case w.freed <- struct{}{}:
+			case w.r.freed <- struct{}{}:
 			default:
 			}
 		}()
@@ -274,10 +137,9 @@ type writer struct {
 	done   chan struct{}
 	flight sync.WaitGroup
 
-	// checking counts the checks running now (Manager.share bounds it);
-	// freed wakes a dispatch waiting for one to end.
-	checking atomic.Int64
-	freed    chan struct{}
+	// r is the job's run in this process: its checks in flight, over all
+	// its chunks, are what Manager.share bounds.
+	r *run
 
 	mu       sync.Mutex
 	inflight map[string]struct{}
@@ -291,16 +153,16 @@ func (w *writer) outstanding() int {
 	return len(w.inflight)
 }
 
-func newWriter(m *Manager, pk int64, fail context.CancelCauseFunc) *writer {
+func newWriter(m *Manager, r *run, pk int64, fail context.CancelCauseFunc) *writer {
 	w := &writer{
 		m:    m,
+		r:    r,
 		pk:   pk,
 		fail: fail,
 		// Room for every answer that can be outstanding, so that checks
 		// never wait on a commit.
 		in:       make(chan answer, max(m.cfg.FlushRows, m.cfg.Concurrency)),
 		done:     make(chan struct{}),
-		freed:    make(chan struct{}, 1),
 		inflight: make(map[string]struct{}),
 	}
 	go w.loop()

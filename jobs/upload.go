@@ -190,7 +190,7 @@ func (m *Manager) Create(ctx context.Context, body io.Reader, opts CreateOptions
 	}
 	j.state, j.total = Queued, total
 	m.log.Info("job created", "job", j.id, "rows", total)
-	m.launch(j)
+	m.enqueue(ctx, j)
 	return m.Status(ctx, j.id)
 }
 

@@ -11,6 +11,7 @@ package mx
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,21 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives debug records about failed queries (default: none).
 	Logger *slog.Logger
+	// Shared, when set, is a second level behind the domain cache that a
+	// fleet of instances shares (Redis): read on a local miss, written
+	// through with the answer's own TTL, negative and temporary ones
+	// included.
+	Shared SharedCache
+}
+
+// SharedCache is a cache shared by a fleet of instances. Get is asked only
+// after a local miss and gives the value's expiry; LocalHit counts a
+// lookup the local cache answered. A failed Get is a miss, a failed Set is
+// forgotten.
+type SharedCache interface {
+	Get(ctx context.Context, key string) (val []byte, expires time.Time, ok bool)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration)
+	LocalHit()
 }
 
 // Status is the verdict of a Lookup.
@@ -152,6 +168,7 @@ type Resolver struct {
 	shuffle  func([]Host)
 	now      func() time.Time
 	log      *slog.Logger
+	shared   SharedCache
 
 	domains     *cache[Result]
 	hosts       *cache[hostAddrs]
@@ -172,6 +189,7 @@ func New(cfg Config) (*Resolver, error) {
 		shuffle:  cfg.Shuffle,
 		now:      cfg.Now,
 		log:      cfg.Logger,
+		shared:   cfg.Shared,
 	}
 	if r.shuffle == nil {
 		r.shuffle = shuffleHosts
@@ -240,12 +258,20 @@ func (r *Resolver) Lookup(ctx context.Context, domain string) (Result, error) {
 		return Result{}, err
 	}
 	if res, _, ok := r.domains.get(name, r.now()); ok {
+		if r.shared != nil {
+			r.shared.LocalHit()
+		}
 		return r.present(res), nil
 	}
 	e, err := r.domainCalls.do(ctx, name, func(ctx context.Context) (entry[Result], error) {
+		if e, ok := r.sharedGet(ctx, name); ok {
+			r.domains.put(name, e)
+			return e, nil
+		}
 		e, err := r.lookup(ctx, name)
 		if err == nil {
 			r.domains.put(name, e)
+			r.sharedSet(ctx, name, e)
 		}
 		return e, err
 	})
@@ -594,4 +620,35 @@ func positiveTTL(ttl uint32) time.Duration {
 // negativeTTL clamps the TTL of a negative answer (RFC 2308 §5).
 func negativeTTL(ttl uint32) time.Duration {
 	return min(max(time.Duration(ttl)*time.Second, MinTTL), MaxNegativeTTL)
+}
+
+// sharedGet reads domain's answer from the fleet's shared cache.
+func (r *Resolver) sharedGet(ctx context.Context, name string) (entry[Result], bool) {
+	if r.shared == nil {
+		return entry[Result]{}, false
+	}
+	b, expires, ok := r.shared.Get(ctx, name)
+	if !ok {
+		return entry[Result]{}, false
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return entry[Result]{}, false
+	}
+	return entry[Result]{val: res, expires: expires}, true
+}
+
+// sharedSet writes domain's answer through to the fleet's shared cache,
+// for as long as it is valid here.
+func (r *Resolver) sharedSet(ctx context.Context, name string, e entry[Result]) {
+	if r.shared == nil {
+		return
+	}
+	ttl := e.expires.Sub(r.now())
+	if ttl <= 0 {
+		return
+	}
+	if b, err := json.Marshal(e.val); err == nil {
+		r.shared.Set(ctx, name, b, ttl)
+	}
 }

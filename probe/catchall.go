@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"sync"
@@ -39,6 +40,43 @@ func (e *Engine) testLocal(domain string) string {
 		}
 	}
 	return string(out)
+}
+
+// sharedCatchAll fills the local catch-all cache with domain's state from
+// the fleet's shared cache, when another instance tested it and this one
+// has not. It runs in the caller's goroutine before the recipient is
+// queued, so no dispatcher waits on Redis while holding its lock.
+func (e *Engine) sharedCatchAll(ctx context.Context, domain string) {
+	sh := e.cfg.Shared
+	if sh == nil {
+		return
+	}
+	now := time.Now()
+	if _, ok := e.cache.get(domain, now); ok {
+		sh.LocalHit()
+		return
+	}
+	b, expires, ok := sh.Get(ctx, domain)
+	if !ok {
+		return
+	}
+	var st CatchAll
+	if err := st.UnmarshalText(b); err != nil {
+		return
+	}
+	e.cache.put(domain, st, expires.Sub(now), now)
+}
+
+// storeCatchAll caches domain's state here and writes it through to the
+// fleet's shared cache with the same TTL.
+func (e *Engine) storeCatchAll(domain string, state CatchAll, ttl time.Duration) {
+	e.cache.put(domain, state, ttl, time.Now())
+	if e.cfg.Shared == nil || ttl <= 0 {
+		return
+	}
+	if b, err := state.MarshalText(); err == nil {
+		e.cfg.Shared.Set(e.stopCtx, domain, b, ttl)
+	}
 }
 
 // catchAllCache remembers each domain's catch-all status, so a domain is

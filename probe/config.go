@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -132,6 +133,34 @@ type Config struct {
 	// benched for that host (default 30 minutes).
 	Routes        []egress.Route
 	RouteCooldown time.Duration
+
+	// Shared, when set, is a second level behind the catch-all cache that
+	// a fleet of instances shares (Redis): a domain one instance tested is
+	// not tested again by another while the answer lasts.
+	Shared SharedCache
+	// Fleet, when set, limits the RCPTs of all instances together per
+	// receiving provider, on top of the per-IP RcptRatePerHost, which
+	// stays per instance since each has its own egress addresses.
+	Fleet FleetLimiter
+}
+
+// SharedCache is a cache shared by a fleet of instances. Get is asked only
+// after a local miss and gives the value's expiry; LocalHit counts a
+// lookup the local cache answered. A failed Get is a miss, a failed Set is
+// forgotten.
+type SharedCache interface {
+	Get(ctx context.Context, key string) (val []byte, expires time.Time, ok bool)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration)
+	LocalHit()
+}
+
+// FleetLimiter is a rate limit shared by a fleet of instances.
+// AllowRcpt takes one RCPT to the MX host from its provider's budget and
+// returns 0 when it may go now, or how long to wait before asking again.
+// A host without a fleet-wide limit, or a limiter that cannot be reached,
+// gets 0.
+type FleetLimiter interface {
+	AllowRcpt(ctx context.Context, host string) time.Duration
 }
 
 // Defaults of Config.

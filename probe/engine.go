@@ -85,7 +85,7 @@ type counters struct {
 	checks, sessions, connectFailures, tlsSessions, tlsFallbacks,
 	transactions, rcpts, catchAllProbes, catchAllCached,
 	replies421, backoffs, requeued, idleYields, rateLimitWaits,
-	canaries, contradictions atomic.Uint64
+	canaries, contradictions, fleetWaits atomic.Uint64
 	saturated    atomic.Uint64
 	routeBenches atomic.Uint64
 }
@@ -110,6 +110,7 @@ type Stats struct {
 	Contradictions  uint64 // sessions whose answers contradicted each other (anti-harvest switches)
 	Saturated       uint64 // checks refused at once because the host's queue was full (ErrSaturated)
 	RouteBenches    uint64 // times a host refused a route and it was benched there
+	FleetWaits      uint64 // RCPTs held back by a fleet-wide provider limit (Config.Fleet)
 	Queued          int    // recipients waiting in the hosts' queues now
 	Dispatchers     int    // MX hosts with a live dispatcher now
 	Gates           int    // addresses (IPv6: /64s) whose shared limits are in use or refilling now
@@ -174,6 +175,7 @@ func (e *Engine) Check(ctx context.Context, req Request) (Result, error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.MaxWait, errMaxWait)
 		defer cancel()
 	}
+	e.sharedCatchAll(ctx, req.Domain)
 	failures := make([]Result, 0, len(req.Targets))
 	for i, t := range req.Targets {
 		host := canonicalHost(t.Host)
@@ -396,6 +398,7 @@ func (e *Engine) Stats() Stats {
 		Contradictions:  e.stats.contradictions.Load(),
 		Saturated:       e.stats.saturated.Load(),
 		RouteBenches:    e.stats.routeBenches.Load(),
+		FleetWaits:      e.stats.fleetWaits.Load(),
 		Queued:          queued,
 		Dispatchers:     n,
 		Gates:           gates,

@@ -131,20 +131,60 @@ var errNobodyWaits = errors.New("nobody waits for the session any more")
 // a real recipient has left; nil for a catch-all test).
 func (d *dispatcher) rcptTurn(g *gate, gone <-chan struct{}) bool {
 	r := g.rcpt.Reserve() // n=1 never exceeds the burst, so r is OK
-	wait := r.Delay()
-	if wait == 0 {
+	if wait := r.Delay(); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.e.stopCtx.Done():
+			t.Stop()
+			r.Cancel()
+			return false
+		case <-gone:
+			t.Stop()
+			r.Cancel()
+			return false
+		}
+	}
+	return d.fleetTurn(gone)
+}
+
+// fleetTurn waits for the fleet-wide RCPT budget of the host's provider
+// (Config.Fleet), after the local per-IP limiter let the RCPT go. It asks
+// again after each wait the limiter names, and gives up like rcptTurn.
+// Without a fleet limiter, or with Redis unreachable, it lets the RCPT go
+// at once: the local limits still hold.
+func (d *dispatcher) fleetTurn(gone <-chan struct{}) bool {
+	f := d.e.cfg.Fleet
+	if f == nil {
 		return true
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-d.e.stopCtx.Done():
-	case <-gone:
+	counted := false
+	for {
+		wait := f.AllowRcpt(d.e.stopCtx, d.host)
+		if wait <= 0 {
+			return true
+		}
+		if !counted {
+			d.e.stats.fleetWaits.Add(1)
+			counted = true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.e.stopCtx.Done():
+			t.Stop()
+			return false
+		case <-gone:
+			t.Stop()
+			return false
+		}
 	}
-	r.Cancel()
-	return false
+}
+
+// fleetAllow reports whether the fleet-wide budget lets one more RCPT go
+// now, taking it if so (for RCPTs sent ahead in a pipelined flight).
+func (d *dispatcher) fleetAllow() bool {
+	return d.e.cfg.Fleet == nil || d.e.cfg.Fleet.AllowRcpt(d.e.stopCtx, d.host) <= 0
 }
 
 // enter waits for the right to open a session to a: a place under the

@@ -149,7 +149,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		if state == CatchAllUnknown {
 			ttl = min(ttl, catchAllUnknownTTL)
 		}
-		e.cache.put(domain, state, ttl, time.Now())
+		e.storeCatchAll(domain, state, ttl)
 		e.log.Debug("probe: catch-all test", "host", d.host, "domain", domain, "catch_all", state.String(), "code", r.Code)
 	}
 	// The tests are done: let other sessions take this domain's jobs.
@@ -330,7 +330,7 @@ func (d *dispatcher) fly(c *client, s *session, b batch, jobs []*job, tests []st
 			if !d.rcptTurn(s.g, nil) {
 				return false
 			}
-		} else if !s.g.rcpt.Allow() {
+		} else if !s.g.rcpt.Allow() || !d.fleetAllow() {
 			rcpts = rcpts[:i]
 			break
 		}

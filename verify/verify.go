@@ -6,6 +6,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -79,6 +80,20 @@ type Deps struct {
 	// OnTimings, when set, is given the timings of every answer a caller
 	// got that was not cached (metrics).
 	OnTimings func(Timings)
+	// Shared, when set, is a second level behind the result cache that a
+	// fleet of instances shares (Redis): read on a local miss, written
+	// through by conclude with the same TTL.
+	Shared SharedCache
+}
+
+// SharedCache is a cache shared by a fleet of instances. Get is asked only
+// after a local miss and gives the value's expiry; LocalHit counts a
+// lookup the local cache answered. Its failures are its own: a failed Get
+// is a miss, a failed Set is forgotten.
+type SharedCache interface {
+	Get(ctx context.Context, key string) (val []byte, expires time.Time, ok bool)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration)
+	LocalHit()
 }
 
 // Verifier runs the pipeline. It is safe for concurrent use; build one per
@@ -189,7 +204,13 @@ func (v *Verifier) conclude(a *assessment) Result {
 	r := a.result()
 	r.DurationMS = time.Since(a.start).Milliseconds()
 	if a.cacheable() {
-		v.cache.put(a.mailboxKey(), r, v.ttl(r), time.Now())
+		key, ttl := a.mailboxKey(), v.ttl(r)
+		v.cache.put(key, r, ttl, time.Now())
+		if v.deps.Shared != nil && ttl > 0 {
+			if b, err := json.Marshal(r); err == nil {
+				v.deps.Shared.Set(v.bg, key, b, ttl)
+			}
+		}
 	}
 	return r
 }
@@ -277,15 +298,35 @@ func (v *Verifier) disposableStage(_ context.Context, a *assessment) bool {
 	return a.ev.Disposable
 }
 
-func (v *Verifier) cacheStage(_ context.Context, a *assessment) bool {
+func (v *Verifier) cacheStage(ctx context.Context, a *assessment) bool {
 	if a.fresh {
 		return false
 	}
-	if r, ok := v.cache.get(a.mailboxKey(), time.Now()); ok {
+	key := a.mailboxKey()
+	if r, ok := v.cache.get(key, time.Now()); ok {
+		if v.deps.Shared != nil {
+			v.deps.Shared.LocalHit()
+		}
 		a.cached = &r
 		return true
 	}
-	return false
+	if v.deps.Shared == nil {
+		return false
+	}
+	// Another instance may have checked the address: its answer saves a
+	// probe here, and is kept locally until it expires there.
+	b, expires, ok := v.deps.Shared.Get(ctx, key)
+	if !ok {
+		return false
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return false
+	}
+	now := time.Now()
+	v.cache.put(key, r, expires.Sub(now), now)
+	a.cached = &r
+	return true
 }
 
 func (v *Verifier) dnsStage(ctx context.Context, a *assessment) bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/preflight-email/preflight/config"
 	"github.com/preflight-email/preflight/disposable"
+	"github.com/preflight-email/preflight/internal/fleet"
 	"github.com/preflight-email/preflight/internal/redact"
 	"github.com/preflight-email/preflight/mx"
 	"github.com/preflight-email/preflight/probe"
@@ -31,6 +32,9 @@ type App struct {
 	Prober   *probe.Engine // nil when probe.enabled is false
 	Lists    *disposable.List
 	Resolver *mx.Resolver // dns.resolvers, for the webhook's host names too
+	// Fleet is what the instances of a fleet share through Redis
+	// (cache.url): nil when it is not set.
+	Fleet *fleet.Client
 	// Warnings are what an operator should fix in the configuration, such
 	// as an unset probe.helo. serve logs them once at start-up; the CLI's
 	// one-off commands do not repeat them on every run.
@@ -55,23 +59,54 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // New builds the pipeline. sup is the suppression list, or nil where
 // none is kept (the local CLI).
-func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, error) {
+func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (a *App, err error) {
 	lists, err := disposable.Load(cfg.Lists.Overrides)
 	if err != nil {
 		return nil, fmt.Errorf("lists: %w", err)
 	}
-	resolver, err := mx.New(mx.Config{
+	// The shared layer is optional: each local cache and limit works
+	// alone, and each shared one is wired only when cache.url is set.
+	var fc *fleet.Client
+	if cfg.Cache.URL != "" {
+		rates, err := fleet.ParseRates(cfg.Cache.ProviderRcptRates)
+		if err != nil {
+			return nil, fmt.Errorf("cache.provider_rcpt_rates: %w", err)
+		}
+		fc, err = fleet.Open(fleet.Config{
+			URL:     cfg.Cache.URL,
+			Prefix:  cfg.Cache.Prefix,
+			Timeout: cfg.Cache.Timeout,
+			Rates:   rates,
+			Logger:  log.With("component", "redis"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cache.url: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				fc.Close()
+			}
+		}()
+	}
+	mxCfg := mx.Config{
 		Resolvers: cfg.DNS.Resolvers,
 		Timeout:   cfg.DNS.Timeout,
 		Attempts:  cfg.DNS.Attempts,
 		CacheSize: cfg.DNS.CacheSize,
 		Logger:    log.With("component", "dns"),
-	})
+	}
+	if fc != nil {
+		mxCfg.Shared = fc.Cache("mx")
+	}
+	resolver, err := mx.New(mxCfg)
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	a := &App{Config: cfg, Log: log, Lists: lists, Resolver: resolver}
+	a = &App{Config: cfg, Log: log, Lists: lists, Resolver: resolver, Fleet: fc}
 	deps := verify.Deps{Lists: lists, Resolver: resolver, Suggester: syntax.DefaultSuggester(), Suppressions: sup, Logger: log}
+	if fc != nil {
+		deps.Shared = fc.Cache("result")
+	}
 	if cfg.Probe.Enabled {
 		routes, err := egress.ParseAll(cfg.Probe.Egress)
 		if err != nil {
@@ -79,7 +114,7 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 		}
 		helo, mailFrom, warnings := identity(cfg.Probe)
 		a.Warnings = append(a.Warnings, warnings...)
-		a.Prober, err = probe.New(probe.Config{
+		pcfg := probe.Config{
 			Port:                  cfg.Probe.Port,
 			HELO:                  helo,
 			MailFrom:              mailFrom,
@@ -107,7 +142,12 @@ func New(cfg config.Config, log *slog.Logger, sup verify.Suppressions) (*App, er
 			MaxQueuePerHost:       cfg.Probe.MaxQueuePerHost,
 			Routes:                routes,
 			RouteCooldown:         cfg.Probe.RouteCooldown,
-		}, log)
+		}
+		if fc != nil {
+			pcfg.Shared = fc.Cache("catchall")
+			pcfg.Fleet = fc
+		}
+		a.Prober, err = probe.New(pcfg, log)
 		if err != nil {
 			return nil, fmt.Errorf("probe: %w", err)
 		}
@@ -152,6 +192,9 @@ func (a *App) Close() error {
 	err := a.Verifier.Close()
 	if a.Prober != nil {
 		err = errors.Join(err, a.Prober.Close())
+	}
+	if a.Fleet != nil {
+		err = errors.Join(err, a.Fleet.Close())
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/preflight-email/preflight/internal/fleet"
 	"github.com/preflight-email/preflight/probe"
 	"github.com/preflight-email/preflight/store"
 	"github.com/preflight-email/preflight/verify"
@@ -21,6 +22,9 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	}
 	if a.timings != nil {
 		reg.MustRegister(a.timings)
+	}
+	if a.Fleet != nil {
+		reg.MustRegister(fleetMetrics{a.Fleet})
 	}
 	p := a.Prober
 	if p == nil {
@@ -42,6 +46,7 @@ func (a *App) RegisterMetrics(reg prometheus.Registerer) {
 	counter("saturated_total", "Checks refused at once because the mail server's queue was full (probe.max_queue_per_host).", func(s probe.Stats) uint64 { return s.Saturated })
 	counter("catch_all_cached_total", "Catch-all tests answered from the cache (hits; misses are catch_all_probes_total).", func(s probe.Stats) uint64 { return s.CatchAllCached })
 	counter("requeued_total", "Recipients queued again after a session was lost.", func(s probe.Stats) uint64 { return s.Requeued })
+	counter("fleet_waits_total", "RCPTs held back by a fleet-wide provider limit (cache.provider_rcpt_rates).", func(s probe.Stats) uint64 { return s.FleetWaits })
 	counter("tls_sessions_total", "Sessions encrypted with STARTTLS.", func(s probe.Stats) uint64 { return s.TLSSessions })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preflight_probe_dispatchers", Help: "MX hosts with a live dispatcher."},
 		func() float64 { return float64(p.Stats().Dispatchers) }))
@@ -91,4 +96,47 @@ func (a *App) observeTimings(t verify.Timings) {
 	if t.SMTP > 0 || t.Connect > 0 {
 		ms("smtp", t.SMTP)
 	}
+}
+
+// fleetMetrics exports the shared layer (cache.url): lookups per cache and
+// level, Redis errors and outages, and whether Redis is reachable now.
+type fleetMetrics struct{ c *fleet.Client }
+
+var (
+	cacheLookupsDesc = prometheus.NewDesc("preflight_cache_lookups_total",
+		"Cache lookups per cache (result, mx, catchall), level (local, shared) and result (hit, miss); shared is asked after a local miss.",
+		[]string{"cache", "level", "result"}, nil)
+	redisErrorsDesc  = prometheus.NewDesc("preflight_redis_errors_total", "Redis operations that failed (the caller went on without Redis).", nil, nil)
+	redisOutagesDesc = prometheus.NewDesc("preflight_redis_outages_total", "Times Redis became unreachable (degraded mode).", nil, nil)
+	redisUpDesc      = prometheus.NewDesc("preflight_redis_up", "1 while Redis answers, 0 in degraded mode.", nil, nil)
+	fleetWaitsDesc   = prometheus.NewDesc("preflight_fleet_rcpt_limited_total", "Answers of the fleet-wide provider limiter that held an RCPT back.", nil, nil)
+)
+
+func (m fleetMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cacheLookupsDesc, redisErrorsDesc, redisOutagesDesc, redisUpDesc, fleetWaitsDesc} {
+		ch <- d
+	}
+}
+
+func (m fleetMetrics) Collect(ch chan<- prometheus.Metric) {
+	s := m.c.Stats()
+	for name, c := range s.Caches {
+		for _, v := range []struct {
+			level, result string
+			n             uint64
+		}{
+			{"local", "hit", c.LocalHits}, {"local", "miss", c.LocalMisses},
+			{"shared", "hit", c.SharedHits}, {"shared", "miss", c.SharedMisses},
+		} {
+			ch <- prometheus.MustNewConstMetric(cacheLookupsDesc, prometheus.CounterValue, float64(v.n), name, v.level, v.result)
+		}
+	}
+	up := 0.0
+	if s.Up {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(redisErrorsDesc, prometheus.CounterValue, float64(s.Errors))
+	ch <- prometheus.MustNewConstMetric(redisOutagesDesc, prometheus.CounterValue, float64(s.Outages))
+	ch <- prometheus.MustNewConstMetric(redisUpDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(fleetWaitsDesc, prometheus.CounterValue, float64(s.RcptWaits))
 }

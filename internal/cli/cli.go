@@ -20,7 +20,11 @@ func (e usageError) Error() string { return e.msg }
 const usage = `Preflight checks whether a message to an address would hard-bounce.
 
 Usage:
-  preflight serve [flags]                 start the HTTP API (default :8080)
+  preflight serve [flags]                 start the HTTP API (default :8080) and work bulk jobs;
+                                          --no-worker serves the API only
+  preflight worker [flags]                work bulk jobs only (PostgreSQL store.url shared with the API
+                                          instances); /healthz and /metrics on http.addr
+  preflight health [--url URL]            exit 0 when the instance's /healthz answers ok (Docker HEALTHCHECK)
   preflight verify [--json] [EMAIL...]    verify addresses (one per line on stdin when none given)
   preflight verify --file IN.csv --out OUT.csv
                                           verify a CSV list locally, with a progress bar;
@@ -54,17 +58,19 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"missing command: serve, verify, bounce, doctor or keys"}
+		return usageError{"missing command: serve, worker, verify, bounce, doctor, health or keys"}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
-	case "serve":
-		return runServe(ctx, rest, getenv, stderr, serveOptions{})
+	case "serve", "worker":
+		return runServe(ctx, cmd, rest, getenv, stderr, serveOptions{})
 	case "verify":
 		return runVerify(ctx, rest, getenv, stdin, stdout, stderr)
 	case "bounce":
 		return runBounce(ctx, rest, getenv, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, rest, getenv, stdout)
+	case "health":
+		return runHealth(ctx, rest, getenv, stdout)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout)
 	case "help", "-h", "--help":
@@ -74,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "preflight", version())
 		return nil
 	default:
-		return usageError{fmt.Sprintf("unknown command %q: want serve, verify, bounce, doctor or keys", cmd)}
+		return usageError{fmt.Sprintf("unknown command %q: want serve, worker, verify, bounce, doctor, health or keys", cmd)}
 	}
 }
 

@@ -65,7 +65,7 @@ func TestServeOpenMode(t *testing.T) {
 	started := make(chan net.Addr, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- runServe(ctx, nil, getenv(env), &logs, serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }})
+		done <- runServe(ctx, "serve", nil, getenv(env), &logs, serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }})
 	}()
 	var addr net.Addr
 	select {

@@ -179,7 +179,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	started := make(chan net.Addr, 1)
 	opts := serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }}
 	var logs bytes.Buffer
-	go func() { done <- runServe(ctx, nil, getenv(env), &logs, opts) }()
+	go func() { done <- runServe(ctx, "serve", nil, getenv(env), &logs, opts) }()
 	select {
 	case <-started:
 	case err := <-done:

@@ -36,10 +36,35 @@ type serveOptions struct {
 	NotifyStarted func(addr net.Addr)
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, opts serveOptions) error {
-	cfg, err := parseFlags(config.Flags("serve"), args, getenv)
+// role is what a process does: serve the API, work jobs, or both.
+type role struct{ api, work bool }
+
+func (r role) String() string {
+	switch {
+	case r.api && r.work:
+		return "api+worker"
+	case r.api:
+		return "api"
+	}
+	return "worker"
+}
+
+// runServe is preflight serve (the API and the jobs' workers; with
+// --no-worker the API alone) and preflight worker (the workers alone,
+// with /healthz and /metrics on http.addr).
+func runServe(ctx context.Context, cmd string, args []string, getenv func(string) string, stderr io.Writer, opts serveOptions) error {
+	fs := config.Flags(cmd)
+	r := role{api: cmd == "serve", work: true}
+	var noWorker *bool
+	if r.api {
+		noWorker = fs.Bool("no-worker", false, "serve the API only: bulk jobs are queued here and worked by preflight worker processes on the same store")
+	}
+	cfg, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return err
+	}
+	if noWorker != nil && *noWorker {
+		r.work = false
 	}
 	log := app.NewLogger(cfg.Log, stderr)
 	// The store holds jobs and the suppression list. Deferred calls run in
@@ -61,11 +86,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if cfg.Auth.Required {
+	if cfg.Auth.Required && r.api {
 		if err := firstKey(ctx, ks, keyFile(cfg.Store.URL), log); err != nil {
 			return err
 		}
-	} else {
+	} else if r.api {
 		log.Warn("auth.required is false: anyone who can reach the port can use the API and probe from this IP; run open only on a trusted network")
 	}
 	// Usage is counted in memory and flushed every second; the last flush
@@ -83,9 +108,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 
-	// Bulk jobs: the manager resumes the jobs a previous process left
-	// unfinished.
-	jm, err := a.NewJobs(ctx, db)
+	// Bulk jobs: a worker takes chunks of any job in the store, the ones
+	// a previous process left unfinished included.
+	jcfg := app.JobsConfig(cfg)
+	jcfg.NoWorker = !r.work
+	jm, err := a.NewJobsConfig(ctx, db, jcfg)
 	if err != nil {
 		return err
 	}
@@ -97,6 +124,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.RegisterMetrics(reg)
+	reg.MustRegister(jm.Collectors()...)
 	// Our sending identity is checked now and every doctor.interval, in
 	// the background: failures go to the log, /v1/doctor and /healthz.
 	dc, err := app.DoctorConfig(cfg)
@@ -138,10 +166,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		Auth:           handlers.AuthConfig{Required: cfg.Auth.Required, IPRate: cfg.Auth.IPRate, IPBurst: cfg.Auth.IPBurst},
-	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a)})
+		Role:           r.String(),
+	}, handlers.Deps{Verifier: a.Verifier, Logger: log, Registry: reg, Jobs: jm, Bounces: sup, Keys: ks, Doctor: mon, Routes: routeSignals(a),
+		Store: db, Queue: jm, Redis: a.Fleet})
+	var handler http.Handler = engine
+	if !r.api {
+		handler = handlers.NewHealth(reg, db, jm, a.Fleet)
+	}
 
 	srv := &http.Server{
-		Handler:           engine,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
@@ -156,7 +190,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	ln = connlimit.New(ln, cfg.HTTP.MaxConnsPerIP)
-	log.Info("preflight listening", "addr", ln.Addr().String(), "probe", cfg.Probe.Enabled, "auth", cfg.Auth.Required)
+	log.Info("preflight listening", "addr", ln.Addr().String(), "role", r.String(), "probe", cfg.Probe.Enabled, "auth", cfg.Auth.Required)
 
 	// SIGHUP re-reads the list overrides file (lists.overrides); a bad file
 	// keeps the lists in force.
