@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -200,6 +201,11 @@ func (m *Manager) newQueue(ctx context.Context, db *store.DB) (queue, error) {
 			return err
 		}
 		return q, err
+	case store.Postgres:
+		// Instances share the database: a River job another instance is
+		// running is not an orphan; one whose instance died is rescued
+		// after RescueStuckJobsAfter.
+		return buildQueue(ctx, riverpgxv5.New(db.Pool), cfg)
 	}
 	return nil, fmt.Errorf("jobs: %w: %s", store.ErrUnsupported, db.Dialect)
 }
