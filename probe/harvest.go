@@ -15,12 +15,13 @@ import "github.com/preflight-email/preflight/outcome"
 // Anti-harvest switches trip after "a few" unknown recipients, never
 // after the first: one refused catch-all test is what every check of a
 // single address costs, and a canary after it would add a RCPT to every
-// real-time check. So an accepted answer waits for the canary once
-// holdRefusals unknown recipients (catch-all tests included) were refused
-// on the session, and a catch-all test accepted after as many counts as a
-// switch rather than a domain that takes anything (a host shared by many
-// domains, such as Google Workspace's, serves catch-all and checking
-// domains alike, so one refusal before it proves nothing).
+// real-time check. So an accepted answer waits for a canary after it once
+// holdRefusals unknown recipients (catch-all tests and canaries included)
+// were refused on the session, and a catch-all test accepted after as
+// many counts as a switch rather than a domain that takes anything (a
+// host shared by many domains, such as Google Workspace's, serves
+// catch-all and checking domains alike, so one refusal before it proves
+// nothing).
 const (
 	holdRefusals              = 2
 	testContradictionRefusals = 2
@@ -97,10 +98,12 @@ func (d *dispatcher) askCanary(c *client, s *session, domain string) (switched, 
 	case CatchAllYes:
 		return true, false
 	case CatchAllNo:
-		// The server had not switched by now; until it refuses another
-		// unknown recipient it has no reason to.
+		// The server had not switched before the canary. The canary is
+		// an unknown recipient like any other, and its refusal may be
+		// the one that trips the switch: it vouches for what was asked
+		// before it, never for what comes after, which waits for a
+		// canary of its own.
 		s.refusals++
-		s.checked = s.refusals
 	}
 	return false, r.Code != 421 && !c.w.Broken()
 }

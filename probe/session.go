@@ -13,9 +13,9 @@ type session struct {
 	rcpts   int                 // RCPTs sent, catch-all tests included
 	refused int                 // of which got "too many recipients"
 	// refusals counts unknown recipients refused on this session, tests
-	// included, for the anti-harvest checks (see switched and canary).
+	// and canaries included, for the anti-harvest checks (see switched
+	// and canary).
 	refusals int
-	checked  int    // refusals when the last canary found the server unchanged
 	lastNo   string // the last domain this session found not catch-all
 }
 
