@@ -61,15 +61,24 @@ func switched(s *session, j *job, res Result) bool {
 // asks again about the random address of a domain this session or the
 // cache knows is not catch-all (askCanary). Refused, as before, the held
 // answers go out. Accepted, the server now takes anything (an
-// anti-harvest switch), and the held answers are distrusted. It returns
-// false when the session cannot go on.
+// anti-harvest switch), and the held answers are distrusted. When the
+// session has no room left for the canary, nothing vouches for the held
+// answers: they are asked again in a new session, where they come after
+// fewer refusals. It returns false when the session cannot go on.
 func (d *dispatcher) canary(c *client, s *session, held *[]heldAnswer) bool {
 	if len(*held) == 0 {
 		return true
 	}
 	domain := (*held)[len(*held)-1].j.domain
-	if d.catchAll(s, domain) != CatchAllNo || s.rcpts >= d.sessionCap() {
-		return true // nothing to compare with, or no room: the answers go out
+	if d.catchAll(s, domain) != CatchAllNo {
+		return true // nothing to compare with: the answers go out
+	}
+	if s.rcpts >= d.sessionCap() {
+		d.e.log.Debug("probe: no room for a canary, accepted answers asked again in a new session", "host", d.host, "jobs", len(*held))
+		d.requeue(heldJobs(*held), Result{Reason: outcome.SMTPRejected, Host: d.host, TLS: c.tls(),
+			Message: "accepted after unknown recipients were refused, with no room left in the session for a canary; the answer is not trusted"}, 0, false)
+		*held = nil
+		return true // the session is at its limit: serve ends it
 	}
 	switched, ok := d.askCanary(c, s, domain)
 	if switched {

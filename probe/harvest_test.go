@@ -146,6 +146,20 @@ func TestAntiHarvest(t *testing.T) {
 			})
 		}
 	})
+	t.Run("no room for the canary", func(t *testing.T) {
+		// Short sessions: the last address of a session often takes the
+		// last RCPT it has room for, and an accepted answer there gets
+		// no canary after it on that session.
+		for rcpts := 3; rcpts <= 6; rcpts++ {
+			for after := 2; after <= 4; after++ {
+				t.Run(fmt.Sprintf("%d rcpts, switch after %d", rcpts, after), func(t *testing.T) {
+					harvestSequential(t, smtptest.Options{HarvestAfter: after}, func(c *probe.Config) {
+						c.MaxRcptsPerSession = rcpts
+					}, 12)
+				})
+			}
+		}
+	})
 	t.Run("refuse with 5.7.1", func(t *testing.T) {
 		// The rule that a 5.7.x refusal is about the sender, never
 		// mailbox_not_found, belongs to package reply (issue 7); until

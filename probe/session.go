@@ -193,7 +193,10 @@ func (d *dispatcher) coolDown() {
 // take removes the next transaction's jobs from the queue: up to
 // BatchSize, and no more RCPTs (catch-all tests included) than the server
 // takes in one transaction or the session has left under
-// MaxRcptsPerSession.
+// MaxRcptsPerSession, less one for a canary when the batch could need
+// one (an accepted answer after holdRefusals refusals): without room for
+// it, the accepted answers would have to be asked again in another
+// session (see canary).
 func (d *dispatcher) take(s *session) batch {
 	e := d.e
 	limit := d.txnLimit(s)
@@ -201,6 +204,9 @@ func (d *dispatcher) take(s *session) batch {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	left := d.sessionCapLocked() - s.rcpts // at least 1: serve checks
+	if left > holdRefusals-s.refusals {
+		left-- // 0 when a canary may be needed and nothing else fits: a new session
+	}
 	var b batch
 	var rest []*job // left in the queue: their domain is being tested elsewhere
 	rcpts, i := 0, 0
