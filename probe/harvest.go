@@ -15,12 +15,13 @@ import "github.com/preflight-email/preflight/outcome"
 // Anti-harvest switches trip after "a few" unknown recipients, never
 // after the first: one refused catch-all test is what every check of a
 // single address costs, and a canary after it would add a RCPT to every
-// real-time check. So an accepted answer waits for the canary once
-// holdRefusals unknown recipients (catch-all tests included) were refused
-// on the session, and a catch-all test accepted after as many counts as a
-// switch rather than a domain that takes anything (a host shared by many
-// domains, such as Google Workspace's, serves catch-all and checking
-// domains alike, so one refusal before it proves nothing).
+// real-time check. So an accepted answer waits for a canary after it once
+// holdRefusals unknown recipients (catch-all tests and canaries included)
+// were refused on the session, and a catch-all test accepted after as
+// many counts as a switch rather than a domain that takes anything (a
+// host shared by many domains, such as Google Workspace's, serves
+// catch-all and checking domains alike, so one refusal before it proves
+// nothing).
 const (
 	holdRefusals              = 2
 	testContradictionRefusals = 2
@@ -60,15 +61,24 @@ func switched(s *session, j *job, res Result) bool {
 // asks again about the random address of a domain this session or the
 // cache knows is not catch-all (askCanary). Refused, as before, the held
 // answers go out. Accepted, the server now takes anything (an
-// anti-harvest switch), and the held answers are distrusted. It returns
-// false when the session cannot go on.
+// anti-harvest switch), and the held answers are distrusted. When the
+// session has no room left for the canary, nothing vouches for the held
+// answers: they are asked again in a new session, where they come after
+// fewer refusals. It returns false when the session cannot go on.
 func (d *dispatcher) canary(c *client, s *session, held *[]heldAnswer) bool {
 	if len(*held) == 0 {
 		return true
 	}
 	domain := (*held)[len(*held)-1].j.domain
-	if d.catchAll(s, domain) != CatchAllNo || s.rcpts >= d.sessionCap() {
-		return true // nothing to compare with, or no room: the answers go out
+	if d.catchAll(s, domain) != CatchAllNo {
+		return true // nothing to compare with: the answers go out
+	}
+	if s.rcpts >= d.sessionCap() {
+		d.e.log.Debug("probe: no room for a canary, accepted answers asked again in a new session", "host", d.host, "jobs", len(*held))
+		d.requeue(heldJobs(*held), Result{Reason: outcome.SMTPRejected, Host: d.host, TLS: c.tls(),
+			Message: "accepted after unknown recipients were refused, with no room left in the session for a canary; the answer is not trusted"}, 0, false)
+		*held = nil
+		return true // the session is at its limit: serve ends it
 	}
 	switched, ok := d.askCanary(c, s, domain)
 	if switched {
@@ -97,10 +107,12 @@ func (d *dispatcher) askCanary(c *client, s *session, domain string) (switched, 
 	case CatchAllYes:
 		return true, false
 	case CatchAllNo:
-		// The server had not switched by now; until it refuses another
-		// unknown recipient it has no reason to.
+		// The server had not switched before the canary. The canary is
+		// an unknown recipient like any other, and its refusal may be
+		// the one that trips the switch: it vouches for what was asked
+		// before it, never for what comes after, which waits for a
+		// canary of its own.
 		s.refusals++
-		s.checked = s.refusals
 	}
 	return false, r.Code != 421 && !c.w.Broken()
 }

@@ -66,6 +66,44 @@ func harvestRun(t *testing.T, opt smtptest.Options, cfg func(*probe.Config), bud
 	return right, unknown
 }
 
+// harvestSequential asks a fake with an anti-harvest switch about n
+// addresses at one domain, every third of which exists, one after the
+// other, each a batch of its own, on one session at a time (a long idle
+// time keeps it open), and fails on any wrong definite verdict. cfg, when
+// not nil, adjusts the probe's Config. Unlike harvestRun, where the
+// callers race into batches, the order of the RCPTs, canaries included,
+// is the same on every run.
+func harvestSequential(t *testing.T, opt smtptest.Options, cfg func(*probe.Config), n int) probe.Stats {
+	t.Helper()
+	replies := map[string]smtptest.Reply{}
+	for i := 0; i < n; i += 3 {
+		replies[fmt.Sprintf("u%d@example.com", i)] = smtptest.Accept()
+	}
+	opt.Replies = replies
+	srv := smtptest.Start(t, "127.0.0.1:0", opt)
+	c := testConfig(srv.Port)
+	c.MaxSessionsPerHost = 1
+	c.IdleTimeout = time.Minute
+	if cfg != nil {
+		cfg(&c)
+	}
+	e := newEngine(t, c)
+	mx := target("mx.example.com", "127.0.0.1")
+	for i := range n {
+		res := check(t, e, request(fmt.Sprintf("u%d@example.com", i), mx))
+		want := outcome.MailboxNotFound
+		if i%3 == 0 {
+			want = outcome.Accepted
+		}
+		if res.Reason != want && (res.Reason == outcome.Accepted || res.Reason == outcome.MailboxNotFound || res.Reason == outcome.MailboxDisabled) {
+			t.Errorf("u%d: wrong definite verdict %s (%d %s %s), want %s or unknown", i, res.Reason, res.Code, res.Enhanced, res.Message, want)
+		}
+	}
+	st := e.Stats()
+	t.Logf("%d sessions, stats %+v", srv.Sessions(), st)
+	return st
+}
+
 // TestAntiHarvest is the regression test for servers that change their
 // answers after a few unknown recipients from one client: no switch ever
 // produces a wrong definite verdict. A server that silently accepts
@@ -94,6 +132,33 @@ func TestAntiHarvest(t *testing.T) {
 	})
 	t.Run("accept all, switch at the second refusal", func(t *testing.T) {
 		harvestRun(t, smtptest.Options{HarvestAfter: 2}, nil, 30*time.Second, 15)
+	})
+	t.Run("switch at a canary's refusal", func(t *testing.T) {
+		// One caller at a time, so each address is a batch of its own,
+		// and the canaries fall at fixed places in the run of refusals. A canary is an unknown recipient too: a
+		// switch may trip at its refusal, and what the server accepts
+		// after it needs a canary of its own.
+		for after := 2; after <= 8; after++ {
+			t.Run(fmt.Sprint(after), func(t *testing.T) {
+				if st := harvestSequential(t, smtptest.Options{HarvestAfter: after}, nil, 12); st.Canaries == 0 {
+					t.Error("no canary asked: the run did not test what it is for")
+				}
+			})
+		}
+	})
+	t.Run("no room for the canary", func(t *testing.T) {
+		// Short sessions: the last address of a session often takes the
+		// last RCPT it has room for, and an accepted answer there gets
+		// no canary after it on that session.
+		for rcpts := 3; rcpts <= 6; rcpts++ {
+			for after := 2; after <= 4; after++ {
+				t.Run(fmt.Sprintf("%d rcpts, switch after %d", rcpts, after), func(t *testing.T) {
+					harvestSequential(t, smtptest.Options{HarvestAfter: after}, func(c *probe.Config) {
+						c.MaxRcptsPerSession = rcpts
+					}, 12)
+				})
+			}
+		}
 	})
 	t.Run("refuse with 5.7.1", func(t *testing.T) {
 		// The rule that a 5.7.x refusal is about the sender, never

@@ -13,9 +13,9 @@ type session struct {
 	rcpts   int                 // RCPTs sent, catch-all tests included
 	refused int                 // of which got "too many recipients"
 	// refusals counts unknown recipients refused on this session, tests
-	// included, for the anti-harvest checks (see switched and canary).
+	// and canaries included, for the anti-harvest checks (see switched
+	// and canary).
 	refusals int
-	checked  int    // refusals when the last canary found the server unchanged
 	lastNo   string // the last domain this session found not catch-all
 }
 
@@ -193,7 +193,10 @@ func (d *dispatcher) coolDown() {
 // take removes the next transaction's jobs from the queue: up to
 // BatchSize, and no more RCPTs (catch-all tests included) than the server
 // takes in one transaction or the session has left under
-// MaxRcptsPerSession.
+// MaxRcptsPerSession, less one for a canary when the batch could need
+// one (an accepted answer after holdRefusals refusals): without room for
+// it, the accepted answers would have to be asked again in another
+// session (see canary).
 func (d *dispatcher) take(s *session) batch {
 	e := d.e
 	limit := d.txnLimit(s)
@@ -201,6 +204,9 @@ func (d *dispatcher) take(s *session) batch {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	left := d.sessionCapLocked() - s.rcpts // at least 1: serve checks
+	if left > holdRefusals-s.refusals {
+		left-- // 0 when a canary may be needed and nothing else fits: a new session
+	}
 	var b batch
 	var rest []*job // left in the queue: their domain is being tested elsewhere
 	rcpts, i := 0, 0

@@ -120,7 +120,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 			accepted++
 		}
 		state := catchAllFrom(r)
-		if state == CatchAllYes && s.refusals >= testContradictionRefusals && s.refusals > s.checked && s.lastNo != "" {
+		if state == CatchAllYes && s.refusals >= testContradictionRefusals && s.lastNo != "" {
 			// The random address accepted after unknown recipients were
 			// refused on this session: a domain that takes anything, or
 			// a server that switched to accepting everything
@@ -231,7 +231,7 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		case outcome.MailboxNotFound, outcome.MailboxDisabled:
 			s.refusals++
 		case outcome.Accepted:
-			if s.refusals >= holdRefusals && s.refusals > s.checked && res.CatchAll == CatchAllNo {
+			if s.refusals >= holdRefusals && res.CatchAll == CatchAllNo {
 				held = append(held, heldAnswer{j, answer{res: res}})
 				continue
 			}
