@@ -180,8 +180,11 @@ func (m *Manager) newQueue(ctx context.Context, db *store.DB) (queue, error) {
 		// A chunk runs at most ChunkTime and then snoozes, so a River
 		// job that has been running longer than RescueAfter belongs to a
 		// process that died: River gives it to another.
+		// JobTimeout bounds a chunk's run (it stops handing out addresses
+		// after ChunkTime; the checks in flight end within CheckTimeout);
+		// River rescues no job before its timeout has passed.
 		RescueStuckJobsAfter: m.cfg.RescueAfter,
-		JobTimeout:           -1,
+		JobTimeout:           m.cfg.ChunkTime + m.cfg.CheckTimeout,
 		FetchPollInterval:    m.cfg.PollInterval,
 		FetchCooldown:        min(m.cfg.PollInterval, 100*time.Millisecond),
 		MaxAttempts:          20,

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +31,13 @@ type server struct {
 // them, so there is no port to guess and no race for it.
 func startServer(t testing.TB, bin, dbPath string, env map[string]string, extraEnv ...string) *server {
 	t.Helper()
+	return startProcess(t, bin, "serve", "sqlite://"+dbPath, env, extraEnv...)
+}
+
+// startProcess runs `preflight CMD` (serve or worker) on the store at
+// storeURL, as startServer does.
+func startProcess(t testing.TB, bin, command, storeURL string, env map[string]string, extraEnv ...string) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +48,8 @@ func startServer(t testing.TB, bin, dbPath string, env map[string]string, extraE
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LISTEN_FDS=1", "PREFLIGHT_STORE_URL=sqlite://" + dbPath, "PREFLIGHT_LOG_LEVEL=info",
+	cmd := exec.Command(bin, command)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LISTEN_FDS=1", "PREFLIGHT_STORE_URL=" + storeURL, "PREFLIGHT_LOG_LEVEL=info",
 		// These tests are about jobs and crashes, not keys.
 		"PREFLIGHT_AUTH_REQUIRED=false"}
 	for k, v := range env {
@@ -146,6 +155,24 @@ func (s *server) results(t testing.TB, id string) []byte {
 		t.Fatalf("results: %d %v", resp.StatusCode, err)
 	}
 	return b
+}
+
+// metric reads one sample of the process's /metrics, 0 when absent.
+func (s *server) metric(t testing.TB, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func buildBinary(t testing.TB, bin string) {

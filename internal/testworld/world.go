@@ -24,13 +24,26 @@ type World struct {
 	Rows    int
 }
 
+// Size shapes a world: fake MX hosts (at most 20, on 127.0.0.30 and up),
+// domains spread over them, and a CSV of Rows rows over Distinct
+// addresses.
+type Size struct {
+	Hosts, Domains, Rows, Distinct int
+}
+
 // New starts 4 fake MX hosts on 127.0.0.30-33 serving 40 domains
 // (d0.test … d39.test) and builds a 3,000-row CSV over 2,400 distinct
 // addresses. Every address exists but those whose user number is
 // divisible by 7; d5.test is a catch-all.
 func New(t testing.TB) *World {
 	t.Helper()
-	const hosts, domains, rows = 4, 40, 3000
+	return NewSized(t, Size{Hosts: 4, Domains: 40, Rows: 3000, Distinct: 2400})
+}
+
+// NewSized is New with another size.
+func NewSized(t testing.TB, size Size) *World {
+	t.Helper()
+	hosts, domains, rows := size.Hosts, size.Domains, size.Rows
 	var zone strings.Builder
 	zone.WriteString("$ORIGIN test.\n$TTL 3600\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 3600\n")
 	ips := make([]string, hosts)
@@ -65,7 +78,7 @@ func New(t testing.TB) *World {
 	var b bytes.Buffer
 	b.WriteString("Email Address,First Name,Row\n")
 	for i := range rows {
-		n := i % 2400
+		n := i % size.Distinct
 		fmt.Fprintf(&b, "user%d@d%d.test,Name %d,%d\n", n, n%domains, i, i)
 	}
 	w.CSV = b.Bytes()
