@@ -81,8 +81,9 @@ type Config struct {
 	WatchInterval time.Duration
 	// UploadGrace: at Start, an upload begun before the process started
 	// is taken for one cut short by a crash and removed; with a shared
-	// store, only once it is older than this too (another process may
-	// still be receiving it).
+	// store, only once it is older than this too, since another process
+	// may still be receiving it (default 0 on SQLite, which one process
+	// owns, and DefaultSharedUploadGrace on PostgreSQL).
 	UploadGrace time.Duration
 	// NoWorker makes a Manager that creates, reports on and exports jobs
 	// but works none (preflight serve --no-worker).
@@ -112,6 +113,7 @@ const (
 	DefaultPollInterval      = time.Second
 	DefaultSweepInterval     = time.Minute
 	DefaultWatchInterval     = 2 * time.Second
+	DefaultSharedUploadGrace = 6 * time.Hour
 )
 
 // ErrConfig marks a Config that cannot work.

@@ -111,6 +111,11 @@ type run struct {
 // Nothing runs until Start.
 func New(ctx context.Context, cfg Config, db *store.DB, deps Deps) (*Manager, error) {
 	cfg = cfg.withDefaults()
+	if db.Dialect != store.SQLite && cfg.UploadGrace == 0 {
+		// A shared store: an upload begun before this process started may
+		// be another instance's, still arriving.
+		cfg.UploadGrace = DefaultSharedUploadGrace
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -128,8 +128,10 @@ func TestFleetKill9(t *testing.T) {
 	if len(done) == 0 {
 		t.Fatal("nothing was committed before the kill")
 	}
+	takeover := orphansGone(t, url, killed)
 	st := a.waitDoneFor(t, id, 3*time.Minute)
-	t.Logf("done %v after the kill (rescue_after 16s, River's rescuer runs every 30s)", time.Since(killed).Round(time.Second))
+	t.Logf("the dead instance's chunks were taken over %v after the kill, the job done %v after it (rescue_after 16s; River's rescuer runs every 30s)",
+		takeover.Round(100*time.Millisecond), time.Since(killed).Round(100*time.Millisecond))
 	if st.Processed != w.Rows {
 		t.Errorf("processed %d of %d", st.Processed, w.Rows)
 	}
@@ -169,4 +171,30 @@ func settledIn(t *testing.T, url, id string) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// orphansGone waits until no River job that was running at the kill is
+// still marked running (River rescued them, and the survivor took them),
+// and returns how long that took.
+func orphansGone(t *testing.T, url string, killed time.Time) time.Duration {
+	t.Helper()
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := killed.Add(3 * time.Minute)
+	for {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running' AND attempted_at < $1`, killed).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return time.Since(killed)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d chunks of the dead instance still marked running", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
