@@ -105,6 +105,11 @@ type run struct {
 	// it); freed wakes a dispatch waiting for one to end.
 	checking atomic.Int64
 	freed    chan struct{}
+	// w commits the answers of all the job's chunks here; a failed commit
+	// ends failed (errStorage as its cause) and, with it, every chunk.
+	w      *writer
+	failed context.Context
+	fail   context.CancelCauseFunc
 }
 
 // New returns a Manager of the jobs in db, whose schema store.Open made.

@@ -22,9 +22,19 @@ func (m *Manager) share() int64 {
 	return int64(max(m.cfg.Concurrency/max(n, 1), 1))
 }
 
+// batch is one River job's part of a job's work in this process. Its
+// answers go through the run's writer, shared by every chunk of the job
+// here so that commits stay few and large; wg counts its own answers not
+// yet committed, which the River job waits for before it ends.
+type batch struct {
+	w  *writer
+	wg sync.WaitGroup
+}
+
 // dispatch starts the check of a once the job is under its share and a
 // slot is free; false means ctx ended first.
-func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
+func (m *Manager) dispatch(ctx context.Context, b *batch, a address) bool {
+	w := b.w
 	for w.r.checking.Load() >= m.share() {
 		select {
 		case <-w.r.freed:
@@ -39,6 +49,7 @@ func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
 		return false
 	}
 	w.begin(a.key)
+	b.wg.Add(1)
 	w.r.checking.Add(1)
 	go func() {
 		defer func() {
@@ -61,9 +72,12 @@ func (m *Manager) dispatch(ctx context.Context, w *writer, a address) bool {
 			// Cut short by our own shutdown: not an answer. The address
 			// stays pending and is checked after the restart.
 			w.abandon(a.key)
+			b.wg.Done()
 			return
 		}
-		w.put(m.answer(a, r))
+		ans := m.answer(a, r)
+		ans.saved = b.wg.Done
+		w.put(ans)
 	}()
 	return true
 }
@@ -125,10 +139,10 @@ func interleave(page []address, chunk int) []address {
 	return out
 }
 
-// writer collects answers and commits them in batches: after
-// Config.FlushRows answers or Config.FlushInterval, whichever comes first.
-// It also knows which addresses are in flight, so that a retry is never
-// handed out twice.
+// writer collects the answers of a job's chunks in this process and
+// commits them in batches: after Config.FlushRows answers or
+// Config.FlushInterval, whichever comes first, or at once when the batch
+// holds every answer still to come.
 type writer struct {
 	m      *Manager
 	pk     int64
@@ -176,13 +190,6 @@ func (w *writer) begin(key string) {
 	w.flight.Add(1)
 }
 
-func (w *writer) busy(key string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, ok := w.inflight[key]
-	return ok
-}
-
 func (w *writer) abandon(key string) {
 	w.mu.Lock()
 	delete(w.inflight, key)
@@ -191,9 +198,6 @@ func (w *writer) abandon(key string) {
 }
 
 func (w *writer) put(a answer) { w.in <- a }
-
-// drain waits until every address handed out is saved or abandoned.
-func (w *writer) drain() { w.flight.Wait() }
 
 // close waits for the checks in flight, commits what they answered and
 // stops the writer.
@@ -225,8 +229,11 @@ func (w *writer) loop() {
 			delete(w.inflight, a.key)
 		}
 		w.mu.Unlock()
-		for range batch {
+		for _, a := range batch {
 			w.flight.Done()
+			if a.saved != nil {
+				a.saved()
+			}
 		}
 		batch = batch[:0]
 	}

@@ -151,6 +151,9 @@ type answer struct {
 	reason  outcome.Reason
 	suggest string
 	result  []byte // the verify.Result as JSON
+	// saved, when set, is called once the answer is committed (or its
+	// commit failed).
+	saved func()
 }
 
 // exportRow is one row of results.

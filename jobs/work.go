@@ -95,7 +95,7 @@ func (m *Manager) workChunk(ctx context.Context, rj *river.Job[chunkArgs]) error
 	until := a.Until.cursor()
 	pageSize := max(2*m.cfg.Concurrency, 512)
 	more := false
-	err = m.batch(ctx, j, r, func(ctx context.Context, w *writer) error {
+	err = m.batch(ctx, j, r, func(ctx context.Context, b *batch) error {
 		after := a.From.cursor()
 		for {
 			page, err := m.st.pending(ctx, j.pk, after, pageSize)
@@ -114,7 +114,7 @@ func (m *Manager) workChunk(ctx context.Context, rj *river.Job[chunkArgs]) error
 					more = true
 					return nil
 				}
-				if !m.dispatch(ctx, w, ad) {
+				if !m.dispatch(ctx, b, ad) {
 					return nil
 				}
 			}
@@ -144,14 +144,14 @@ func (m *Manager) workRetry(ctx context.Context, rj *river.Job[retryArgs]) error
 	defer done()
 	pageSize := max(2*m.cfg.Concurrency, 512)
 	for {
-		err = m.batch(ctx, j, r, func(ctx context.Context, w *writer) error {
+		err = m.batch(ctx, j, r, func(ctx context.Context, b *batch) error {
 			for {
 				due, err := m.st.due(ctx, j.pk, time.Now(), pageSize)
 				if err != nil {
 					return err
 				}
 				for _, ad := range due {
-					if !m.dispatch(ctx, w, ad) {
+					if !m.dispatch(ctx, b, ad) {
 						return nil
 					}
 				}
@@ -160,7 +160,7 @@ func (m *Manager) workRetry(ctx context.Context, rj *river.Job[retryArgs]) error
 				}
 				// The answers must be saved before the next page is read,
 				// or it would list these addresses again.
-				w.drain()
+				b.wg.Wait()
 			}
 		})
 		if err != nil {
@@ -198,15 +198,17 @@ func (m *Manager) workHook(ctx context.Context, rj *river.Job[hookArgs]) error {
 	return nil
 }
 
-// batch runs feed, which hands addresses to dispatch, and commits their
-// answers. A storage failure stops the batch with errStorage.
-func (m *Manager) batch(ctx context.Context, j jobRecord, r *run, feed func(context.Context, *writer) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	w := newWriter(m, r, j.pk, cancel)
-	err := feed(ctx, w)
-	w.close()
-	if cause := context.Cause(ctx); errors.Is(cause, errStorage) {
+// batch runs feed, which hands addresses to dispatch, and waits until its
+// answers are committed. A storage failure stops the job's work here with
+// errStorage.
+func (m *Manager) batch(ctx context.Context, j jobRecord, r *run, feed func(context.Context, *batch) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.failed, cancel)()
+	b := &batch{w: r.w}
+	err := feed(ctx, b)
+	b.wg.Wait()
+	if cause := context.Cause(r.failed); errors.Is(cause, errStorage) {
 		return errStorage
 	}
 	if err != nil && ctx.Err() == nil {
@@ -239,6 +241,11 @@ func (m *Manager) ended(ctx context.Context, j jobRecord, err error, more bool) 
 // for the earliest, whose time it returns. While pending addresses remain
 // it does nothing: their chunks are still to run.
 func (m *Manager) settle(ctx context.Context, j jobRecord) (time.Time, error) {
+	// Most chunks end while others still have work: one index seek tells,
+	// where counting what is left would scan the job's addresses.
+	if first, err := m.st.pending(ctx, j.pk, cursor{}, 1); err != nil || len(first) > 0 {
+		return time.Time{}, err
+	}
 	pending, deferred, next, err := m.st.remaining(ctx, j.pk)
 	switch {
 	case err != nil:
@@ -321,6 +328,8 @@ func (m *Manager) track(ctx context.Context, j jobRecord) (context.Context, *run
 	r := m.runs[j.pk]
 	if r == nil {
 		r = &run{began: time.Now(), base: j.settled, works: map[*int]context.CancelFunc{}, freed: make(chan struct{}, 1)}
+		r.failed, r.fail = context.WithCancelCause(context.Background())
+		r.w = newWriter(m, r, j.pk, r.fail)
 		m.runs[j.pk] = r
 	}
 	token := new(int)
@@ -349,10 +358,16 @@ func (m *Manager) track(ctx context.Context, j jobRecord) (context.Context, *run
 		<-watched
 		m.mu.Lock()
 		delete(r.works, token)
-		if len(r.works) == 0 && m.runs[j.pk] == r {
+		last := len(r.works) == 0 && m.runs[j.pk] == r
+		if last {
 			delete(m.runs, j.pk)
 		}
 		m.mu.Unlock()
+		if last {
+			// Every chunk waited for its own answers: nothing is left.
+			r.w.close()
+			r.fail(nil)
+		}
 		r.wg.Done()
 	}
 }

@@ -103,6 +103,14 @@ func open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		if path == ":memory:" {
 			db.SetMaxOpenConns(1) // every connection would get its own memory database
+		} else {
+			// Opening a connection runs the pragmas above; with the
+			// default of 2 idle connections, hundreds of concurrent
+			// lookups (a bulk job's suppression checks) would open and
+			// close connections all the time. SQLite has one writer, so a
+			// small pool kept open serves best.
+			db.SetMaxOpenConns(sqlitePool)
+			db.SetMaxIdleConns(sqlitePool)
 		}
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
@@ -119,6 +127,9 @@ func open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupported, u.Scheme)
 	}
 }
+
+// sqlitePool is how many connections an SQLite store keeps open.
+const sqlitePool = 16
 
 // private creates the database file readable by the service's user only,
 // or narrows an existing one to that: it holds addresses, which are
