@@ -71,8 +71,9 @@ type Config struct {
 	Chunks      int
 	ChunkTime   time.Duration
 	RescueAfter time.Duration
-	// PollInterval is how often idle workers look for work that another
-	// process queued (default 1s; work queued here starts at once).
+	// PollInterval is how often idle workers look for work (default
+	// 100ms: River's nudge when work is queued in this process can be
+	// missed while a fetch is under way, and a poll is one indexed query).
 	PollInterval time.Duration
 	// SweepInterval is how often a worker repairs what a crash between
 	// two steps left (default 1 minute); WatchInterval how often a
@@ -110,7 +111,7 @@ const (
 	DefaultChunkSize         = 500
 	DefaultChunks            = 8
 	DefaultChunkTime         = 30 * time.Second
-	DefaultPollInterval      = time.Second
+	DefaultPollInterval      = 100 * time.Millisecond
 	DefaultSweepInterval     = time.Minute
 	DefaultWatchInterval     = 2 * time.Second
 	DefaultSharedUploadGrace = 6 * time.Hour
