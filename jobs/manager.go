@@ -247,7 +247,17 @@ func (m *Manager) Close() error {
 // sweeps runs the repair sweep every Config.SweepInterval.
 func (m *Manager) sweeps(ctx context.Context) {
 	defer m.housekeeping.Done()
-	t := time.NewTicker(m.cfg.SweepInterval)
+	every(ctx, m.cfg.SweepInterval, func() bool {
+		if err := m.sweep(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("repair sweep failed", "err", err)
+		}
+		return true
+	})
+}
+
+// every calls fn every d until ctx ends or fn returns false.
+func every(ctx context.Context, d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -255,8 +265,8 @@ func (m *Manager) sweeps(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := m.sweep(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("repair sweep failed", "err", err)
+		if !fn() {
+			return
 		}
 	}
 }

@@ -339,19 +339,13 @@ func (m *Manager) track(ctx context.Context, j jobRecord) (context.Context, *run
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		t := time.NewTicker(m.cfg.WatchInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		every(ctx, m.cfg.WatchInterval, func() bool {
 			if _, ok, err := m.active(ctx, j.id, j.pk); err == nil && !ok {
 				cancel()
-				return
+				return false
 			}
-		}
+			return true
+		})
 	}()
 	return ctx, r, func() {
 		cancel()

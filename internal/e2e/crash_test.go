@@ -65,16 +65,7 @@ func TestJobSurvivesKill9(t *testing.T) {
 	start := w.Mark()
 	first := startServer(t, bin, dbPath, w.Env())
 	id := first.upload(t, w.CSV)
-	for {
-		st := first.status(t, id)
-		if st.Status == "done" {
-			t.Fatal("the job finished before it could be killed; slow the fakes down")
-		}
-		if st.Processed >= st.Total/3 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	first.waitThird(t, id)
 	first.kill9(t)
 	// Let the fakes read what the dead client had already sent.
 	time.Sleep(200 * time.Millisecond)

@@ -109,16 +109,7 @@ func TestFleetKill9(t *testing.T) {
 	a := startProcess(t, bin, "serve", url, fleetEnv(w))
 	b := startProcess(t, bin, "worker", url, fleetEnv(w))
 	id := a.upload(t, w.CSV)
-	for {
-		st := a.status(t, id)
-		if st.Status == "done" {
-			t.Fatal("the job finished before it could be killed; slow the fakes down")
-		}
-		if st.Processed >= st.Total/3 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	a.waitThird(t, id)
 	// Kill the worker: the API instance must finish what it had.
 	b.kill9(t)
 	killed := time.Now()

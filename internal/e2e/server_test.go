@@ -123,6 +123,23 @@ func (s *server) status(t testing.TB, id string) jobStatus {
 	return st
 }
 
+// waitThird waits until a third of the job is processed, and fails the
+// test if the job is done by then: a kill meant for the middle of a job
+// would come too late.
+func (s *server) waitThird(t testing.TB, id string) {
+	t.Helper()
+	for {
+		st := s.status(t, id)
+		if st.Status == "done" {
+			t.Fatal("the job finished before it could be killed; slow the fakes down")
+		}
+		if st.Processed >= st.Total/3 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (s *server) waitDone(t testing.TB, id string) jobStatus {
 	t.Helper()
 	return s.waitDoneFor(t, id, 60*time.Second)
