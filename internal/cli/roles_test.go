@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 // startRole runs serve or worker in-process on a loopback socket and
@@ -90,5 +92,46 @@ func TestRoles(t *testing.T) {
 	ln.Close()
 	if err := Run(context.Background(), []string{"health", "--url", "http://" + addr + "/healthz"}, getenv(env), nil, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 		t.Error("preflight health succeeded with nothing listening")
+	}
+}
+
+// TestNoWorkerQueuesForWorker: a job uploaded to serve --no-worker waits,
+// queued, until a worker on the same store takes it and finishes it.
+func TestNoWorkerQueuesForWorker(t *testing.T) {
+	env := cliWorld(t)
+	env["PREFLIGHT_AUTH_REQUIRED"] = "false"
+	base := fmt.Sprintf("http://127.0.0.1:%d", startRole(t, env, "serve", "--no-worker"))
+	resp, err := http.Post(base+"/v1/jobs", "text/csv", strings.NewReader("email\nanna@shop.test\nbob@shop.test\nx@null.test\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ ID, Status string }
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || st.ID == "" {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, st)
+	}
+	status := func() string {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/jobs/" + st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s struct{ Status string }
+		json.NewDecoder(resp.Body).Decode(&s)
+		return s.Status
+	}
+	time.Sleep(500 * time.Millisecond)
+	if s := status(); s != "queued" {
+		t.Fatalf("with no worker the job is %q, want queued", s)
+	}
+	startRole(t, env, "worker")
+	deadline := time.Now().Add(30 * time.Second)
+	for status() != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not finish the job: %s", status())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
