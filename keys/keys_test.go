@@ -171,3 +171,60 @@ func testQuotaAndUsage(t *testing.T, db *store.DB) {
 		t.Fatal("a restart forgot today's calls")
 	}
 }
+
+// TestQuotaAcrossInstances: two instances on one store share a key's daily
+// quota once their counts are flushed (every FlushEvery in serve).
+func TestQuotaAcrossInstances(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e store.Dialect) {
+		ctx := context.Background()
+		url := storetest.URL(t, e)
+		openAt := func() *Store {
+			db, err := store.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return open(t, db)
+		}
+		a, b := openAt(), openAt()
+		k, _, err := a.Create(ctx, Spec{Name: "q", Kind: Secret, DailyQuota: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		take := func(s *Store, n int) int {
+			t.Helper()
+			got := 0
+			for range n {
+				ok, _, err := s.Take(ctx, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					got++
+				}
+			}
+			return got
+		}
+		// Both learn today's total (0) before either has flushed.
+		if take(a, 6) != 6 || take(b, 3) != 3 {
+			t.Fatal("calls under the quota refused")
+		}
+		for _, s := range []*Store{a, b, a} {
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := take(a, 5); n != 1 {
+			t.Errorf("a allowed %d more calls after 9 of 10 fleet-wide, want 1", n)
+		}
+		if err := a.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := take(b, 5); n != 0 {
+			t.Errorf("b allowed %d calls over a quota used up by the fleet", n)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -100,7 +101,11 @@ func (s *Store) Count(id, verdict string) {
 	s.usage.mu.Unlock()
 }
 
-// Flush writes the counts made since the last flush.
+// Flush writes the counts made since the last flush, then reads back
+// today's stored call totals of the keys in use here: with several
+// instances on one store, each then sees the others' calls within a flush
+// or two, and a daily quota holds for the fleet (give or take the calls
+// of one FlushEvery).
 func (s *Store) Flush(ctx context.Context) error {
 	s.usage.mu.Lock()
 	batch := s.usage.pending
@@ -108,18 +113,29 @@ func (s *Store) Flush(ctx context.Context) error {
 	// Yesterday's call totals are not needed any more.
 	today := day(s.now())
 	maps.DeleteFunc(s.usage.calls, func(k dayKey, _ int64) bool { return k.day < today })
+	known := slices.Collect(maps.Keys(s.usage.calls))
 	s.usage.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := s.st.addUsage(ctx, batch); err != nil {
-		// Put the counts back for the next flush.
-		s.usage.mu.Lock()
-		for k, n := range batch {
-			s.usage.pending[k] += n
+	if len(batch) > 0 {
+		if err := s.st.addUsage(ctx, batch); err != nil {
+			// Put the counts back for the next flush.
+			s.usage.mu.Lock()
+			for k, n := range batch {
+				s.usage.pending[k] += n
+			}
+			s.usage.mu.Unlock()
+			return fmt.Errorf("keys: write usage: %w", err)
 		}
+	}
+	for _, dk := range known {
+		stored, err := s.st.calls(ctx, dk.id, dk.day)
+		if err != nil {
+			return fmt.Errorf("keys: read usage: %w", err)
+		}
+		s.usage.mu.Lock()
+		// What is pending now was counted after the batch was taken, so
+		// it is in neither the store nor stored.
+		s.usage.calls[dk] = stored + s.usage.pending[ukey{dk.id, dk.day, callsVerdict}]
 		s.usage.mu.Unlock()
-		return fmt.Errorf("keys: write usage: %w", err)
 	}
 	return nil
 }
