@@ -1,11 +1,10 @@
 // Package e2e holds the tests that build the preflight binary and run it
-// as an operator would: a job that survives kill -9, and the memory of a
-// million-row list.
+// as an operator would: a job that survives kill -9, a fleet of processes
+// on one PostgreSQL, and the memory of a million-row list.
 package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"fmt"
 	"path/filepath"
@@ -14,31 +13,7 @@ import (
 	"time"
 
 	"github.com/preflight-email/preflight/internal/testworld"
-	"github.com/preflight-email/preflight/store"
 )
-
-// settled reads, from the database a killed process left, the addresses
-// whose answers had been committed.
-func settled(t *testing.T, dbPath, id string) map[string]bool {
-	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite://"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT a.akey FROM job_addresses a JOIN jobs j ON j.pk = a.job WHERE j.id = ? AND a.state = 2`, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var k string
-		rows.Scan(&k)
-		out[k] = true
-	}
-	return out
-}
 
 // TestJobSurvivesKill9 runs the real binary: one uninterrupted run for
 // reference, then a run that is killed with SIGKILL in the middle of the
@@ -70,7 +45,7 @@ func TestJobSurvivesKill9(t *testing.T) {
 	// Let the fakes read what the dead client had already sent.
 	time.Sleep(200 * time.Millisecond)
 	before := w.Mark()
-	done := settled(t, dbPath, id)
+	done := settledIn(t, "sqlite://"+dbPath, id)
 	if len(done) == 0 {
 		t.Fatal("nothing was committed before the kill")
 	}

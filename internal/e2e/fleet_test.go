@@ -142,7 +142,8 @@ func TestFleetKill9(t *testing.T) {
 	}
 }
 
-// settledIn reads the addresses of a job whose answers are committed.
+// settledIn reads, from the store a killed process left (a store.url),
+// the addresses of a job whose answers had been committed.
 func settledIn(t *testing.T, url, id string) map[string]bool {
 	t.Helper()
 	db, err := store.Open(context.Background(), url)
