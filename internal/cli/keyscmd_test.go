@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestKeysUsageErrors(t *testing.T) {
@@ -56,24 +55,8 @@ func TestKeysUsageErrors(t *testing.T) {
 func TestServeOpenMode(t *testing.T) {
 	env := cliWorld(t)
 	env["PREFLIGHT_AUTH_REQUIRED"] = "false"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan net.Addr, 1)
-	var logs bytes.Buffer
-	go func() {
-		done <- runServe(ctx, "serve", nil, getenv(env), &logs, serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }})
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-started:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	resp, err := http.Get("http://" + addr.String() + "/healthz")
+	port, stop := startStoppable(t, env, "serve")
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +66,8 @@ func TestServeOpenMode(t *testing.T) {
 	if !strings.Contains(body.String(), `"auth":"off"`) {
 		t.Errorf("healthz: %s", body.String())
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	if !strings.Contains(logs.String(), "auth.required is false") {
-		t.Errorf("no warning in the log:\n%s", logs.String())
+	if logs := stop(); !strings.Contains(logs, "auth.required is false") {
+		t.Errorf("no warning in the log:\n%s", logs)
 	}
 	dir := filepath.Dir(strings.TrimPrefix(env["PREFLIGHT_STORE_URL"], "sqlite://"))
 	if _, err := os.Stat(filepath.Join(dir, "preflight.key")); err == nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,6 +16,14 @@ import (
 // startRole runs serve or worker in-process on a loopback socket and
 // returns its port; the process stops with the test.
 func startRole(t *testing.T, env map[string]string, cmd string, args ...string) int {
+	t.Helper()
+	port, _ := startStoppable(t, env, cmd, args...)
+	return port
+}
+
+// startStoppable is startRole with a stop function, which cancels the
+// process, waits for it to end and returns what it logged.
+func startStoppable(t *testing.T, env map[string]string, cmd string, args ...string) (int, func() string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,18 +36,29 @@ func startRole(t *testing.T, env map[string]string, cmd string, args ...string) 
 	go func() {
 		done <- runServe(ctx, cmd, args, getenv(env), &logs, serveOptions{Listener: ln, NotifyStarted: func(a net.Addr) { started <- a }})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: %v", cmd, err)
-		}
-	})
+	var once sync.Once
+	stop := func() string {
+		t.Helper()
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", cmd, err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("%s did not stop", cmd)
+			}
+		})
+		return logs.String()
+	}
+	t.Cleanup(func() { stop() })
 	select {
 	case <-started:
 	case err := <-done:
 		t.Fatalf("%s: %v\n%s", cmd, err, logs.String())
 	}
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, stop
 }
 
 // TestRoles: serve --no-worker serves the API and says so; a worker serves

@@ -31,7 +31,8 @@ func fleetEnv(w *testworld.World) map[string]string {
 }
 
 // checkRows fails unless got is want: every row of the list once, in
-// order, with the same answers as an uninterrupted single instance.
+// order, with the same answers as an uninterrupted single instance (or
+// run).
 func checkRows(t *testing.T, w *testworld.World, got, want []byte) {
 	t.Helper()
 	recs, err := csv.NewReader(bytes.NewReader(got)).ReadAll()
@@ -51,6 +52,20 @@ func checkRows(t *testing.T, w *testworld.World, got, want []byte) {
 	}
 }
 
+// fleetSetup gives a fleet test its PostgreSQL schema (skipping without
+// PostgreSQL), the binary, the world and one SQLite instance's results.
+func fleetSetup(t *testing.T) (url, bin string, w *testworld.World, want []byte) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	url = storetest.URL(t, store.Postgres)
+	bin = filepath.Join(t.TempDir(), "preflight")
+	buildBinary(t, bin)
+	w = testworld.New(t)
+	return url, bin, w, reference(t, bin, w)
+}
+
 // reference runs the list through one instance on SQLite.
 func reference(t *testing.T, bin string, w *testworld.World) []byte {
 	t.Helper()
@@ -66,14 +81,7 @@ func reference(t *testing.T, bin string, w *testworld.World) []byte {
 // share one job: both work chunks of it, and the results are complete,
 // in order and the same as one instance's.
 func TestFleetTwoInstances(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
-	bin := filepath.Join(t.TempDir(), "preflight")
-	buildBinary(t, bin)
-	w := testworld.New(t)
-	want := reference(t, bin, w)
+	url, bin, w, want := fleetSetup(t)
 
 	a := startProcess(t, bin, "serve", url, fleetEnv(w))
 	b := startProcess(t, bin, "serve", url, fleetEnv(w))
@@ -95,14 +103,7 @@ func TestFleetTwoInstances(t *testing.T) {
 // the job: every row comes back once, as one instance would answer, and
 // no address whose answer was committed before the kill is asked again.
 func TestFleetKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	url := storetest.URL(t, store.Postgres)
-	bin := filepath.Join(t.TempDir(), "preflight")
-	buildBinary(t, bin)
-	w := testworld.New(t)
-	want := reference(t, bin, w)
+	url, bin, w, want := fleetSetup(t)
 
 	// The fakes answer slowly enough that the job is still running when
 	// a third of it is done.
