@@ -72,6 +72,29 @@ func TestGeneralises(t *testing.T) {
 		{"list loop", "Duplicated Message-ID in <list@example.org>.", Soft, outcome.SMTPRejected},
 		{"routing", "Routing: Could not find a gateway for jdoe@example.net", Soft, outcome.ConnectionFailed},
 
+		// Round 3 kinds (texts written for this test): a delivery given up
+		// after retries, receiving-side trouble, moved and closed
+		// mailboxes, more languages, the message's form, the sending host.
+		{"given up", "all hosts for 'example.net' have been failing for a long time (and retry time not reached)", Soft, outcome.Timeout},
+		{"given up", "Warning: could not send message for past 4 hours", Soft, outcome.Timeout},
+		{"given up", "Delivery failed after 12 attempts", Soft, outcome.Timeout},
+		{"given up, named reason", "550 5.1.1 No such user. Giving up.", Hard, outcome.MailboxNotFound},
+		{"system", "554 5.3.0 Internal error, please contact the administrator", Soft, outcome.SMTPRejected},
+		{"system", "550 5.3.5 System incorrectly configured", Soft, outcome.SMTPRejected},
+		{"loop", "554 5.4.6 Routing loop detected", Soft, outcome.SMTPRejected},
+		{"moved", "551 5.1.6 User not local; please try <jdoe@example.org>", Hard, outcome.MailboxNotFound},
+		{"closed", "550 This account has been closed by its owner", Hard, outcome.MailboxDisabled},
+		{"Spanish", "550 Usuario desconocido en este dominio", Hard, outcome.MailboxNotFound},
+		{"Italian", "550 5.1.1 Utente inesistente", Hard, outcome.MailboxNotFound},
+		{"Portuguese", "550 O endereço não existe", Hard, outcome.MailboxNotFound},
+		{"Dutch full", "552 Postvak vol", Soft, outcome.MailboxFull},
+		{"Chinese full", "552 邮箱已满", Soft, outcome.MailboxFull},
+		{"media", "554 5.6.0 Data format error", Block, outcome.Blocked},
+		{"TLS", "530 5.7.0 Must issue a STARTTLS command first", Block, outcome.Blocked},
+		{"HELO", "450 4.7.1 <mail.local>: Helo command rejected: Host not found", Block, outcome.Blocked},
+		{"sender 5.1.0", "550 5.1.0 Sender denied", Block, outcome.Blocked},
+		{"sender quota", "550 5.2.2 Submission quota exceeded", Soft, outcome.RateLimited},
+
 		// Honest unknown: not a failure, or nothing about the address.
 		{"not a failure", "Thank you for your message, I am out of the office until Monday.", Unknown, outcome.SMTPRejected},
 		{"not a failure", "250 2.0.0 Ok: queued as 4XyZ", Unknown, outcome.Accepted},

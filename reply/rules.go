@@ -48,7 +48,7 @@ const (
 // rules returns the pattern table. It is a function, not a variable, so the
 // table cannot be changed after start-up.
 func rules() []rule {
-	return []rule{
+	rs := []rule{
 		// Missing mailbox: texts of 550 5.1.1 and of servers that send no
 		// enhanced code.
 		{pat: "user unknown", kind: vNotFound, score: textStrong, src: "Postfix/Sendmail reply text; SMTP Field Manual (Hey, Proofpoint, Zoho 550 5.1.1)"},
@@ -307,8 +307,8 @@ func rules() []rule {
 		{pat: "insufficient system", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (452 text); SMTP Field Manual (Outlook 452 4.3.1)"},
 		{pat: "temporary local problem", kind: vTemp, score: textNormal, src: "Exim 451 \"Temporary local problem - please try later\""},
 		{pat: "local error in processing", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (451 text)"},
-		{pat: "loops back to myself", kind: vRejected, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\""},
-		{pat: "mail loop", kind: vRejected, score: textNormal, src: "common MTA reply text"},
+		{pat: "loops back to myself", kind: vTemp, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\" (a routing loop on the receiving side, RFC 3463 X.4.6: soft since round 3)"},
+		{pat: "mail loop", kind: vTemp, score: textNormal, src: "common MTA reply text (a routing loop, RFC 3463 X.4.6: soft since round 3)"},
 
 		// Missing mailbox in the words of providers that write English as
 		// a second language, and in other languages. Each is a reply text
@@ -339,25 +339,6 @@ func rules() []rule {
 		{pat: "unknown email address", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "not listed in domino directory", kind: vNotFound, score: textTrap, src: "Lotus Domino NDR \"User ... not listed in Domino Directory\""},
 		{pat: "not listed in public name & address book", kind: vNotFound, score: textTrap, src: "Lotus Domino NDR (older releases)"},
-		{pat: "utilisateur inconnu", kind: vNotFound, score: textStrong, src: "French MTA text (\"utilisateur inconnu\": unknown user)"},
-		{pat: "destinataire inconnu", kind: vNotFound, score: textStrong, src: "French MTA text (\"destinataire inconnu\": unknown recipient)"},
-		{pat: "adresse inconnue", kind: vNotFound, score: textStrong, src: "French MTA text (\"adresse inconnue\": unknown address)"},
-		{pat: "n'existe pas", kind: vNotFound, score: textNormal, src: "French MTA text (\"cette adresse n'existe pas\")"},
-		{pat: "n\u2019existe pas", kind: vNotFound, score: textNormal, src: "French MTA text, typographic apostrophe"},
-		{pat: "benutzer unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Benutzer unbekannt\": unknown user)"},
-		{pat: "empf\u00e4nger unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Empf\u00e4nger unbekannt\": unknown recipient)"},
-		{pat: "adresse unbekannt", kind: vNotFound, score: textStrong, src: "German MTA text (\"Adresse unbekannt\")"},
-		{pat: "existiert nicht", kind: vNotFound, score: textNormal, src: "German MTA text (\"Postfach existiert nicht\")"},
-		{pat: "\u0435\u0442 \u0442\u0430\u043a\u043e\u0433\u043e \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044f", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043d\u0435\u0442 \u0442\u0430\u043a\u043e\u0433\u043e \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044f\": no such user; the first letter is left out so a capital also matches)"},
-		{pat: "\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c \u043d\u0435 \u043d\u0430\u0439\u0434\u0435\u043d", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c \u043d\u0435 \u043d\u0430\u0439\u0434\u0435\u043d\": user not found; the first letter is left out so a capital also matches)"},
-		{pat: "\u0447\u0442\u043e\u0432\u044b\u0439 \u044f\u0449\u0438\u043a \u043d\u0435 \u0441\u0443\u0449\u0435\u0441\u0442\u0432\u0443\u0435\u0442", kind: vNotFound, score: textStrong, src: "Russian MTA text (\"\u043f\u043e\u0447\u0442\u043e\u0432\u044b\u0439 \u044f\u0449\u0438\u043a \u043d\u0435 \u0441\u0443\u0449\u0435\u0441\u0442\u0432\u0443\u0435\u0442\": mailbox does not exist; first letter left out)"},
-		{pat: "\u7528\u6237\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u7528\u6237\u4e0d\u5b58\u5728\": user does not exist; QQ, NetEase)"},
-		{pat: "\u6536\u4ef6\u4eba\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u6536\u4ef6\u4eba\u4e0d\u5b58\u5728\": recipient does not exist)"},
-		{pat: "\u90ae\u7bb1\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u90ae\u7bb1\u4e0d\u5b58\u5728\": mailbox does not exist)"},
-		{pat: "\u5e10\u6237\u4e0d\u5b58\u5728", kind: vNotFound, score: textStrong, src: "Chinese MTA text (\"\u5e10\u6237\u4e0d\u5b58\u5728\": account does not exist)"},
-		{pat: "\u30e1\u30fc\u30eb\u30dc\u30c3\u30af\u30b9\u304c\u4e00\u676f", kind: vFull, score: textTrap, src: "Japanese MTA text (\"\u30e1\u30fc\u30eb\u30dc\u30c3\u30af\u30b9\u304c\u4e00\u676f\": the mailbox is full; au one net \"\u9001\u4fe1\u5148\u306e\u30e1\u30fc\u30eb\u30dc\u30c3\u30af\u30b9\u304c\u4e00\u676f\u306e\u305f\u3081\")"},
-		{pat: "\u5b58\u5728\u3057\u307e\u305b\u3093", kind: vNotFound, score: textNormal, src: "Japanese MTA text (\"\u5b58\u5728\u3057\u307e\u305b\u3093\": does not exist)"},
-		{pat: "\u53d7\u4fe1\u62d2\u5426", kind: vBlock, score: textNormal, src: "Japanese carrier text (\"\u53d7\u4fe1\u62d2\u5426\": reception refused, the recipient's filter refuses the sender)"},
 		{pat: "recipient account is blocked", kind: vDisabled, score: textTrap, src: "Orange/La Poste 550 5.5.0 \"Le compte du destinataire est bloque. The recipient account is blocked\""},
 		{pat: "compte du destinataire est bloque", kind: vDisabled, score: textTrap, src: "Orange/La Poste 550 5.5.0 (French text)"},
 		{pat: "mailfolder is full", kind: vFull, score: textTrap, src: "common gateway text \"the user's mailfolder is full\""},
@@ -450,4 +431,6 @@ func rules() []rule {
 		{pat: "cuda_nsu", provider: "barracuda", src: "SMTP Field Manual (Barracuda 550 \"cuda_nsu\")"},
 		{pat: "barracuda networks", provider: "barracuda", src: "gateway name"},
 	}
+	rs = append(rs, deliveryRules()...)
+	return append(rs, languageRules()...)
 }

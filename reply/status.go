@@ -70,11 +70,12 @@ func lookupStatus(subject, detail int) (status, bool) {
 	case 2004:
 		return status{"Mailing list expansion problem", "RFC 3463 §3.4", vRejected, codeSpecific}, true
 
-	// X.3.x: mail system status (RFC 3463 §3.5)
+	// X.3.x: mail system status (RFC 3463 §3.5). Trouble inside the
+	// receiving system, not the address: a hint of a soft failure.
 	case 3000:
-		return status{"Other or undefined mail system status", "RFC 3463 §3.5", vRejected, codeGeneric}, true
+		return status{"Other or undefined mail system status", "RFC 3463 §3.5", vTemp, codeWeak}, true
 	case 3001:
-		return status{"Mail system full", "RFC 3463 §3.5", vRejected, codeGeneric}, true
+		return status{"Mail system full", "RFC 3463 §3.5", vTemp, codeWeak}, true
 	case 3002:
 		return status{"System not accepting network messages", "RFC 3463 §3.5", vRejected, codeGeneric}, true
 	case 3003:
@@ -82,7 +83,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 	case 3004:
 		return status{"Message too big for system", "RFC 3463 §3.5", vSize, codeSpecific}, true
 	case 3005:
-		return status{"System incorrectly configured", "RFC 3463 §3.5", vRejected, codeGeneric}, true
+		return status{"System incorrectly configured", "RFC 3463 §3.5", vTemp, codeWeak}, true
 	case 3006:
 		return status{"Requested priority was changed", "RFC 6710 §7", vRejected, codeGeneric}, true
 
@@ -102,7 +103,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 	case 4005:
 		return status{"Mail system congestion", "RFC 3463 §3.6", vRate, codeWeak}, true
 	case 4006:
-		return status{"Routing loop detected", "RFC 3463 §3.6", vRejected, codeGeneric}, true
+		return status{"Routing loop detected", "RFC 3463 §3.6", vTemp, codeWeak}, true
 	case 4007:
 		return status{"Delivery time expired", "RFC 3463 §3.6", vTimeout, codeSpecific}, true
 
@@ -122,19 +123,20 @@ func lookupStatus(subject, detail int) (status, bool) {
 	case 5006:
 		return status{"Authentication Exchange line is too long", "RFC 4954 §9", vRejected, codeGeneric}, true
 
-	// X.6.x: message content or media status (RFC 3463 §3.8)
+	// X.6.x: message content or media status (RFC 3463 §3.8). The message,
+	// not the address, was refused: a hint of a block (fix the sending side).
 	case 6000:
-		return status{"Other or undefined media error", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Other or undefined media error", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6001:
-		return status{"Media not supported", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Media not supported", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6002:
-		return status{"Conversion required and prohibited", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Conversion required and prohibited", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6003:
-		return status{"Conversion required but not supported", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Conversion required but not supported", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6004:
-		return status{"Conversion with loss performed", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Conversion with loss performed", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6005:
-		return status{"Conversion Failed", "RFC 3463 §3.8", vRejected, codeGeneric}, true
+		return status{"Conversion Failed", "RFC 3463 §3.8", vBlock, codeWeak}, true
 	case 6006:
 		return status{"Message content not available", "RFC 4468 §7", vRejected, codeGeneric}, true
 	case 6007:
