@@ -257,7 +257,7 @@ type floor struct {
 }
 
 var (
-	tunedFloor = floor{read: 324, right: 334, dangerous: 12}
+	tunedFloor = floor{read: 324, right: 335, dangerous: 12}
 	heldFloor  = floor{read: 81, right: 79, dangerous: 1}
 )
 

@@ -100,6 +100,7 @@ func deliveryRules() []rule {
 		{pat: "dialup", kind: vBlock, score: textStrong, expl: explPTR, src: "common reply text (dial-up address ranges)"},
 		{pat: "dial-up", kind: vBlock, score: textStrong, expl: explPTR, src: "common reply text"},
 		{pat: "residential", kind: vBlock, score: textStrong, expl: explPTR, src: "common reply text (residential address ranges)"},
+		{pat: "service refus", kind: vBlock, score: textStrong, src: "greeting refusals \"Service refused\" / French \"Service refusé\" (La Poste 421 4.2.1 \"Service refuse ... Service refused, please try later\"): the server refused to serve the sending host, whatever the code says"},
 		{pat: "we do not relay", kind: vBlock, score: textStrong, expl: explRelay, src: "common MTA reply text"},
 		{pat: "not a gateway", kind: vBlock, score: textStrong, expl: explRelay, src: "Sendmail \"550 ... not local host ..., not a gateway\""},
 		{pat: "relaying not allowed", kind: vBlock, score: textStrong, expl: explRelay, src: "common MTA reply text"},
