@@ -109,26 +109,20 @@ func Classify(r Reply) Diagnosis {
 
 	// Text: wins only when strictly stronger than the codes.
 	strongText := false
-	var textRule *rule
 	if ev.best >= 0 {
 		tr := &m.rules[ev.best]
 		if tr.score > bestScore {
 			best, bestScore, expl = tr.kind, tr.score, tr.expl
 			strongText = tr.score >= textStrong
-			textRule = tr
 		}
 	}
 
-	// RFC 3463 §3.8: X.7.x is security or policy status, a refusal of the
-	// sender, so words that sound like a missing mailbox do not make a
-	// 5.7.x reply hard ("550 5.7.1 Recipient address rejected: User
-	// unknown" from a gateway that refuses the sender). The exceptions are
-	// the codes registered for the recipient (5.7.13 account disabled,
-	// 5.7.17/5.7.18 owner changed, read from the code itself) and the
-	// provider texts documented to come with 5.7.x (rules marked on57).
-	if textRule != nil && !textRule.on57 && isHardVerdict(best) && isSecurityCode(r.Enhanced) {
-		best, expl = vBlock, explPolicy57
-	}
+	// A 5.7.x code says security or policy (RFC 3463 §3.8), but a text that
+	// names a missing or disabled mailbox outright (a strong pattern) still
+	// wins, as it does over any other code: administrators refuse former
+	// users with "554 5.7.1 <a@b>: Recipient address rejected: User
+	// unknown" (a Postfix access map's REJECT). Weaker words do not beat
+	// the code. Refusals of the sender carry their own, stronger patterns.
 
 	// "Try again later" after a 421 is the host telling us to slow down,
 	// not greylisting (docs/design.md: 421 texts are rate_limited).
@@ -139,6 +133,12 @@ func Classify(r Reply) Diagnosis {
 	// A 4xx that calls the mailbox missing or disabled only counts as
 	// permanent when the text says so outright (the "4xx that is really
 	// permanent" trap); a bare 4.1.1 or 4.2.1 is just a temporary refusal.
+	// A 4xx about the domain is a lookup that failed for now (Postfix's
+	// "450 4.1.2 ... Domain not found", qmail's "#4.1.2"): temporary DNS
+	// trouble, whatever its words.
+	if temporary && best == vDomain {
+		best, expl = vDNS, ""
+	}
 	if temporary && isHardVerdict(best) && !strongText {
 		best, expl = vTemp, ""
 	}
@@ -149,25 +149,6 @@ func Classify(r Reply) Diagnosis {
 	}
 	d.Explanation = expl
 	return d
-}
-
-// explPolicy57 explains a 5.7.x refusal whose words sound like a missing
-// mailbox.
-const explPolicy57 = "The receiving server refused the message for a security or policy reason (5.7.x); that is about the sender, not proof the address is bad."
-
-// isSecurityCode tells whether e is a permanent X.7.x code (RFC 3463 §3.8)
-// other than those registered about the recipient: 5.7.13 "User Account
-// Disabled" (RFC 5248), 5.7.17 and 5.7.18 "Mailbox/Domain owner has
-// changed" (RFC 7293).
-func isSecurityCode(e string) bool {
-	if len(e) < 5 || e[0] != '5' || e[1] != '.' || e[2] != '7' || e[3] != '.' {
-		return false
-	}
-	switch e[4:] {
-	case "13", "17", "18":
-		return false
-	}
-	return true
 }
 
 func isHardVerdict(v verdict) bool {

@@ -24,12 +24,11 @@
 //   - A blocked sender (5.7.x, blocklists, reputation, DMARC/SPF/DKIM,
 //     policy) is class Block, action FixSender, never Hard: the server
 //     refused the sender, which says nothing about the address.
-//   - A 5.7.x reply is never a missing mailbox, whatever its words ("550
-//     5.7.1 Recipient address rejected: User unknown" is Block): RFC 3463
-//     §3.8 makes X.7.x security or policy status. The exceptions are the
-//     codes registered about the recipient (5.7.13, 5.7.17, 5.7.18) and
-//     the provider texts documented to come with 5.7.x (Yandex "No such
-//     user!", Proofpoint, Trend Micro, ZeroSpam; rules marked on57).
+//   - A 5.7.x reply is Block unless its text names a missing or disabled
+//     mailbox outright ("554 5.7.1 <a@b>: Recipient address rejected: User
+//     unknown" is Hard: administrators refuse former users so). Until round
+//     3 of issue 12 every 5.7.x was Block whatever its words; the bounce and
+//     blind corpora showed that cost dead addresses kept (bounce/README.md).
 //   - Refusals of the sender's own address are Block even with a 5.1.x
 //     code ("sender rejected", "invalid sender", "after MAIL FROM"), and
 //     so are anti-abuse texts about unknown recipients.

@@ -25,10 +25,6 @@ type rule struct {
 	blocklist string // set when the pattern names a public blocklist
 	expl      string // overrides the default explanation of kind
 	src       string // where the fact comes from
-	// on57 marks a missing-mailbox text documented to come with a 5.7.x
-	// code. Any other hard reading of a 5.7.x reply is overruled: RFC 3463
-	// §3.8 makes X.7.x security or policy status, a refusal of the sender.
-	on57 bool
 }
 
 // Explanations of specific patterns; the defaults per verdict live in
@@ -53,7 +49,7 @@ func rules() []rule {
 		// enhanced code.
 		{pat: "user unknown", kind: vNotFound, score: textStrong, src: "Postfix/Sendmail reply text; SMTP Field Manual (Hey, Proofpoint, Zoho 550 5.1.1)"},
 		{pat: "unknown user", kind: vNotFound, score: textStrong, src: "Postfix local(8) DSN text \"unknown user\""},
-		{pat: "no such user", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yandex 550 5.7.1 \"No such user!\", Barracuda 550)", on57: true},
+		{pat: "no such user", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yandex 550 5.7.1 \"No such user!\", Barracuda 550)"},
 		{pat: "no such recipient", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "no such mailbox", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
 		{pat: "no such account", kind: vNotFound, score: textStrong, src: "common MTA reply text"},
@@ -80,15 +76,15 @@ func rules() []rule {
 		{pat: "recipnotfound", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Microsoft NDR 5.1.1 RESOLVER.ADR.RecipNotFound"},
 		{pat: "recipientnotfound", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Microsoft NDR 5.1.10 RESOLVER.ADR.RecipientNotFound"},
 		{pat: "invalid recipient", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Email Security.cloud 550, Mimecast 451, Orange 550)"},
-		{pat: "invalid-recipient", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"Invalid-Recipient\")", on57: true},
+		{pat: "invalid-recipient", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"Invalid-Recipient\")"},
 		{pat: "invalid mailbox", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Mail.ru 550 \"invalid mailbox\")"},
 		{pat: "destinataire invalide", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Orange 550 5.1.1, French text)"},
 		{pat: "not our customer", kind: vNotFound, score: textStrong, provider: "comcast", src: "SMTP Field Manual (Comcast 550 5.1.1 \"Not our Customer\")"},
 		{pat: "mailbox unallocated", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Comcast 550 5.1.1 \"recipient mailbox unallocated\")"},
 		{pat: "not a valid email address", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Proofpoint 550 5.1.1)"},
 		{pat: "could not be found, or was misspelled", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Rackspace 550 5.1.1)"},
-		{pat: "marked as invalid", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Proofpoint 550 5.7.1 \"User email address is marked as invalid\")", on57: true},
-		{pat: "not in recipient list", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (ZeroSpam 554 5.7.1)", on57: true},
+		{pat: "marked as invalid", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (Proofpoint 550 5.7.1 \"User email address is marked as invalid\")"},
+		{pat: "not in recipient list", kind: vNotFound, score: textTrap, src: "SMTP Field Manual (ZeroSpam 554 5.7.1)"},
 		{pat: "doesn't have a", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"This user doesn't have a ... account\")"},
 		{pat: "is no longer valid", kind: vNotFound, score: textStrong, src: "SMTP Field Manual (Yahoo 554 \"is no longer valid. [-20]\")"},
 		{pat: "mailbox unavailable", kind: vNotFound, score: textNormal, src: "RFC 5321 §4.2.3 (550 text); DOMAIN.md (Outlook 550 5.5.0)"},
@@ -280,7 +276,7 @@ func rules() []rule {
 		{pat: "nonexistent domain", kind: vDomain, score: textStrong, src: "Microsoft NDR 5.4.4 SMTPSEND.DNS.NonExistentDomain"},
 		{pat: "non-existent domain", kind: vDomain, score: textStrong, src: "common MTA reply text"},
 		{pat: "unrouteable address", kind: vDomain, score: textStrong, src: "Exim DSN \"Unrouteable address\""},
-		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")", on57: true},
+		{pat: "no-domain", kind: vDomain, score: textTrap, src: "SMTP Field Manual (Trend Micro 554 5.7.1 \"NO-DOMAIN\")"},
 		{pat: "host not found, try again", kind: vDNS, score: textTrap + 5, src: "Postfix DSN 4.4.3 \"Name service error ... Host not found, try again\" (temporary)"},
 		{pat: "null mx", kind: vNoMX, score: textTrap, src: "RFC 7505 §4 (null MX)"},
 		{pat: "does not accept mail", kind: vNoMX, score: textStrong, src: "RFC 7504 §3 (521/556 texts)"},
@@ -307,8 +303,8 @@ func rules() []rule {
 		{pat: "insufficient system", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (452 text); SMTP Field Manual (Outlook 452 4.3.1)"},
 		{pat: "temporary local problem", kind: vTemp, score: textNormal, src: "Exim 451 \"Temporary local problem - please try later\""},
 		{pat: "local error in processing", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 (451 text)"},
-		{pat: "loops back to myself", kind: vTemp, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\" (a routing loop on the receiving side, RFC 3463 X.4.6: soft since round 3)"},
-		{pat: "mail loop", kind: vTemp, score: textNormal, src: "common MTA reply text (a routing loop, RFC 3463 X.4.6: soft since round 3)"},
+		{pat: "loops back to myself", kind: vRejected, score: textNormal, src: "Postfix DSN \"mail for ... loops back to myself\""},
+		{pat: "mail loop", kind: vRejected, score: textNormal, src: "common MTA reply text"},
 
 		// Missing mailbox in the words of providers that write English as
 		// a second language, and in other languages. Each is a reply text

@@ -35,8 +35,6 @@ func deliveryRules() []rule {
 		{pat: "local delivery failed", kind: vTemp, score: textNormal, src: "common MTA DSN text"},
 
 		// Routing and the network path (RFC 3463 X.4.x): soft.
-		{pat: "routing loop", kind: vTemp, score: textNormal, src: "RFC 3463 X.4.6 text \"Routing loop detected\""},
-		{pat: "hop count exceeded", kind: vTemp, score: textNormal, src: "Exchange NDR 5.4.6 \"Hop count exceeded - possible mail loop\""},
 		{pat: "could not connect", kind: vConnection, score: textNormal, src: "common MTA DSN text \"could not connect to host\""},
 		{pat: "unable to connect", kind: vConnection, score: textNormal, src: "common MTA DSN text"},
 		{pat: "host is unreachable", kind: vConnection, score: textNormal, src: "POSIX EHOSTUNREACH text in DSNs"},
@@ -116,14 +114,13 @@ func deliveryRules() []rule {
 		{pat: "mail transport unavailable", kind: vTemp, score: textNormal, src: "Postfix DSN \"mail transport unavailable\" (a receiving-side configuration problem)"},
 		{pat: "temporary lookup failure", kind: vTemp, score: textNormal, src: "Postfix 451 4.3.0 \"Temporary lookup failure\" (a table lookup on the receiving side)"},
 		{pat: "mailbox busy", kind: vTemp, score: textNormal, src: "RFC 5321 §4.2.3 450 \"mailbox unavailable (e.g., mailbox busy ...)\""},
-		{pat: "control/locals", kind: vTemp, score: textNormal, src: "qmail \"... it isn't in my control/locals file, so I don't treat it as local\" (a receiving-side MX configuration error)"},
 		{pat: "host lookup did not complete", kind: vDNS, score: textNormal, src: "Exim DSN \"host lookup did not complete\" (a temporary DNS failure)"},
 		{pat: "dns query failed", kind: vDNS, score: textNormal, src: "Exchange NDR 5.4.312 \"DNS query failed\""},
 		{pat: "servfail", kind: vDNS, score: textNormal, src: "RFC 1035 RCODE 2 name, in DSN texts"},
 		{pat: "establish an smtp connection", kind: vConnection, score: textStrong, src: "qmail \"Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\""},
 		{pat: "connection died", kind: vConnection, score: textNormal, src: "qmail \"Connected to ... but connection died. (#4.4.2)\""},
 		{pat: "greeting failed", kind: vConnection, score: textNormal, src: "qmail \"Connected to ... but greeting failed.\""},
-		{pat: "couldn't find any host", kind: vDomain, score: textStrong, src: "qmail \"Sorry, I couldn't find any host named ... (#5.1.2)\""},
+		{pat: "couldn't find any host", kind: vDomain, score: textNormal, src: "qmail \"Sorry, I couldn't find any host named ... (#5.1.2)\""},
 		{pat: "couldn't find a mail exchanger", kind: vNoMX, score: textStrong, src: "qmail \"Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\""},
 		{pat: "point to non-existent hosts", kind: vNoMX, score: textNormal, src: "Exim \"all relevant MX records point to non-existent hosts\""},
 		{pat: "no such host", kind: vDomain, score: textStrong, src: "common resolver text \"no such host\""},
@@ -152,5 +149,23 @@ func deliveryRules() []rule {
 		{pat: "bad outbound sender", kind: vSender, score: textSender, expl: explSender, src: "Exchange Online 550 5.1.8 \"Access denied, bad outbound sender\""},
 		{pat: "submission quota", kind: vRate, score: textTrap + 5, src: "Exchange 550 5.2.2 \"Submission quota exceeded\" (the sender's limit, not a full mailbox)"},
 		{pat: "recipsizelimit", kind: vSize, score: textTrap, provider: "microsoft", src: "Exchange NDR 5.2.3 RESOLVER.RST.RecipSizeLimit"},
+
+		// Written blind (reply/testdata/blind.tsv, tuned part), round 3.
+		{pat: "no this user", kind: vNotFound, score: textStrong, src: "broken-English 550 \"No this user\""},
+		{pat: "wasn't found at", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Office 365 NDR \"<user> wasn't found at <domain>.\""},
+		{pat: "user suspended", kind: vDisabled, score: textStrong, src: "common MTA reply text \"User suspended\""},
+		{pat: "mailbox suspended", kind: vDisabled, score: textStrong, src: "common MTA reply text"},
+		{pat: "domain missing", kind: vSyntax, score: textNormal, src: "Sendmail/Postfix \"domain missing or malformed\" (the address has no valid domain part)"},
+		{pat: "name lookup failure", kind: vDNS, score: textNormal, src: "Sendmail \"Deferred: Name server: ...: host name lookup failure\""},
+		{pat: "network error", kind: vConnection, score: textNormal, src: "common DSN text \"Network error on destination MXs\""},
+		{pat: "relay dynamic", kind: vBlock, score: textStrong, expl: explPTR, provider: "microsoft", src: "Outlook.com DY-001 \"Hotmail does not relay dynamically-assigned IP ranges\""},
+		{pat: "(bl)", kind: vBlock, score: textTrap, expl: explBlocklist, src: "T-Online 554 \"IP=... - A problem occurred. (Ask your postmaster for help ...) (BL)\": the sending IP is on T-Online's blocklist"},
+		{pat: "unresolvable rfc.5321 from", kind: vSender, score: textSender, expl: explSender, provider: "mimecast", src: "Mimecast 451 \"Message temporarily deferred due to unresolvable RFC.5321 from address\" (the sender's domain)"},
+		{pat: "authorized recipients", kind: vBlock, score: textNormal, src: "Mailgun \"Sandbox subdomains are for test purposes only ... add the address to authorized recipients\" (the sending account's restriction)"},
+		{pat: "may not exist, they may be blacklisted", kind: vRejected, score: textTrap, src: "cPanel/Exim 550 \"The account or domain may not exist, they may be blacklisted, or missing the proper dns entries\": it names several causes, so nothing definite"},
+		{pat: "dns domain", kind: vDomain, score: textStrong + 5, src: "Exchange NDR 5.4.310 \"DNS domain <domain> does not exist\""},
+		{pat: "because the domain", kind: vDomain, score: textStrong + 5, provider: "gmail", src: "Gmail bounce \"Your message wasn't delivered to <a@b> because the domain <b> couldn't be found\""},
+		{pat: "mailbox address syntax", kind: vSyntax, score: textTrap, src: "RFC 3463 X.1.3 text \"Bad destination mailbox address syntax\""},
+		{pat: "overlimit", kind: vRate, score: textStrong, src: "common reply text \"Sender rate overlimit\""},
 	}
 }

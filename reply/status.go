@@ -103,7 +103,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 	case 4005:
 		return status{"Mail system congestion", "RFC 3463 §3.6", vRate, codeWeak}, true
 	case 4006:
-		return status{"Routing loop detected", "RFC 3463 §3.6", vTemp, codeWeak}, true
+		return status{"Routing loop detected", "RFC 3463 §3.6", vRejected, codeGeneric}, true
 	case 4007:
 		return status{"Delivery time expired", "RFC 3463 §3.6", vTimeout, codeSpecific}, true
 
