@@ -65,7 +65,8 @@ func deliveryRules() []rule {
 		{pat: "account is locked", kind: vDisabled, score: textNormal, src: "common MTA reply text (a locked, suspended mailbox)"},
 		{pat: "account locked", kind: vDisabled, score: textNormal, src: "common MTA reply text"},
 		{pat: "not active", kind: vDisabled, score: textNormal, src: "common MTA reply text \"mailbox not active\""},
-		{pat: "malformed address", kind: vBlock, score: textNormal, expl: explMalformed, src: "Exim \"malformed address: <a@b> may not follow ... This address has been ignored\": the message wrote the address in a malformed way (its header syntax); the mailbox itself may be fine, the sending software must change"},
+		{pat: "malformed address", kind: vSyntax, score: textNormal, src: "Exim/Sendmail \"501 <a@b>: malformed address: ...\": the recipient address cannot be parsed"},
+		{pat: "this address has been ignored", kind: vBlock, score: textStrong, expl: explMalformed, src: "Exim \"malformed address: <a@b> may not follow ... This address has been ignored\": Exim's complaint about how the message's header wrote an address; the mailbox itself may be fine, the sending software must change"},
 		{pat: "mailbox has exceeded", kind: vFull, score: textTrap, src: "common MTA reply text \"mailbox has exceeded its limit\""},
 		{pat: "full mailbox", kind: vFull, score: textTrap, src: "common MTA reply text"},
 		{pat: "mail box full", kind: vFull, score: textTrap, src: "common MTA reply text"},
@@ -167,5 +168,11 @@ func deliveryRules() []rule {
 		{pat: "because the domain", kind: vDomain, score: textStrong + 5, provider: "gmail", src: "Gmail bounce \"Your message wasn't delivered to <a@b> because the domain <b> couldn't be found\""},
 		{pat: "mailbox address syntax", kind: vSyntax, score: textTrap, src: "RFC 3463 X.1.3 text \"Bad destination mailbox address syntax\""},
 		{pat: "overlimit", kind: vRate, score: textStrong, src: "common reply text \"Sender rate overlimit\""},
+
+		// Written blind (reply/testdata/blind3.tsv), after blind2.tsv was measured.
+		{pat: "invalid user", kind: vNotFound, score: textStrong, src: "common MTA reply text \"550 Invalid User\" (Sohu and others)"},
+		{pat: "no mx record", kind: vNoMX, score: textStrong, src: "provider bounce texts \"Domain ... has no MX record and no A record\""},
+		{pat: "délai de remise", kind: vTimeout, score: textStrong, src: "French DSN text \"délai de remise expiré\" (delivery time expired)"},
+		{pat: "content restrictions", kind: vBlock, score: textStrong, expl: explContent, src: "common gateway reply \"Message rejected due to content restrictions\""},
 	}
 }

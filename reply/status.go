@@ -73,7 +73,7 @@ func lookupStatus(subject, detail int) (status, bool) {
 	// X.3.x: mail system status (RFC 3463 §3.5). Trouble inside the
 	// receiving system, not the address: a hint of a soft failure.
 	case 3000:
-		return status{"Other or undefined mail system status", "RFC 3463 §3.5", vTemp, codeWeak}, true
+		return status{"Other or undefined mail system status", "RFC 3463 §3.5", vRejected, codeGeneric}, true
 	case 3001:
 		return status{"Mail system full", "RFC 3463 §3.5", vTemp, codeWeak}, true
 	case 3002:
