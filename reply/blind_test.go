@@ -85,68 +85,80 @@ var (
 	blindHeldFloor  = blindFloor{class: 88, reason: 85, dangerous: 1}
 )
 
+// blindTally counts one part of a blind corpus.
+type blindTally struct {
+	n, class, reason, dangerous int
+	byClass                     map[Class]*[2]int // [right, total]
+}
+
+// add classifies b and counts it; show says whether to log a miss.
+func (p *blindTally) add(t *testing.T, file string, b blindLine, show bool) {
+	d := ClassifyText(strings.ReplaceAll(b.text, `\r\n`, "\r\n"))
+	p.n++
+	if p.byClass == nil {
+		p.byClass = map[Class]*[2]int{}
+	}
+	c := p.byClass[b.class]
+	if c == nil {
+		c = &[2]int{}
+		p.byClass[b.class] = c
+	}
+	c[1]++
+	ok := d.Class == b.class
+	if ok {
+		p.class++
+		c[0]++
+		if d.Reason == b.reason {
+			p.reason++
+		}
+	}
+	danger := (d.Class == Hard) != (b.class == Hard)
+	if danger {
+		p.dangerous++
+	}
+	if show && (!ok || danger) {
+		mark := "wrong"
+		if danger {
+			mark = "DANGEROUS"
+		}
+		t.Logf("%s %s:%d: want %s/%s, got %s/%s: %.180q", mark, file, b.line, b.class, b.reason, d.Class, d.Reason, b.text)
+	}
+}
+
+// check logs the part's figures (per class too, when byClass) and fails
+// when they fall below its reported floor.
+func (p *blindTally) check(t *testing.T, name string, floor blindFloor, byClass bool) {
+	if p.n == 0 {
+		return
+	}
+	t.Logf("%-8s %3d lines: class %d (%.1f%%), class+reason %d (%.1f%%), dangerous %d", name, p.n,
+		p.class, 100*float64(p.class)/float64(p.n), p.reason, 100*float64(p.reason)/float64(p.n), p.dangerous)
+	for _, k := range []Class{Hard, Soft, Block, Unknown} {
+		if c := p.byClass[k]; byClass && c != nil {
+			t.Logf("  class %-7s %3d/%3d %5.1f%%", k, c[0], c[1], 100*float64(c[0])/float64(c[1]))
+		}
+	}
+	if p.class < floor.class || p.reason < floor.reason || p.dangerous > floor.dangerous {
+		t.Errorf("%s: class %d, class+reason %d, dangerous %d; reported %d, %d, %d",
+			name, p.class, p.reason, p.dangerous, floor.class, floor.reason, floor.dangerous)
+	}
+}
+
 // TestBlind measures the classifier on blind.tsv: class accuracy, class and
 // reason accuracy, and dangerous errors (hard for a non-hard truth, or not
 // hard for a hard truth), for the tuned and held-out parts separately.
 func TestBlind(t *testing.T) {
-	type part struct {
-		n, class, reason, dangerous int
-		byClass                     map[Class]*[2]int
-	}
-	parts := map[bool]*part{false: {byClass: map[Class]*[2]int{}}, true: {byClass: map[Class]*[2]int{}}}
+	var tuned, held blindTally
 	for _, b := range loadBlind(t) {
-		if b.held && *tuneOnly {
-			continue
-		}
-		p := parts[b.held]
-		d := ClassifyText(strings.ReplaceAll(b.text, `\r\n`, "\r\n"))
-		p.n++
-		c := p.byClass[b.class]
-		if c == nil {
-			c = &[2]int{}
-			p.byClass[b.class] = c
-		}
-		c[1]++
-		ok := d.Class == b.class
-		if ok {
-			p.class++
-			c[0]++
-			if d.Reason == b.reason {
-				p.reason++
-			}
-		}
-		danger := (d.Class == Hard) != (b.class == Hard)
-		if danger {
-			p.dangerous++
-		}
-		if (!ok || danger) && (*blindVerbose && !b.held || *blindHeld && b.held) {
-			mark := "wrong"
-			if danger {
-				mark = "DANGEROUS"
-			}
-			t.Logf("%s blind.tsv:%d: want %s/%s, got %s/%s: %.180q", mark, b.line, b.class, b.reason, d.Class, d.Reason, b.text)
+		switch {
+		case !b.held:
+			tuned.add(t, "blind.tsv", b, *blindVerbose)
+		case !*tuneOnly:
+			held.add(t, "blind.tsv", b, *blindHeld)
 		}
 	}
-	for _, x := range []struct {
-		name  string
-		p     *part
-		floor blindFloor
-	}{{"tuned", parts[false], blindTunedFloor}, {"held-out", parts[true], blindHeldFloor}} {
-		if x.p.n == 0 {
-			continue
-		}
-		t.Logf("%-8s %3d lines: class %d (%.1f%%), class+reason %d (%.1f%%), dangerous %d", x.name, x.p.n,
-			x.p.class, 100*float64(x.p.class)/float64(x.p.n), x.p.reason, 100*float64(x.p.reason)/float64(x.p.n), x.p.dangerous)
-		for _, k := range []Class{Hard, Soft, Block, Unknown} {
-			if c := x.p.byClass[k]; c != nil {
-				t.Logf("  class %-7s %3d/%3d %5.1f%%", k, c[0], c[1], 100*float64(c[0])/float64(c[1]))
-			}
-		}
-		if x.p.class < x.floor.class || x.p.reason < x.floor.reason || x.p.dangerous > x.floor.dangerous {
-			t.Errorf("%s part: class %d, class+reason %d, dangerous %d; reported %d, %d, %d",
-				x.name, x.p.class, x.p.reason, x.p.dangerous, x.floor.class, x.floor.reason, x.floor.dangerous)
-		}
-	}
+	tuned.check(t, "tuned", blindTunedFloor, true)
+	held.check(t, "held-out", blindHeldFloor, true)
 }
 
 // blind2Floor is blind2.tsv's one measurement (bounce/README.md, "A second
@@ -158,26 +170,11 @@ var blind2Floor = blindFloor{class: 300, reason: 289, dangerous: 11}
 // the classifier nor blind.tsv. It is never tuned on: its misses are not
 // printed, only its figures.
 func TestBlind2(t *testing.T) {
-	var n, class, reason, dangerous int
+	var p blindTally
 	for _, b := range loadBlindFile(t, "testdata/blind2.tsv") {
-		d := ClassifyText(strings.ReplaceAll(b.text, `\r\n`, "\r\n"))
-		n++
-		if d.Class == b.class {
-			class++
-			if d.Reason == b.reason {
-				reason++
-			}
-		}
-		if (d.Class == Hard) != (b.class == Hard) {
-			dangerous++
-		}
+		p.add(t, "blind2.tsv", b, false)
 	}
-	t.Logf("blind2 %d lines: class %d (%.1f%%), class+reason %d (%.1f%%), dangerous %d",
-		n, class, 100*float64(class)/float64(n), reason, 100*float64(reason)/float64(n), dangerous)
-	if class < blind2Floor.class || reason < blind2Floor.reason || dangerous > blind2Floor.dangerous {
-		t.Errorf("class %d, class+reason %d, dangerous %d; reported %d, %d, %d",
-			class, reason, dangerous, blind2Floor.class, blind2Floor.reason, blind2Floor.dangerous)
-	}
+	p.check(t, "blind2", blind2Floor, false)
 }
 
 // blind3Floor is blind3.tsv's figure after tuning on it (bounce/README.md).
@@ -186,33 +183,9 @@ var blind3Floor = blindFloor{class: 356, reason: 339, dangerous: 1}
 // TestBlind3 measures the classifier on blind3.tsv, tuning material written
 // blind after blind2.tsv was measured; -blind.v prints its misses.
 func TestBlind3(t *testing.T) {
-	var n, class, reason, dangerous int
+	var p blindTally
 	for _, b := range loadBlindFile(t, "testdata/blind3.tsv") {
-		d := ClassifyText(strings.ReplaceAll(b.text, `\r\n`, "\r\n"))
-		n++
-		ok := d.Class == b.class
-		if ok {
-			class++
-			if d.Reason == b.reason {
-				reason++
-			}
-		}
-		danger := (d.Class == Hard) != (b.class == Hard)
-		if danger {
-			dangerous++
-		}
-		if *blindVerbose && (!ok || danger) {
-			mark := "wrong"
-			if danger {
-				mark = "DANGEROUS"
-			}
-			t.Logf("%s blind3.tsv:%d: want %s/%s, got %s/%s: %.180q", mark, b.line, b.class, b.reason, d.Class, d.Reason, b.text)
-		}
+		p.add(t, "blind3.tsv", b, *blindVerbose)
 	}
-	t.Logf("blind3 %d lines: class %d (%.1f%%), class+reason %d (%.1f%%), dangerous %d",
-		n, class, 100*float64(class)/float64(n), reason, 100*float64(reason)/float64(n), dangerous)
-	if class < blind3Floor.class || reason < blind3Floor.reason || dangerous > blind3Floor.dangerous {
-		t.Errorf("class %d, class+reason %d, dangerous %d; reported %d, %d, %d",
-			class, reason, dangerous, blind3Floor.class, blind3Floor.reason, blind3Floor.dangerous)
-	}
+	p.check(t, "blind3", blind3Floor, false)
 }
