@@ -81,19 +81,7 @@ func TestFleetLimitClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1")))
-		errc <- err
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for f.asked() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	e.Close()
-	if err := <-errc; !errors.Is(err, probe.ErrClosed) {
-		t.Errorf("Check: %v, want ErrClosed", err)
-	}
+	closeDuringCheck(t, e, func() bool { return f.asked() > 0 })
 	if srv.Rcpts() != 0 {
 		t.Errorf("fake saw %d RCPTs, want none", srv.Rcpts())
 	}

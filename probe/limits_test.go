@@ -241,19 +241,7 @@ func TestRcptRateLimitClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1")))
-		errc <- err
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Rcpts() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	e.Close()
-	if err := <-errc; !errors.Is(err, probe.ErrClosed) {
-		t.Errorf("Check: %v, want ErrClosed", err)
-	}
+	closeDuringCheck(t, e, func() bool { return srv.Rcpts() > 0 })
 	if srv.Rcpts() != 1 || srv.Quits() != 1 {
 		t.Errorf("fake saw %d RCPTs and %d QUITs, want 1 (the test only) and 1", srv.Rcpts(), srv.Quits())
 	}
@@ -291,5 +279,25 @@ func TestLimitsSharedByAddress(t *testing.T) {
 	}
 	if srv.Sessions() < 3 {
 		t.Errorf("%d sessions for 3 MX names, want at least 3 (a session serves one name)", srv.Sessions())
+	}
+}
+
+// closeDuringCheck starts a Check of jane@example.com at mx.example.com,
+// closes e once ready reports true (or after 10 s), and requires the Check
+// to end with ErrClosed.
+func closeDuringCheck(t *testing.T, e *probe.Engine, ready func() bool) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Check(context.Background(), request("jane@example.com", target("mx.example.com", "127.0.0.1")))
+		errc <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ready() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	e.Close()
+	if err := <-errc; !errors.Is(err, probe.ErrClosed) {
+		t.Errorf("Check: %v, want ErrClosed", err)
 	}
 }
