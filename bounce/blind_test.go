@@ -131,10 +131,14 @@ func measureBlind(tb testing.TB) (tuned, held *blindTally) {
 			if dangerous {
 				t.dangerous++
 			}
-			if !ok || dangerous || (d.Recipient != "" && !strings.EqualFold(d.Recipient, l.address)) {
+			reasonOff := ok && !notBounce && string(d.Reason) != l.reason
+			if !ok || dangerous || reasonOff || (d.Recipient != "" && !strings.EqualFold(d.Recipient, l.address)) {
 				mark := ""
-				if dangerous {
+				switch {
+				case dangerous:
 					mark = "DANGEROUS "
+				case reasonOff:
+					mark = "(reason) "
 				}
 				t.wrong = append(t.wrong, fmt.Sprintf("%s%s #%d: want %s/%s %s, got %s/%s %s (%s, err %v): %.160q",
 					mark, name, l.rcpt, l.class, l.reason, l.address, d.Class, d.Reason, d.Recipient, d.Format, rerr, d.Diagnostic))
@@ -146,7 +150,7 @@ func measureBlind(tb testing.TB) (tuned, held *blindTally) {
 
 // Floors: the figures reported in README.md ("Messages written blind").
 var (
-	blindTunedFloor = floor{read: 102, right: 116, dangerous: 2}
+	blindTunedFloor = floor{read: 102, right: 117, dangerous: 2}
 	blindHeldFloor  = floor{read: 22, right: 24, dangerous: 0}
 )
 

@@ -298,7 +298,14 @@ func (m *message) autoReply() (Diagnosis, bool) {
 		auto = true
 	}
 	subj := strings.ToLower(m.subject())
-	for _, w := range []string{"out of office", "out of the office", "auto:", "autoreply", "auto-reply", "auto reply", "automatic reply", "vacation", "away from", "autosvar", "abwesenheit", "absence", "réponse automatique"} {
+	// Out-of-office subjects in the languages of the common mail clients'
+	// defaults (Outlook's "Automatic reply" and its translations, and
+	// the words people write themselves).
+	for _, w := range []string{"out of office", "out of the office", "auto:", "autoreply", "auto-reply", "auto reply", "automatic reply", "vacation", "away from",
+		"autosvar", "abwesenheit", "abwesend", "automatische antwort", "absence", "réponse automatique", "absent du bureau", "hors du bureau",
+		"fuera de la oficina", "respuesta automática", "respuesta automatica", "ausente", "fuori ufficio", "risposta automatica", "assente",
+		"resposta automática", "resposta automatica", "fora do escritório", "ausência", "automatisch antwoord", "afwezig", "automatyczna odpowiedź", "nieobecn",
+		"автоответ", "автоматический ответ", "отсутств", "自動応答", "自動返信", "不在", "自动回复", "自動回覆", "자동 응답", "부재"} {
 		if strings.Contains(subj, w) {
 			auto = true
 		}

@@ -136,6 +136,16 @@ func TestComplaintAndAutoReply(t *testing.T) {
 	if d.Class != reply.Unknown || d.Action != reply.Review || d.Recipient != "kijitora@apple.example.com" {
 		t.Errorf("auto-reply: %+v", d)
 	}
+	// An out-of-office reply in Spanish without Auto-Submitted: the
+	// subject says it, and the colleague it names is no failed recipient.
+	rep, err = Read([]byte("Received: by mx.example.org (Postfix)\nFrom: Marta <marta@example.es>\nTo: citas@example.org\nSubject: Fuera de la oficina: su cita\n\n" +
+		"Estoy fuera de la oficina hasta el lunes. Para asuntos urgentes escriba a recepcion@example.es.\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Recipients[0]; rep.Format != AutoReply || d.Recipient != "marta@example.es" || d.Action != reply.Review {
+		t.Errorf("Spanish auto-reply: %s %+v", rep.Format, d)
+	}
 }
 
 // TestReadRefuses: what is not a bounce is refused, not guessed at.
@@ -145,6 +155,14 @@ func TestReadRefuses(t *testing.T) {
 		"   \n\n",
 		"From: a@example.com\nTo: b@example.org\nSubject: lunch\n\nSee you at noon, c@example.net.\n",
 		"no header at all",
+		// A person's reply that passed through Postfix and talks of an
+		// undeliverable parcel: our own address, quoted, is no failed
+		// recipient.
+		"Received: from mx.example.org (Postfix) with ESMTPS id 4W\nFrom: Gary <gary@example.co.uk>\nTo: news@example.org\nSubject: Re: Mail delivery and returns\n" +
+			"In-Reply-To: <offer-1@example.org>\n\nWhat is your returns policy? The last parcel was undeliverable for a week.\n\n" +
+			"On Wed, Example Tools <news@example.org> wrote:\n> July offers\n",
+		// A read receipt.
+		"Received: by mx.example.org (Postfix)\nFrom: Rolf <rolf@example.se>\nTo: sales@example.org\nSubject: Read: quote 4411\n\nYour message to rolf@example.se was read on Monday.\n",
 	} {
 		if _, err := Read([]byte(in)); !errors.Is(err, ErrNotBounce) && !errors.Is(err, ErrEmpty) {
 			t.Errorf("%q: err %v", in, err)

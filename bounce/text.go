@@ -16,7 +16,7 @@ const maxBlockLines = 40
 // and recipient and mail-system addresses; each is diagnosed from the
 // lines that follow its first mention.
 func (m *message) text(f Format) []Diagnosis {
-	if !m.looksLikeBounce(f) {
+	if !m.looksLikeBounce() {
 		return nil
 	}
 	rcpts := m.failedRecipients()
@@ -133,33 +133,77 @@ func (m *message) onlySender(a string) bool {
 }
 
 // looksLikeBounce tells whether a message without delivery-status fields
-// is a bounce at all, so that an ordinary message is not read as one.
-func (m *message) looksLikeBounce(f Format) bool {
-	if f != RFC3464 {
-		return true
-	}
+// is a bounce at all, so that an ordinary message is not read as one: a
+// person's reply that mentions an "undeliverable" parcel, or a message
+// that merely passed through a Postfix server, suppresses nobody. The
+// signs are mail software as the sender (X-Failed-Recipients, a
+// mail-system From), an MTA's fixed bounce wording, or the words of a
+// bounce in a Subject or text that is not a person's reply or forward.
+func (m *message) looksLikeBounce() bool {
 	if len(m.header.all("x-failed-recipients")) > 0 {
 		return true
 	}
 	from := strings.ToLower(m.header.get("from"))
-	for _, w := range []string{"mailer-daemon", "postmaster", "mail delivery", "mail-daemon", "mailerdaemon", "mail administrator", "mail delivery subsystem"} {
+	for _, w := range []string{"mailer-daemon", "postmaster", "post_master", "mail delivery", "mail-daemon", "mailerdaemon", "mail administrator", "mail delivery subsystem"} {
 		if strings.Contains(from, w) {
 			return true
 		}
 	}
-	subj := strings.ToLower(m.subject())
+	for _, a := range addresses(from) {
+		local, _, _ := strings.Cut(a, "@")
+		// A list manager's own address (fml's and Mailman's
+		// "list-admin", "list-owner") reports failed posts.
+		if isSystemAddress(a) || strings.HasSuffix(local, "-admin") || strings.HasSuffix(local, "-owner") {
+			return true
+		}
+	}
+	low := m.low
+	for _, w := range mtaPhrases {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	subj := strings.ToLower(strings.TrimSpace(m.subject()))
+	if isReplySubject(subj) {
+		return false
+	}
 	for _, w := range []string{"undeliver", "undelivered", "delivery fail", "delivery status", "returned mail", "failure notice", "mail delivery", "delivery notification", "could not be delivered", "not delivered", "nondeliver", "non-deliver", "rejected", "returned to sender", "bounce", "error", "failed"} {
 		if strings.Contains(subj, w) {
 			return true
 		}
 	}
-	low := m.low
 	for _, w := range bouncePhrases {
 		if strings.Contains(low, w) {
 			return true
 		}
 	}
 	return false
+}
+
+// isReplySubject tells whether a lower-cased Subject is a person's reply
+// or forward ("Re:", "Fwd:", and their common translations).
+func isReplySubject(subj string) bool {
+	for _, p := range []string{"re:", "re :", "fw:", "fwd:", "aw:", "wg:", "sv:", "vs:", "tr:", "rv:", "r:", "antw:", "odp:", "res:", "enc:", "回复:", "回复：", "答复:", "転送:", "返信:"} {
+		if strings.HasPrefix(subj, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mtaPhrases are fixed sentences of MTAs' bounce texts, sure signs of a
+// bounce wherever they appear in its own text.
+var mtaPhrases = []string{
+	"this is the qmail-send program",
+	"this message was created automatically by mail delivery software",
+	"this is the mail system at host",
+	"----- transcript of session follows -----",
+	"----- the following addresses had permanent fatal errors -----",
+	"delivery to the following recipient failed",
+	"your message did not reach some or all of the intended recipients",
+	"sorry, we were unable to deliver your message",
+	"this is the mailer-daemon, please do not reply",
+	"delivery has failed to these recipients or groups",
 }
 
 // bouncePhrases are the opening words of MTAs' bounce texts.

@@ -174,5 +174,9 @@ func deliveryRules() []rule {
 		{pat: "no mx record", kind: vNoMX, score: textStrong, src: "provider bounce texts \"Domain ... has no MX record and no A record\""},
 		{pat: "délai de remise", kind: vTimeout, score: textStrong, src: "French DSN text \"délai de remise expiré\" (delivery time expired)"},
 		{pat: "content restrictions", kind: vBlock, score: textStrong, expl: explContent, src: "common gateway reply \"Message rejected due to content restrictions\""},
+
+		// Written blind (bounce/testdata/blind, whole messages).
+		{pat: "no longer has an active", kind: vDisabled, score: textStrong, src: "Facebook 550 5.1.1 RCP-P4 \"The attempted recipient no longer has an active Facebook email account\""},
+		{pat: "no mx for", kind: vNoMX, score: textStrong, src: "Mailgun delivery-status text \"No MX for [domain]\""},
 	}
 }
