@@ -127,12 +127,36 @@ func TestApplyAutoReply(t *testing.T) {
 	}
 }
 
-// TestApplyNotBounce: an ordinary message is refused and writes nothing.
+// TestApplyNotBounce: an ordinary message is refused and writes nothing,
+// and so are the mail a bounce mailbox also gets: a person's reply (which
+// passed through Postfix and talks of an "undeliverable" parcel), a read
+// receipt and an out-of-office reply without Auto-Submitted (testdata/blind).
 func TestApplyNotBounce(t *testing.T) {
 	l := newList(t)
-	_, err := Apply(context.Background(), l, []byte("From: a@example.com\nTo: b@example.org\nSubject: lunch\n\nSee you at noon.\n"))
+	ctx := context.Background()
+	_, err := Apply(ctx, l, []byte("From: a@example.com\nTo: b@example.org\nSubject: lunch\n\nSee you at noon.\n"))
 	if !errors.Is(err, ErrNotBounce) {
 		t.Fatalf("err %v, want ErrNotBounce", err)
+	}
+	for _, name := range []string{"131-human-reply.eml", "130-mdn-read-receipt.eml", "129-autoreply-es.eml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "blind", "eml", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := Apply(ctx, l, b)
+		if err != nil && !errors.Is(err, ErrNotBounce) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if len(o.Applied) != 0 {
+			t.Errorf("%s: %d addresses applied, want none: %+v", name, len(o.Applied), o.Applied)
+		}
+	}
+	var csv bytes.Buffer
+	if err := l.Export(ctx, &csv); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(csv.Bytes(), []byte("\n")); n != 1 {
+		t.Errorf("export has %d lines, want the header only:\n%s", n, csv.String())
 	}
 }
 
