@@ -35,7 +35,30 @@ const (
 	JapanMobile Format = "jpmobile" // NTT docomo, au (KDDI/EZweb), SoftBank
 	ARF         Format = "arf"
 	AutoReply   Format = "autoreply"
-	Text        Format = "text" // a bounce in no layout we know, read from its text
+	// Layouts of less common systems and gateways, named so that a
+	// reader of the result knows who wrote the bounce.
+	ActiveHunter    Format = "activehunter"
+	Amavis          Format = "amavis"
+	ApacheJames     Format = "apachejames"
+	Barracuda       Format = "barracuda"
+	DragonFly       Format = "dragonfly"
+	FML             Format = "fml"
+	GMX             Format = "gmx" // GMX, Web.de, 1&1 (one system)
+	IMailServer     Format = "imailserver"
+	MailFoundry     Format = "mailfoundry"
+	MailMarshal     Format = "mailmarshal"
+	McAfee          Format = "mcafee"
+	MessagingServer Format = "messagingserver" // Sun/Oracle Messaging Server
+	MFilter         Format = "mfilter"
+	MXLogic         Format = "mxlogic"
+	PowerMTA        Format = "powermta"
+	SendGrid        Format = "sendgrid"
+	SurfControl     Format = "surfcontrol"
+	TrendMicro      Format = "trendmicro"
+	Verizon         Format = "verizon"
+	Yandex          Format = "yandex"
+	Zoho            Format = "zoho"
+	Text            Format = "text" // a bounce in no layout we know, read from its text
 )
 
 // Diagnosis is what a bounce says about one recipient.
@@ -233,6 +256,9 @@ type message struct {
 	// origTo and origFrom are the returned original's recipients and
 	// sender, when it is attached.
 	origTo, origFrom []string
+	// reportFields are the per-message fields of the bounce's own
+	// delivery-status parts, split once when format first asks.
+	reportFields []header
 	// own are addresses that are never a failed recipient: the bounce's
 	// sender and recipient, and the original's sender.
 	own map[string]bool

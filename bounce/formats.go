@@ -8,70 +8,155 @@ import (
 	"github.com/preflight-email/preflight/reply"
 )
 
-// formatMarker is one sign of who wrote a bounce: a header field, or words
-// of its text (lower case).
+// formatMarker is one sign of who wrote a bounce.
 type formatMarker struct {
-	f      Format
-	header string // a header field name that must be present ("" = none)
-	text   string // words in the From, Subject or human text ("" = none)
+	f Format
+	// header is a header field name, or a prefix ending in "-" for a
+	// family of fields ("x-aol-"), that must be present in the bounce's
+	// header or its delivery-status part ("" = none); text, when set
+	// too, must be in that field's value.
+	header string
+	// text is words (lower case) that must be in the place the tier
+	// looks at: the From, Subject, X-Mailer and the bounce's own text.
+	text string
 }
 
-// formatMarkers are checked in order; the first that matches names the
-// format. They are the fixed phrases each MTA writes (its own source
-// texts) and the headers it adds.
-var formatMarkers = []formatMarker{
+// providerMarkers name the system by the headers it adds and the domain
+// of the bounce's From: who sent the bounce, whichever MTA it runs
+// (AOL's and Yandex's bounces are written by Postfix, GMX's and Mail.ru's
+// in Exim's words). They are checked first.
+var providerMarkers = []formatMarker{
 	{f: WorkMail, header: "x-mailer", text: "amazon workmail"},
 	{f: AmazonSES, header: "x-ses-outgoing"},
-	{f: AmazonSES, text: "amazonses.com"},
+	{f: IMailServer, header: "x-mailer", text: "<smtp32"},
+	{f: MFilter, header: "x-mailer", text: "m-filter"},
+	{f: SurfControl, header: "x-mailer", text: "surfcontrol"},
+	{f: SurfControl, header: "x-sef-"},
+	{f: Zoho, header: "x-zohomail"},
+	{f: MXLogic, header: "x-mxl-"},
+	{f: MXLogic, header: "x-mx-bounce"},
+	{f: ActiveHunter, header: "x-ahmailid"},
+	{f: FML, header: "x-mlserver", text: "fml"},
+	{f: Yahoo, header: "x-aol-"},
+	{f: Yahoo, header: "x-outbound-mail-relay-"},
+	{f: Yandex, header: "x-yandex-"},
+	{f: GMX, header: "x-gmx-"},
+	{f: GMX, header: "x-ui-out-filterresults"},
+	{f: PowerMTA, header: "x-powermta-"},
+	{f: SendGrid, header: "x-sendgrid-"},
+}
+
+// fromDomains name providers by the domain of the bounce's From.
+var fromDomains = []struct {
+	f       Format
+	domains []string // the From domain is one of these or ends in "." + one
+}{
+	{AmazonSES, []string{"amazonses.com"}},
+	{MailRu, []string{"mail.ru", "inbox.ru", "bk.ru", "list.ru"}},
+	{Yandex, []string{"yandex.ru", "yandex.com", "yandex.net", "yandex.ua", "yandex.kz", "yandex.by", "ya.ru"}},
+	{GMX, []string{"gmx.com", "gmx.net", "gmx.de", "web.de", "kundenserver.de", "1and1.com", "ionos.com"}},
+	{Zoho, []string{"zoho.com", "zohomail.com", "zoho.eu"}},
+	{Yahoo, []string{"yahoo.com", "yahoo.co.jp", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoodns.net", "aol.com"}},
+	{Office365, []string{"hotmail.com", "outlook.com", "live.com", "msn.com"}},
+	{Verizon, []string{"verizon.net", "vtext.com", "verizonwireless.com"}},
+	{MXLogic, []string{"mxlogic.net"}},
+	{JapanMobile, []string{"docomo.ne.jp", "ezweb.ne.jp", "au.com", "dion.ne.jp", "auone-net.jp", "softbank.ne.jp", "i.softbank.jp", "vodafone.ne.jp"}},
+}
+
+// writerMarkers are the fixed sentences and names each system writes in
+// its own text (its source texts), most specific first.
+var writerMarkers = []formatMarker{
+	{f: GoogleGroup, text: "google group"},
+	{f: DragonFly, text: "dragonfly mail agent"},
+	{f: Amavis, text: "amavisd-new"},
+	{f: Amavis, text: "content-filter at"},
+	{f: TrendMicro, text: "interscan"},
+	{f: McAfee, text: "mcafee"},
+	{f: MailMarshal, text: "mailmarshal"},
+	{f: Barracuda, text: "barracuda"},
+	{f: Barracuda, text: "spam firewall"},
+	{f: SendGrid, text: "automatically generated message from sendgrid"},
+	{f: MessagingServer, text: "this report relates to a message you sent with the following header fields"},
+	{f: ApacheJames, text: "error message below:"},
+	{f: MailFoundry, text: "delivery failed for the following reason:"},
+	{f: Qmail, text: "this is the qmail-send program"},
+	{f: OpenSMTPD, text: "this is the mailer-daemon, please do not reply"},
+	{f: Postfix, text: "this is the mail system at host"},
+	{f: Postfix, text: "the postfix program"},
+	{f: Gmail, text: "delivery to the following recipient failed"},
+	{f: Gmail, text: "google tried to deliver your message"},
+	{f: Gmail, text: "mail delivery subsystem <mailer-daemon@google"},
+	{f: Gmail, text: "mailer-daemon@googlemail.com"},
+	{f: Yahoo, text: "sorry, we were unable to deliver your message to the following address"},
+	{f: Domino, text: "domino directory"},
+	{f: Domino, text: "lotus domino"},
+	{f: Domino, text: "lotus notes"},
+	{f: Domino, text: "public name & address book"},
+	{f: Courier, text: "courier mail server"},
+	{f: Exim, text: "this message was created automatically by mail delivery software"},
+	{f: Sendmail, text: "----- the following addresses had permanent fatal errors -----"},
+	{f: Sendmail, text: "----- transcript of session follows -----"},
+	// Office 365's NDRs say they are Exchange's; its servers' names
+	// tell them apart.
 	{f: Office365, text: "protection.outlook.com"},
 	{f: Office365, text: "office 365"},
 	{f: Office365, text: "outlook.com"},
+	{f: Office365, text: "hotmail"},
 	{f: Exchange, header: "x-ms-exchange-message-is-ndr"},
+	{f: Exchange, header: "x-ms-embedded-report"},
+	{f: Exchange, header: "x-mailer", text: "internet mail service"},
 	{f: Exchange, text: "microsoft exchange"},
+	{f: Exchange, text: "msexch"},
 	{f: Exchange, text: "your message did not reach some or all of the intended recipients"},
+	{f: Exchange, text: "did not reach the following recipient(s)"},
+	{f: Exchange, text: "delivery has failed to these recipients or groups"},
 	{f: Exchange, text: "the following recipient(s) could not be reached"},
-	{f: GoogleGroup, text: "google groups"},
-	{f: Gmail, text: "delivery to the following recipient failed"},
-	{f: Gmail, text: "mailer-daemon@googlemail.com"},
-	{f: Gmail, text: "google tried to deliver your message"},
-	{f: Gmail, text: "mail delivery subsystem <mailer-daemon@google"},
-	{f: Yahoo, text: "sorry, we were unable to deliver your message to the following address"},
-	{f: Yahoo, text: "yahoo"},
-	{f: Qmail, text: "this is the qmail-send program"},
-	{f: Qmail, text: "qmail"},
-	{f: OpenSMTPD, text: "this is the mailer-daemon, please do not reply"},
-	{f: OpenSMTPD, text: "opensmtpd"},
+	// Exchange 2010 and later, in its localised NDRs too.
+	{f: Exchange, text: "diagnostic information for administrators"},
+	{f: Exchange, text: "información de diagnóstico para administradores"},
+	{f: Exchange, text: "diagnoseinformationen für administratoren"},
+	{f: Exchange, text: "informations de diagnostic pour les administrateurs"},
+	{f: Exchange, text: "informazioni di diagnostica per gli amministratori"},
+	{f: Exchange, text: "informações de diagnóstico para administradores"},
+	{f: Exchange, text: "diagnostische gegevens voor beheerders"},
 	{f: Exim, header: "x-failed-recipients"},
-	{f: Exim, text: "this message was created automatically by mail delivery software"},
+	// The bare names last: a bounce names its own software, but may
+	// also quote another system's reply.
+	{f: Qmail, text: "qmail"},
+	{f: OpenSMTPD, text: "opensmtpd"},
 	{f: Exim, text: "exim"},
-	{f: Postfix, text: "this is the mail system at host"},
 	{f: Postfix, text: "postfix"},
-	{f: Sendmail, text: "----- the following addresses had permanent fatal errors -----"},
-	{f: Sendmail, text: "----- transcript of session follows -----"},
 	{f: Sendmail, text: "sendmail"},
-	{f: Courier, text: "courier mail server"},
-	{f: Domino, text: "lotus domino"},
-	{f: MailRu, text: "mail.ru"},
-	{f: JapanMobile, text: "docomo.ne.jp"},
-	{f: JapanMobile, text: "ezweb.ne.jp"},
-	{f: JapanMobile, text: "au.com"},
-	{f: JapanMobile, text: "softbank.ne.jp"},
 }
 
-// format names the layout of a bounce, RFC3464 when no writer is
+// format names the layout of a bounce: who wrote it. It looks at the
+// headers and From domain first, then the bounce's own words, and never
+// at the Received lines, which name the servers the bounce passed
+// through (the sender's own among them). RFC3464 when nothing is
 // recognised.
 func (m *message) format() Format {
-	hay := strings.ToLower(m.header.get("from") + "\n" + m.subject() + "\n" + m.header.get("x-mailer") + "\n" + m.header.get("received") + "\n" + m.human)
-	for _, mk := range formatMarkers {
-		if mk.header != "" {
-			v := m.header.get(mk.header)
-			if v == "" && len(m.header.all(mk.header)) == 0 {
-				continue
-			}
-			if mk.text != "" && !strings.Contains(strings.ToLower(v), mk.text) {
-				continue
-			}
+	for _, mk := range providerMarkers {
+		if m.hasMarkerField(mk) {
 			return mk.f
+		}
+	}
+	for _, a := range addresses(m.header.get("from")) {
+		_, dom, _ := strings.Cut(a, "@")
+		for _, fd := range fromDomains {
+			for _, d := range fd.domains {
+				if dom == d || strings.HasSuffix(dom, "."+d) {
+					return fd.f
+				}
+			}
+		}
+	}
+	hay := strings.ToLower(m.header.get("from")+"\n"+m.subject()+"\n"+m.header.get("x-mailer")+"\n") + m.low
+	for _, mk := range writerMarkers {
+		if mk.header != "" {
+			if m.hasMarkerField(mk) {
+				return mk.f
+			}
+			continue
 		}
 		if strings.Contains(hay, mk.text) {
 			return mk.f
@@ -80,12 +165,57 @@ func (m *message) format() Format {
 	return RFC3464
 }
 
+// hasMarkerField tells whether the bounce's header, or its own
+// delivery-status part, has the marker's field (with its text).
+func (m *message) hasMarkerField(mk formatMarker) bool {
+	match := func(h header) bool {
+		for _, fl := range h {
+			if fl.name != mk.header && !(strings.HasSuffix(mk.header, "-") && strings.HasPrefix(fl.name, mk.header)) {
+				continue
+			}
+			if mk.text == "" || strings.Contains(strings.ToLower(fl.value), mk.text) {
+				return true
+			}
+		}
+		return false
+	}
+	if match(m.header) {
+		return true
+	}
+	if m.reportFields == nil {
+		m.reportFields = []header{}
+		for i := range m.parts {
+			if p := &m.parts[i]; !p.inOriginal && p.typ == "message/delivery-status" {
+				fields, _ := splitHeader(p.body)
+				m.reportFields = append(m.reportFields, fields)
+			}
+		}
+	}
+	for _, h := range m.reportFields {
+		if match(h) {
+			return true
+		}
+	}
+	return false
+}
+
 // arf reads an ARF feedback report (RFC 5965): a complaint, not a bounce.
 // Each complaining recipient (Original-Rcpt-To, RFC 5965 §3.2; else the
 // Removal-Recipient of older reports; else the returned message's To) is
 // class unknown with reason complained and action suppress: the recipient
 // asked not to get this mail.
 func (m *message) arf() ([]Diagnosis, bool) {
+	// Apple Mail's unsubscribe request (X-Apple-Unsubscribe: true) is
+	// sent by the recipient, from the address that was mailed, when they
+	// press "Unsubscribe": an opt-out, suppressed like a complaint.
+	if strings.EqualFold(strings.TrimSpace(m.header.get("x-apple-unsubscribe")), "true") {
+		if from := addresses(m.header.get("from")); len(from) > 0 {
+			ds := complaints(from[:1], "unsubscribe")
+			ds[0].Diagnostic = "X-Apple-Unsubscribe: true"
+			ds[0].Explanation = "The recipient asked to unsubscribe (Apple Mail's unsubscribe message); stop mailing the address."
+			return ds, true
+		}
+	}
 	var fb *part
 	for i := range m.parts {
 		p := &m.parts[i]

@@ -71,6 +71,16 @@ func TestFormats(t *testing.T) {
 		{file: "rfc3834-02.eml", format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "rfc3834-02.eml", damage: crOnly, format: AutoReply, classes: []reply.Class{reply.Unknown}},
 		{file: "lhost-ezweb-02.eml", format: JapanMobile},
+		// Named by who sent the bounce, not by the MTA words it used or
+		// the servers in its Received lines.
+		{file: "lhost-dragonfly-01.eml", format: DragonFly, classes: []reply.Class{reply.Block}},
+		{file: "lhost-exchange2003-01.eml", format: Exchange, classes: []reply.Class{reply.Hard}},
+		{file: "lhost-yandex-01.eml", format: Yandex},
+		{file: "lhost-mailru-01.eml", format: MailRu},
+		{file: "lhost-aol-06.eml", format: Yahoo},
+		{file: "lhost-outlook-01.eml", format: Office365},
+		{file: "lhost-messagingserver-01.eml", format: MessagingServer, classes: []reply.Class{reply.Hard}},
+		{file: "lhost-powermta-01.eml", format: PowerMTA},
 		{file: "rhost-cox-01.eml", format: Postfix, classes: []reply.Class{reply.Block, reply.Block}}, // two bounces glued together
 	}
 	for _, tc := range tests {
@@ -135,6 +145,14 @@ func TestComplaintAndAutoReply(t *testing.T) {
 	d = rep.Recipients[0]
 	if d.Class != reply.Unknown || d.Action != reply.Review || d.Recipient != "kijitora@apple.example.com" {
 		t.Errorf("auto-reply: %+v", d)
+	}
+	// Apple Mail's unsubscribe message is the recipient's opt-out.
+	rep, err = Read(corpusFile(t, "arf-26.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Recipients[0]; rep.Format != ARF || d.Recipient != "example@icloud.com" || d.Reason != outcome.Complained || d.Action != reply.Suppress {
+		t.Errorf("Apple unsubscribe: %s %+v", rep.Format, d)
 	}
 	// An out-of-office reply in Spanish without Auto-Submitted: the
 	// subject says it, and the colleague it names is no failed recipient.
