@@ -177,7 +177,7 @@ func TestRules(t *testing.T) {
 			t.Errorf("rule %q is duplicated", r.pat)
 		}
 		seen[r.pat] = true
-		if r.kind == vNone && r.provider == "" && r.blocklist == "" {
+		if r.kind == vNone && r.provider == "" && r.blocklist == "" && !r.stop {
 			t.Errorf("rule %q does nothing", r.pat)
 		}
 		ev := m.scan(r.pat)
@@ -204,5 +204,18 @@ func TestNewMatcherRejectsBadPatterns(t *testing.T) {
 		if _, err := newMatcher([]rule{{pat: pat, kind: vBlock, src: "test"}}); err == nil {
 			t.Errorf("newMatcher accepted pattern %q", pat)
 		}
+	}
+}
+
+// TestQuotedOriginalNotRead: the headers of a returned original that an
+// NDR quotes (a Subject that says "mailbox full?") do not outvote the
+// reply; before the section starts they are read as usual.
+func TestQuotedOriginalNotRead(t *testing.T) {
+	ndr := "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'\r\n\r\nOriginal message headers:\r\n\r\nSubject: RE: mailbox full?\r\n"
+	if d := ClassifyText(ndr); d.Class != Hard || d.Reason != outcome.MailboxNotFound {
+		t.Errorf("NDR with quoted headers: %s/%s, want hard/mailbox_not_found", d.Class, d.Reason)
+	}
+	if d := ClassifyText("550 5.1.1 mailbox full"); d.Class != Soft || d.Reason != outcome.MailboxFull {
+		t.Errorf("quota text next to 5.1.1: %s/%s, want soft/mailbox_full", d.Class, d.Reason)
 	}
 }

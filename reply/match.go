@@ -177,6 +177,9 @@ func (m *matcher) scan(s string) textEvidence {
 		lo, hi := m.outStart[state], m.outStart[state+1]
 		for _, ri := range m.outs[lo:hi] {
 			r := &m.rules[ri]
+			if r.stop {
+				return ev
+			}
 			if r.kind != vNone && r.score > bestScore {
 				bestScore = r.score
 				ev.best = int(ri)

@@ -188,6 +188,10 @@ func stripDiagnosticType(s string) string {
 // quotedReply finds a remote server's reply quoted inside an MTA's own
 // text and returns the text before it and the quoted reply.
 func quotedReply(s string) (prefix, reply string, ok bool) {
+	// Sendmail's queue report "Deferred: 451 4.7.1 ...".
+	if rest, found := strings.CutPrefix(s, "Deferred: "); found && rest != "" && isDigit(rest[0]) {
+		return "Deferred:", rest, true
+	}
 	if i := strings.Index(s, "said: "); i >= 0 {
 		return trimSpace(s[:i+len("said:")]), s[i+len("said: "):], true
 	}

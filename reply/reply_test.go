@@ -18,6 +18,7 @@ func TestParse(t *testing.T) {
 		{"code only", "421", Reply{421, "", ""}},
 		{"enhanced only", "4.4.7", Reply{0, "4.4.7", ""}},
 		{"empty", "", Reply{}},
+		{"Sendmail queue report", "Deferred: 451 4.7.1 Please try again later", Reply{451, "4.7.1", "Deferred: Please try again later"}},
 		{"white space", "  \r\n ", Reply{}},
 		{"diagnostic smtp;", "smtp; 550 5.1.1 <a@example.com>: Recipient address rejected", Reply{550, "5.1.1", "<a@example.com>: Recipient address rejected"}},
 		{"diagnostic SMTP; no space", "SMTP;550 5.7.1 Rejected", Reply{550, "5.7.1", "Rejected"}},

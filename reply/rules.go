@@ -25,6 +25,10 @@ type rule struct {
 	blocklist string // set when the pattern names a public blocklist
 	expl      string // overrides the default explanation of kind
 	src       string // where the fact comes from
+	// stop marks where a quoted copy of the original message begins
+	// (its headers, which may say anything): the text after it is not
+	// read.
+	stop bool
 }
 
 // Explanations of specific patterns; the defaults per verdict live in

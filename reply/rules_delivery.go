@@ -178,5 +178,19 @@ func deliveryRules() []rule {
 		// Written blind (bounce/testdata/blind, whole messages).
 		{pat: "no longer has an active", kind: vDisabled, score: textStrong, src: "Facebook 550 5.1.1 RCP-P4 \"The attempted recipient no longer has an active Facebook email account\""},
 		{pat: "no mx for", kind: vNoMX, score: textStrong, src: "Mailgun delivery-status text \"No MX for [domain]\""},
+
+		// Written blind (reply/testdata/blind4.tsv, round 4).
+		{pat: "validrcptto", kind: vNotFound, score: textStrong, src: "qmail validrcptto patch \"sorry, this recipient is not in my validrcptto list\" (the recipient is not a valid local address)"},
+		{pat: "the email address you entered couldn't be found", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Office 365 / Exchange Online NDR text for 5.1.1 \"The email address you entered couldn't be found\""},
+		{pat: "eingegeben haben, wurde nicht gefunden", kind: vNotFound, score: textStrong, provider: "microsoft", src: "Office 365 NDR text, German (\"Die E-Mail-Adresse, die Sie eingegeben haben, wurde nicht gefunden\")"},
+		{pat: "account has been deactivated", kind: vDisabled, score: textStrong, src: "common MTA reply text \"Recipient address rejected: account has been deactivated\""},
+		{pat: "no se encontró el dominio", kind: vDomain, score: textStrong, src: "Spanish DSN text (\"the domain was not found\")"},
+		{pat: "并发连接数过大", kind: vRate, score: textStrong, src: "NetEase (163.com) 421 HL:ICC \"该IP同时并发连接数过大\" (too many concurrent connections from the IP)"},
+		{pat: "hl:icc", kind: vRate, score: textStrong, src: "NetEase (163.com) error code HL:ICC (too many concurrent connections)"},
+		{pat: "接続できませんでした", kind: vConnection, score: textNormal, src: "Japanese DSN text (\"could not connect\")"},
+		{pat: "tempo de conexão esgotado", kind: vConnection, score: textNormal, src: "Portuguese DSN text (\"connection timed out\")"},
+		{pat: "please contact your internet service provider", kind: vBlock, score: textStrong, provider: "microsoft", src: "Outlook.com 550 OU-001/OU-002 \"Unfortunately, messages from <IP> weren't sent. Please contact your Internet service provider\""},
+		{pat: "original message headers:", stop: true, src: "Exchange NDR section \"Original message headers:\" (the returned message's headers follow)"},
+		{pat: "this is a copy of the message, including all the headers", stop: true, src: "Exim bounce \"------ This is a copy of the message, including all the headers. ------\""},
 	}
 }
