@@ -44,7 +44,9 @@ type client struct {
 	ahead []readAhead
 	// unasked counts RCPTs sent in a flight whose replies the transaction
 	// did not ask for (it stopped early): the server saw them all the same.
-	unasked int
+	// unaskedTooMany counts those of them it refused as "too many
+	// recipients", which it did not take.
+	unasked, unaskedTooMany int
 	// The open transaction: a MAIL FROM was accepted (with SMTPUTF8 when
 	// txnUTF8) and no RSET since. txnSent and txnAccepted count its RCPTs
 	// as transaction counts them, for the "too many recipients" rules.
@@ -178,7 +180,7 @@ func mailKey(from string, smtputf8 bool) string {
 func (c *client) takeAhead(verb, arg string) (readAhead, bool) {
 	for i, a := range c.ahead {
 		if a.verb == verb && a.arg == arg {
-			c.unasked += countRcpts(c.ahead[:i])
+			c.countUnasked(c.ahead[:i])
 			c.ahead = c.ahead[i+1:]
 			return a, true
 		}
@@ -189,7 +191,7 @@ func (c *client) takeAhead(verb, arg string) (readAhead, bool) {
 
 // dropAhead forgets the replies nobody asked for.
 func (c *client) dropAhead() {
-	c.unasked += countRcpts(c.ahead)
+	c.countUnasked(c.ahead)
 	c.ahead = c.ahead[:0]
 }
 
@@ -201,6 +203,18 @@ func countRcpts(as []readAhead) int {
 		}
 	}
 	return n
+}
+
+// countUnasked counts the RCPTs among replies dropped unasked.
+func (c *client) countUnasked(as []readAhead) {
+	for _, a := range as {
+		if a.verb == smtpwire.CmdRCPT {
+			c.unasked++
+			if a.err == nil && tooManyRecipients(a.r) {
+				c.unaskedTooMany++
+			}
+		}
+	}
 }
 
 // sentAhead reports whether a RCPT to addr waits in c.ahead: its turn under

@@ -60,8 +60,9 @@ func (d *dispatcher) transaction(c *client, s *session, b batch) bool {
 		// stats whether or not their replies were needed.
 		c.dropAhead()
 		s.rcpts += c.unasked
+		s.refused += c.unaskedTooMany
 		e.stats.rcpts.Add(uint64(c.unasked))
-		c.unasked = 0
+		c.unasked, c.unaskedTooMany = 0, 0
 	}()
 	if c.w.Pipelining() {
 		if !d.fly(c, s, b, jobs, tests, rset, reuse, smtputf8) {
@@ -314,6 +315,13 @@ func (d *dispatcher) fly(c *client, s *session, b batch, jobs []*job, tests []st
 	}
 	if b.split {
 		rcpts = rcpts[:0] // RSET and a new MAIL come between test and address
+	}
+	if s.refused > 0 && len(rcpts) > 1 {
+		// After "too many recipients" on this session, the next
+		// transaction's first RCPT goes alone: refused too, it shows the
+		// limit is the session's (tooMany), and no flight of RCPTs is
+		// spent on a server that will refuse them all.
+		rcpts = rcpts[:1]
 	}
 	from := ""
 	if !reuse {

@@ -116,14 +116,17 @@ type Server struct {
 	recipients []string
 	rcptTimes  []time.Time
 	maxRcpts   int // most RCPTs on one session
-	greySeen   map[[2]string]bool
-	greylisted int
-	quits      int
-	data       int
-	pipeBad    int
-	pipelined  int
-	noops      int
-	closed     bool
+	// sessionRcpts is the RCPT count of each session that sent one, in
+	// the order of their first RCPT.
+	sessionRcpts []int
+	greySeen     map[[2]string]bool
+	greylisted   int
+	quits        int
+	data         int
+	pipeBad      int
+	pipelined    int
+	noops        int
+	closed       bool
 }
 
 // Start runs a fake server on addr, a loopback host:port ("127.0.0.1:0",
@@ -257,6 +260,14 @@ func (s *Server) RcptTimes() []time.Time {
 // its transactions. (After STARTTLS go-smtp starts a new session on the
 // connection, and the count starts over.)
 func (s *Server) MaxSessionRcpts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.maxRcpts }
+
+// SessionRcpts returns how many RCPTs each session sent, for the sessions
+// that sent any, in the order of their first RCPT.
+func (s *Server) SessionRcpts() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.sessionRcpts...)
+}
 
 // Greylisted is the number of RCPTs answered 451 by Options.Greylist.
 func (s *Server) Greylisted() int { s.mu.Lock(); defer s.mu.Unlock(); return s.greylisted }
@@ -484,6 +495,7 @@ type session struct {
 	s       *Server
 	c       *smtp.Conn
 	rcpts   int
+	idx     int    // 1 + its index in Server.sessionRcpts, 0 before its first RCPT
 	refused int    // RCPTs refused with a 5xx, for HarvestAfter
 	txn     int    // RCPTs in the current transaction
 	from    string // reverse path of the current transaction
@@ -532,6 +544,11 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.recipients = append(s.recipients, to)
 	s.rcptTimes = append(s.rcptTimes, time.Now())
 	s.maxRcpts = max(s.maxRcpts, x.rcpts)
+	if x.idx == 0 {
+		s.sessionRcpts = append(s.sessionRcpts, 0)
+		x.idx = len(s.sessionRcpts)
+	}
+	s.sessionRcpts[x.idx-1] = x.rcpts
 	s.mu.Unlock()
 	if s.opt.RcptDelay > 0 {
 		time.Sleep(s.opt.RcptDelay)
