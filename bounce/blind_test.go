@@ -167,17 +167,8 @@ func TestBlindMessages(t *testing.T) {
 	if !*tuneOnly {
 		t.Logf("held-out part: %v", held)
 	}
-	for _, x := range []struct {
-		name string
-		t    *blindTally
-		f    floor
-	}{{"tuned", tuned, blindTunedFloor}, {"held-out", held, blindHeldFloor}} {
-		if *tuneOnly && x.name == "held-out" {
-			continue
-		}
-		if x.t.read < x.f.read || x.t.right < x.f.right || x.t.dangerous > x.f.dangerous {
-			t.Errorf("%s part: %d read, %d right, %d dangerous; reported %d, %d, %d",
-				x.name, x.t.read, x.t.right, x.t.dangerous, x.f.read, x.f.right, x.f.dangerous)
-		}
+	blindTunedFloor.check(t, "tuned", tuned.read, tuned.right, tuned.dangerous)
+	if !*tuneOnly {
+		blindHeldFloor.check(t, "held-out", held.read, held.right, held.dangerous)
 	}
 }

@@ -151,19 +151,26 @@ func (p *blindTally) check(t *testing.T, name string, floor blindFloor, byClass 
 	}
 }
 
+// tallySplit counts a split blind corpus's tuned and held-out parts. With
+// -corpus.tuned the held-out lines are skipped unread; -blind.v logs the
+// tuned part's misses, showHeld the held-out part's.
+func tallySplit(t *testing.T, file string, lines []blindLine, showHeld bool) (tuned, held blindTally) {
+	for _, b := range lines {
+		switch {
+		case !b.held:
+			tuned.add(t, file, b, *blindVerbose)
+		case !*tuneOnly:
+			held.add(t, file, b, showHeld)
+		}
+	}
+	return tuned, held
+}
+
 // TestBlind measures the classifier on blind.tsv: class accuracy, class and
 // reason accuracy, and dangerous errors (hard for a non-hard truth, or not
 // hard for a hard truth), for the tuned and held-out parts separately.
 func TestBlind(t *testing.T) {
-	var tuned, held blindTally
-	for _, b := range loadBlind(t) {
-		switch {
-		case !b.held:
-			tuned.add(t, "blind.tsv", b, *blindVerbose)
-		case !*tuneOnly:
-			held.add(t, "blind.tsv", b, *blindHeld)
-		}
-	}
+	tuned, held := tallySplit(t, "blind.tsv", loadBlind(t), *blindHeld)
 	tuned.check(t, "tuned", blindTunedFloor, true)
 	held.check(t, "held-out", blindHeldFloor, true)
 }
@@ -209,15 +216,7 @@ var (
 // fifth, fixed before the first measurement, is held out and only its
 // figures are printed. -blind.v prints the tuned part's misses.
 func TestBlind4(t *testing.T) {
-	var tuned, held blindTally
-	for _, b := range loadBlindSplit(t, "testdata/blind4.tsv", "preflight-blind-4:") {
-		switch {
-		case !b.held:
-			tuned.add(t, "blind4.tsv", b, *blindVerbose)
-		case !*tuneOnly:
-			held.add(t, "blind4.tsv", b, false)
-		}
-	}
+	tuned, held := tallySplit(t, "blind4.tsv", loadBlindSplit(t, "testdata/blind4.tsv", "preflight-blind-4:"), false)
 	tuned.check(t, "tuned4", blind4TunedFloor, true)
 	held.check(t, "held4", blind4HeldFloor, true)
 }
